@@ -1,0 +1,74 @@
+//! The YAML configuration: its serde types, `${VAR}` expansion, and validation.
+//!
+//! Loading is a pipeline, each step in its own file so each can be tested alone:
+//! YAML text → `serde_yaml_ng::Value` (syntax errors with line and column) → `${VAR}` expansion
+//! on the tree (`expand.rs`) → typed [`Config`] through `serde_path_to_error` (type errors name
+//! the field) → normalisation and cross-field rules (`validate.rs`). Every error names the exact
+//! field, e.g. `models[0].channels[1].provider: unknown provider "backup"; declared providers: openai`.
+
+mod error;
+mod expand;
+mod money;
+mod secret;
+mod types;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use serde_yaml_ng::Value;
+
+pub use error::ConfigError;
+pub use expand::ExpandError;
+pub use money::{PriceError, PricePerMillion};
+pub use secret::Secret;
+pub use types::{
+    AdminConfig, Channel, Config, KeyEntry, Limits, Model, Price, Protocol, Provider,
+    ServerSettings, StoreConfig, Timeouts,
+};
+
+/// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.
+///
+/// # Errors
+/// [`ConfigError::Io`] if the file cannot be read, otherwise as [`parse`].
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, &|name| std::env::var(name).ok())
+}
+
+/// Parses and validates config text, taking `${VAR}`s from `env`.
+///
+/// `env` is injectable so tests (and a future reload that wants a fixed environment) need not
+/// touch the process environment, which is shared by every thread.
+///
+/// # Errors
+/// [`ConfigError::Syntax`] for malformed YAML; [`ConfigError::Invalid`], naming the field, for
+/// an unset variable, a wrong type, a missing or unknown field, or a broken rule.
+pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let mut tree: Value = serde_yaml_ng::from_str(text).map_err(|err| ConfigError::syntax(&err))?;
+    if tree.is_null() {
+        return Err(ConfigError::invalid(
+            expand::display_path(""),
+            "the config is empty",
+        ));
+    }
+    // Resolves `<<: *anchor` so shared blocks (e.g. timeouts) can be written once; without it
+    // `<<` would be rejected as an unknown field.
+    tree.apply_merge()
+        .map_err(|err| ConfigError::syntax(&err))?;
+    expand::expand_tree(&mut tree, env)?;
+    let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|err| {
+        ConfigError::invalid(
+            expand::display_path(&err.path().to_string()),
+            err.into_inner().to_string(),
+        )
+    })?;
+    validate::normalise(&mut config);
+    validate::validate(&config)?;
+    Ok(config)
+}

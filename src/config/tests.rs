@@ -1,0 +1,628 @@
+//! End-to-end tests of `parse`: defaults, the example file, and every validation rule with the
+//! exact field path it reports.
+
+use std::time::Duration;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "DEMO_KEY" => Some("sk-demo-123".to_owned()),
+        "OPENAI_API_KEY" => Some("sk-openai-secret".to_owned()),
+        "BACKUP_API_KEY" => Some("sk-backup-secret".to_owned()),
+        "SWITCHYARD_ADMIN_TOKEN" => Some("admin-secret".to_owned()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    }
+}
+
+const PROVIDERS: &str = r#"
+providers:
+  - { name: openai, protocol: openai, base_url: "https://api.openai.com/v1", api_key: sk-x }
+"#;
+const MODELS: &str = r#"
+models:
+  - id: m
+    channels:
+      - { provider: openai, model: m }
+"#;
+const KEYS: &str = r#"
+keys:
+  - { name: demo, key: k1 }
+"#;
+
+/// A valid config with `head` (top-level settings) and any of the three lists replaced.
+fn doc(head: &str, providers: Option<&str>, models: Option<&str>, keys: Option<&str>) -> String {
+    format!(
+        "listen: 127.0.0.1:8080\n{head}\n{}\n{}\n{}\n",
+        providers.unwrap_or(PROVIDERS),
+        models.unwrap_or(MODELS),
+        keys.unwrap_or(KEYS)
+    )
+}
+
+fn ok(text: &str) -> Config {
+    match parse(text, &env) {
+        Ok(config) => config,
+        Err(err) => panic!("expected a valid config, got: {err}\n---\n{text}"),
+    }
+}
+
+fn err(text: &str) -> String {
+    match parse(text, &env) {
+        Ok(config) => panic!("expected an error, got {config:?}\n---\n{text}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+fn assert_err(text: &str, expected: &str) {
+    assert_eq!(err(text), expected, "\n---\n{text}");
+}
+
+fn assert_err_starts(text: &str, expected: &str) {
+    let got = err(text);
+    assert!(
+        got.starts_with(expected),
+        "got {got:?}, expected it to start with {expected:?}"
+    );
+}
+
+#[test]
+fn example_file_parses() {
+    let config = ok(include_str!("../../conf/switchyard.example.yaml"));
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.admin.listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(
+        config.admin.token.as_ref().map(Secret::expose),
+        Some("admin-secret")
+    );
+    assert_eq!(config.store, StoreConfig::Memory);
+    assert_eq!(config.providers.len(), 2);
+    let backup = config.provider("backup").unwrap();
+    assert_eq!(backup.api_key.expose(), "sk-backup-secret");
+    assert_eq!(backup.timeouts.first_byte, Duration::from_secs(90));
+    assert_eq!(backup.timeouts.connect, Duration::from_secs(5));
+    let mini = config.model_by_name("openai/gpt-4o-mini").unwrap();
+    assert_eq!(mini.id, "gpt-4o-mini");
+    let price = mini.price.as_ref().unwrap();
+    assert_eq!(price.input, PricePerMillion(150_000));
+    assert_eq!(price.output, PricePerMillion(600_000));
+    assert_eq!(price.cache_read, Some(PricePerMillion(75_000)));
+    assert_eq!(price.cache_write, None);
+    assert_eq!(mini.channels[0].weight, 3);
+    assert_eq!(mini.channels[1].priority, 1);
+    let gpt4o = config.model_by_name("gpt-4o").unwrap();
+    assert_eq!(
+        gpt4o.price.as_ref().unwrap().output,
+        PricePerMillion(10_000_000)
+    );
+    assert_eq!(config.keys.len(), 2);
+    assert_eq!(config.keys[0].digest(), KeyEntry::digest_of("sk-demo-123"));
+    assert_eq!(
+        config.keys[1].digest(),
+        KeyEntry::digest_of("sk-example-ci")
+    );
+}
+
+#[test]
+fn defaults_apply_when_sections_are_omitted() {
+    let config = ok(&doc("", None, None, None));
+    assert_eq!(config.admin, AdminConfig::default());
+    assert_eq!(config.admin.listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.admin.token, None);
+    assert_eq!(config.store, StoreConfig::Memory);
+    assert_eq!(config.server.threads, 2);
+    assert_eq!(config.server.grace_period_seconds, 30);
+    assert_eq!(config.server.graceful_shutdown_timeout_seconds, 5);
+    assert_eq!(config.limits.max_body_bytes, 33_554_432);
+    let timeouts = &config.providers[0].timeouts;
+    assert_eq!(timeouts.connect, Duration::from_secs(5));
+    assert_eq!(timeouts.first_byte, Duration::from_secs(60));
+    assert_eq!(timeouts.idle, Duration::from_secs(60));
+    let model = &config.models[0];
+    assert!(model.aliases.is_empty());
+    assert_eq!(model.price, None);
+    assert_eq!(model.channels[0].priority, 0);
+    assert_eq!(model.channels[0].weight, 1);
+}
+
+#[test]
+fn partial_sections_keep_other_defaults() {
+    let config = ok(&doc(
+        "server: { threads: 4 }\nadmin: { token: t }",
+        None,
+        None,
+        None,
+    ));
+    assert_eq!(config.server.threads, 4);
+    assert_eq!(config.server.grace_period_seconds, 30);
+    assert_eq!(config.admin.listen.to_string(), "127.0.0.1:9090");
+}
+
+#[test]
+fn keys_are_optional() {
+    let config = ok(&doc("", None, None, Some("")));
+    assert!(config.keys.is_empty());
+}
+
+#[test]
+fn durations_use_humantime() {
+    let providers = r#"
+providers:
+  - name: openai
+    protocol: openai
+    base_url: http://localhost:11434/v1
+    api_key: ""
+    timeouts: { connect: 150ms, first_byte: 5s, idle: 1m 30s }
+"#;
+    let config = ok(&doc("", Some(providers), None, None));
+    let timeouts = &config.providers[0].timeouts;
+    assert_eq!(timeouts.connect, Duration::from_millis(150));
+    assert_eq!(timeouts.first_byte, Duration::from_secs(5));
+    assert_eq!(timeouts.idle, Duration::from_secs(90));
+    assert!(config.providers[0].api_key.is_empty());
+}
+
+#[test]
+fn bad_and_zero_durations_name_the_field() {
+    let with = |timeouts: &str| {
+        doc(
+            "",
+            Some(&format!(
+                "providers:\n  - {{ name: openai, protocol: openai, base_url: \"https://x.test\", api_key: k, timeouts: {timeouts} }}"
+            )),
+            None,
+            None,
+        )
+    };
+    assert_err_starts(
+        &with("{ connect: 5x }"),
+        "providers[0].timeouts.connect: invalid value",
+    );
+    assert_err(
+        &with("{ idle: 0s }"),
+        "providers[0].timeouts.idle: must be greater than 0",
+    );
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let models =
+        "models:\n  - id: m\n    channels:\n      - { provider: openai, model: m, prioirty: 1 }";
+    assert_err_starts(
+        &doc("", None, Some(models), None),
+        "models[0].channels[0].prioirty: unknown field `prioirty`",
+    );
+    assert_err_starts(
+        &doc("listne: 1.2.3.4:5", None, None, None),
+        "listne: unknown field `listne`",
+    );
+}
+
+#[test]
+fn missing_required_fields_are_named() {
+    assert_err_starts(
+        &doc("", None, Some("models:\n  - { id: m }"), None),
+        "models[0]: missing field `channels`",
+    );
+    assert_err_starts(
+        "listen: 127.0.0.1:8080\nmodels: []\n",
+        "(top level): missing field `providers`",
+    );
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    assert_err_starts(
+        &doc("server: { threads: many }", None, None, None),
+        "server.threads: invalid type",
+    );
+    assert_err_starts(
+        &doc("", None, None, None).replace("listen: 127.0.0.1:8080", "listen: nowhere"),
+        "listen: invalid socket address",
+    );
+}
+
+#[test]
+fn env_expansion_applies_and_names_unset_variables() {
+    let config = ok(&doc(
+        "",
+        None,
+        None,
+        Some("keys:\n  - { name: demo, key: \"${DEMO_KEY}\" }"),
+    ));
+    assert_eq!(
+        config.keys[0].key.as_ref().map(Secret::expose),
+        Some("sk-demo-123")
+    );
+
+    let keys = "keys:\n  - { name: a, key: k1 }\n  - { name: b, key: \"${NOT_SET}\" }";
+    assert_err(
+        &doc("", None, None, Some(keys)),
+        "keys[1].key: environment variable NOT_SET is not set",
+    );
+
+    let config = ok(&doc(
+        "",
+        None,
+        None,
+        Some("keys:\n  - { name: demo, key: \"a$${DEMO_KEY}\" }"),
+    ));
+    assert_eq!(
+        config.keys[0].key.as_ref().map(Secret::expose),
+        Some("a${DEMO_KEY}")
+    );
+}
+
+#[test]
+fn prices_are_exact_and_errors_name_the_field() {
+    let model = |price: &str| {
+        format!("models:\n  - id: m\n    price: {price}\n    channels: [{{ provider: openai, model: m }}]")
+    };
+    let config = ok(&doc(
+        "",
+        None,
+        Some(&model(
+            "{ input: 0.075, output: \"1.25\", cache_read: 2, cache_write: 0.000001 }",
+        )),
+        None,
+    ));
+    let price = config.models[0].price.clone().unwrap();
+    assert_eq!(price.input, PricePerMillion(75_000));
+    assert_eq!(price.output, PricePerMillion(1_250_000));
+    assert_eq!(price.cache_read, Some(PricePerMillion(2_000_000)));
+    assert_eq!(price.cache_write, Some(PricePerMillion(1)));
+
+    assert_err_starts(
+        &doc(
+            "",
+            None,
+            Some(&model("{ input: 0.0000001, output: 1 }")),
+            None,
+        ),
+        "models[0].price.input: price has more than 6 decimal places",
+    );
+    assert_err_starts(
+        &doc("", None, Some(&model("{ input: 1, output: -2 }")), None),
+        "models[0].price.output: price must not be negative",
+    );
+    assert_err_starts(
+        &doc(
+            "",
+            None,
+            Some(&model("{ input: 1, output: 1, cache_read: .nan }")),
+            None,
+        ),
+        "models[0].price.cache_read: price must be a decimal number",
+    );
+    assert_err_starts(
+        &doc("", None, Some(&model("{ input: 1 }")), None),
+        "models[0].price: missing field `output`",
+    );
+}
+
+#[test]
+fn redis_store_is_refused_for_now() {
+    assert_err(
+        &doc("store: redis://localhost:6379/0", None, None, None),
+        "store: the Redis store comes in a later version of Switchyard; use `store: memory` for now",
+    );
+    assert_err(
+        &doc("store: postgres://x", None, None, None),
+        "store: expected `memory` or a redis:// or rediss:// URL",
+    );
+}
+
+#[test]
+fn only_openai_protocol_is_supported_yet() {
+    let with = |protocol: &str| {
+        doc(
+            "",
+            Some(&format!(
+                "providers:\n  - {{ name: openai, protocol: {protocol}, base_url: \"https://x.test\", api_key: k }}"
+            )),
+            None,
+            None,
+        )
+    };
+    assert_err(
+        &with("anthropic"),
+        "providers[0].protocol: protocol `anthropic` is not supported by this version yet (only `openai`)",
+    );
+    assert_err(
+        &with("gemini"),
+        "providers[0].protocol: protocol `gemini` is not supported by this version yet (only `openai`)",
+    );
+    assert_err_starts(
+        &with("OpenAI"),
+        "providers[0].protocol: unknown variant `OpenAI`",
+    );
+}
+
+#[test]
+fn provider_rules() {
+    let one = |name: &str, url: &str| {
+        format!("  - {{ name: \"{name}\", protocol: openai, base_url: \"{url}\", api_key: k }}\n")
+    };
+    let providers = |entries: &[String]| format!("providers:\n{}", entries.concat());
+    let with = |entries: &[String]| doc("", Some(&providers(entries)), None, None);
+
+    assert_err(
+        &doc("", Some("providers: []"), None, None),
+        "providers: at least one provider is required",
+    );
+    assert_err(
+        &with(&[one("openai", "https://a.test"), one("", "https://b.test")]),
+        "providers[1].name: must not be empty",
+    );
+    assert_err(
+        &with(&[
+            one("openai", "https://a.test"),
+            one("openai", "https://b.test"),
+        ]),
+        "providers[1].name: duplicate provider name \"openai\" (also providers[0].name)",
+    );
+    assert_err(
+        &with(&[
+            one("openai", "https://a.test"),
+            one("a/b", "https://b.test"),
+        ]),
+        "providers[1].name: \"a/b\" must not contain `/`",
+    );
+    assert_err(
+        &with(&[one("openai", "ftp://a.test/v1")]),
+        "providers[0].base_url: scheme must be http or https, not \"ftp\"",
+    );
+    assert_err_starts(
+        &with(&[one("openai", "not a url")]),
+        "providers[0].base_url: invalid URL \"not a url\"",
+    );
+}
+
+#[test]
+fn model_names_are_unique_across_ids_and_aliases() {
+    let models = |body: &str| doc("", None, Some(&format!("models:\n{body}")), None);
+    let channels = "channels: [{ provider: openai, model: x }]";
+    assert_err(
+        &models(&format!(
+            "  - {{ id: a, {channels} }}\n  - {{ id: a, {channels} }}\n"
+        )),
+        "models[1].id: model name \"a\" is already used by models[0].id",
+    );
+    assert_err(
+        &models(&format!(
+            "  - {{ id: a, {channels} }}\n  - {{ id: b, aliases: [c, a], {channels} }}\n"
+        )),
+        "models[1].aliases[1]: model name \"a\" is already used by models[0].id",
+    );
+    assert_err(
+        &models(&format!(
+            "  - {{ id: a, aliases: [b], {channels} }}\n  - {{ id: b, {channels} }}\n"
+        )),
+        "models[1].id: model name \"b\" is already used by models[0].aliases[0]",
+    );
+    assert_err(
+        &models(&format!("  - {{ id: a, aliases: [\"\"], {channels} }}\n")),
+        "models[0].aliases[0]: must not be empty",
+    );
+    assert_err(
+        &models(&format!("  - {{ id: \"\", {channels} }}\n")),
+        "models[0].id: must not be empty",
+    );
+    assert_err(
+        &doc("", None, Some("models: []"), None),
+        "models: at least one model is required",
+    );
+}
+
+#[test]
+fn channel_rules() {
+    let with = |channels: &str| {
+        doc(
+            "",
+            None,
+            Some(&format!("models:\n  - id: m\n    channels: {channels}")),
+            None,
+        )
+    };
+    assert_err(
+        &with("[{ provider: openai, model: m }, { provider: backup, model: m }]"),
+        "models[0].channels[1].provider: unknown provider \"backup\"; declared providers: openai",
+    );
+    assert_err(
+        &with("[{ provider: openai, model: m, weight: 0 }]"),
+        "models[0].channels[0].weight: must be at least 1 (to stop using a channel, remove it or give it a higher priority number)",
+    );
+    assert_err(
+        &with("[{ provider: openai, model: \"\" }]"),
+        "models[0].channels[0].model: must not be empty",
+    );
+    assert_err(
+        &with("[]"),
+        "models[0].channels: at least one channel is required",
+    );
+}
+
+#[test]
+fn key_rules() {
+    let with = |keys: &str| doc("", None, None, Some(&format!("keys:\n{keys}")));
+    let digest = hex::encode(KeyEntry::digest_of("k1"));
+
+    assert_err(
+        &with("  - { name: \"\", key: k1 }"),
+        "keys[0].name: must not be empty",
+    );
+    assert_err(
+        &with("  - { name: a, key: k1 }\n  - { name: a, key: k2 }"),
+        "keys[1].name: duplicate key name \"a\" (also keys[0].name)",
+    );
+    assert_err(
+        &with(&format!("  - {{ name: a, key: k1, key_sha256: {digest} }}")),
+        "keys[0]: set either `key` or `key_sha256`, not both",
+    );
+    assert_err(
+        &with("  - { name: a }"),
+        "keys[0]: one of `key` or `key_sha256` is required",
+    );
+    assert_err(
+        &with("  - { name: a, key: \"${EMPTY}\" }"),
+        "keys[0].key: must not be empty (is its environment variable set to an empty value?)",
+    );
+    assert_err_starts(
+        &with("  - { name: a, key_sha256: abc }"),
+        "keys[0].key_sha256: must be 64 hex digits",
+    );
+    assert_err_starts(
+        &with(&format!(
+            "  - {{ name: a, key_sha256: {} }}",
+            "g".repeat(64)
+        )),
+        "keys[0].key_sha256: must be 64 hex digits",
+    );
+    assert_err(
+        &with(&format!(
+            "  - {{ name: a, key: k1 }}\n  - {{ name: b, key_sha256: {} }}",
+            digest.to_uppercase()
+        )),
+        "keys[1].key_sha256: same key as keys[0]",
+    );
+    assert_err(
+        &with("  - { name: a, key: k1 }\n  - { name: b, key: k1 }"),
+        "keys[1].key: same key as keys[0]",
+    );
+
+    let config = ok(&with(&format!(
+        "  - {{ name: a, key_sha256: {} }}",
+        digest.to_uppercase()
+    )));
+    assert_eq!(config.keys[0].key_sha256.as_deref(), Some(digest.as_str()));
+    assert_eq!(config.keys[0].digest(), KeyEntry::digest_of("k1"));
+}
+
+#[test]
+fn server_limits_and_listener_rules() {
+    assert_err(
+        &doc("server: { threads: 0 }", None, None, None),
+        "server.threads: must be at least 1",
+    );
+    assert_err(
+        &doc("limits: { max_body_bytes: 0 }", None, None, None),
+        "limits.max_body_bytes: must be greater than 0",
+    );
+    assert_err(
+        &doc("admin: { listen: 127.0.0.1:8080 }", None, None, None),
+        "admin.listen: 127.0.0.1:8080 clashes with listen (127.0.0.1:8080); the admin listener needs its own address",
+    );
+    assert_err_starts(
+        &doc("admin: { listen: \"0.0.0.0:8080\" }", None, None, None),
+        "admin.listen: 0.0.0.0:8080 clashes",
+    );
+    ok(&doc(
+        "admin: { listen: \"127.0.0.2:8080\" }",
+        None,
+        None,
+        None,
+    ));
+    assert_err(
+        &doc("admin: { token: \"${EMPTY}\" }", None, None, None),
+        "admin.token: must not be empty; remove `token` to run the admin API without one",
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_carry_a_position() {
+    match parse("listen: [unclosed\n", &env) {
+        Err(ConfigError::Syntax { line, .. }) => assert!(line.is_some()),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    assert_err("", "(top level): the config is empty");
+}
+
+#[test]
+fn merge_keys_are_resolved() {
+    let providers = r#"
+x-timeouts: &slow { connect: 1s, first_byte: 120s }
+providers:
+  - name: openai
+    protocol: openai
+    base_url: https://api.openai.com/v1
+    api_key: k
+    timeouts: { <<: *slow, idle: 30s }
+"#;
+    // `x-timeouts` is not a field: anchors must live somewhere that is.
+    assert_err_starts(
+        &doc("", Some(providers), None, None),
+        "x-timeouts: unknown field `x-timeouts`",
+    );
+    let providers = r#"
+providers:
+  - name: openai
+    protocol: openai
+    base_url: https://api.openai.com/v1
+    api_key: k
+    timeouts: &slow { connect: 1s, first_byte: 120s }
+  - name: backup
+    protocol: openai
+    base_url: https://b.test/v1
+    api_key: k
+    timeouts: { <<: *slow, idle: 30s }
+"#;
+    let config = ok(&doc("", Some(providers), None, None));
+    let timeouts = &config.providers[1].timeouts;
+    assert_eq!(timeouts.first_byte, Duration::from_secs(120));
+    assert_eq!(timeouts.idle, Duration::from_secs(30));
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let config = ok(include_str!("../../conf/switchyard.example.yaml"));
+    let shown = format!("{config:?}");
+    for secret in [
+        "sk-demo-123",
+        "sk-openai-secret",
+        "sk-backup-secret",
+        "admin-secret",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+    }
+    assert!(shown.contains("<redacted>"));
+
+    let store = StoreConfig::Redis("redis://:hunter2@cache.internal:6379/0".to_owned());
+    assert_eq!(
+        format!("{store:?}"),
+        "Redis(\"redis://<redacted>@cache.internal:6379/0\")"
+    );
+}
+
+#[test]
+fn lookups_resolve_ids_aliases_and_providers() {
+    let config = ok(include_str!("../../conf/switchyard.example.yaml"));
+    assert_eq!(
+        config.model_by_name("gpt-4o-mini").map(|m| m.id.as_str()),
+        Some("gpt-4o-mini")
+    );
+    assert_eq!(
+        config.model_by_name("openai/gpt-4o").map(|m| m.id.as_str()),
+        Some("gpt-4o")
+    );
+    assert!(config.model_by_name("nope").is_none());
+    assert_eq!(
+        config.provider("openai").map(|p| p.protocol),
+        Some(Protocol::Openai)
+    );
+    assert!(config.provider("nope").is_none());
+}
+
+#[test]
+fn load_reads_a_file_and_reports_io_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchyard.yaml");
+    std::fs::write(&path, doc("", None, None, None)).unwrap();
+    let config = load(&path).unwrap();
+    assert_eq!(config.models[0].id, "m");
+
+    let missing = dir.path().join("missing.yaml");
+    let err = load(&missing).unwrap_err();
+    assert!(matches!(err, ConfigError::Io { .. }));
+    assert!(err.to_string().contains("missing.yaml"), "{err}");
+}

@@ -1,0 +1,333 @@
+//! The YAML contract as serde types.
+//!
+//! Fields may be added in later versions but never renamed, so configs keep working across
+//! upgrades. Every struct denies unknown fields: a typo such as `prioirty` would otherwise be
+//! silently ignored and the default used instead.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::de::{self, Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::money::PricePerMillion;
+use super::secret::Secret;
+
+/// The whole configuration file, after `${VAR}` expansion and validation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where clients connect (the public, OpenAI/Anthropic/Gemini-compatible endpoint).
+    pub listen: SocketAddr,
+    /// The operator-only listener; kept apart so /metrics and the admin API are never public.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Where shared state (limits, balances, ledger) lives.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Pingora server settings.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Upstream providers, referenced by name from model channels.
+    pub providers: Vec<Provider>,
+    /// The models clients may ask for, and where each is served.
+    pub models: Vec<Model>,
+    /// Client keys. Empty means every request is refused.
+    #[serde(default)]
+    pub keys: Vec<KeyEntry>,
+}
+
+impl Config {
+    /// The model a client means by `name`: its public id or one of its aliases.
+    pub fn model_by_name(&self, name: &str) -> Option<&Model> {
+        self.models
+            .iter()
+            .find(|m| m.id == name || m.aliases.iter().any(|a| a == name))
+    }
+
+    /// The provider declared under `name`.
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Address of /metrics, /healthz and the admin API. Default `127.0.0.1:9090`, loopback so
+    /// nothing operator-only is exposed by accident.
+    pub listen: SocketAddr,
+    /// Bearer token for the admin API. `None` leaves it without authentication, which is only
+    /// sane on loopback.
+    pub token: Option<Secret>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9090)),
+            token: None,
+        }
+    }
+}
+
+/// Where shared state lives. Written in YAML as `memory` or a `redis://` / `rediss://` URL.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StoreConfig {
+    /// In-process state: one instance, nothing else to run.
+    #[default]
+    Memory,
+    /// A Redis shared by several instances (not implemented in this version; validation
+    /// rejects it).
+    Redis(String),
+}
+
+impl<'de> Deserialize<'de> for StoreConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == "memory" {
+            Ok(StoreConfig::Memory)
+        } else if text.starts_with("redis://") || text.starts_with("rediss://") {
+            Ok(StoreConfig::Redis(text))
+        } else {
+            // The value is not echoed: it may be a mistyped URL with a password in it.
+            Err(de::Error::custom(
+                "expected `memory` or a redis:// or rediss:// URL",
+            ))
+        }
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    /// A Redis URL may carry a password (`redis://:pw@host`), so the user-info part is hidden.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreConfig::Memory => f.write_str("Memory"),
+            StoreConfig::Redis(url) => {
+                let shown = match (url.split_once("://"), url.rfind('@')) {
+                    (Some((scheme, _)), Some(at)) => format!("{scheme}://<redacted>{}", &url[at..]),
+                    _ => url.clone(),
+                };
+                f.debug_tuple("Redis").field(&shown).finish()
+            }
+        }
+    }
+}
+
+/// Pingora server settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Worker threads per service. Default 2, at least 1.
+    pub threads: usize,
+    /// Seconds between receiving SIGTERM and starting to shut down (lets a load balancer notice
+    /// the instance is going). Default 30.
+    pub grace_period_seconds: u64,
+    /// Seconds in-flight requests get to finish once shutdown starts. Default 5.
+    pub graceful_shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            threads: 2,
+            grace_period_seconds: 30,
+            graceful_shutdown_timeout_seconds: 5,
+        }
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted; bigger ones get 413. Default 32 MiB, which fits large
+    /// multimodal requests while bounding memory per request.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// The wire protocol an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// OpenAI's API (also what most OpenAI-compatible servers speak).
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini API.
+    Gemini,
+}
+
+impl Protocol {
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Openai => "openai",
+            Protocol::Anthropic => "anthropic",
+            Protocol::Gemini => "gemini",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One upstream account at one provider.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// Name that model channels refer to.
+    pub name: String,
+    /// What the upstream speaks.
+    pub protocol: Protocol,
+    /// Base URL exactly as that provider's official SDK takes it (e.g.
+    /// `https://api.openai.com/v1`), so operators can copy it from the provider's docs.
+    #[serde(deserialize_with = "deserialize_url")]
+    pub base_url: Url,
+    /// Upstream credential. May be empty: local servers often need none.
+    pub api_key: Secret,
+    /// Upstream timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+fn deserialize_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Url::parse(&text).map_err(|err| de::Error::custom(format!("invalid URL {text:?}: {err}")))
+}
+
+/// Upstream timeouts, written as humantime durations (`5s`, `150ms`, `1m`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// TCP + TLS connect. Default 5s; a dead host should fail over fast.
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// From sending the request to the response head. Default 60s; models can think long
+    /// before the first byte.
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Duration,
+    /// Longest silence between two body chunks. Default 60s.
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A model as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// The public id clients send.
+    pub id: String,
+    /// Other names for the same model (e.g. `openai/gpt-4o-mini`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// What usage costs; `None` means free (billing charges nothing).
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Where the model is served. At least one.
+    pub channels: Vec<Channel>,
+}
+
+/// Prices in USD per 1M tokens, held as exact integers (see [`PricePerMillion`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Prompt tokens.
+    pub input: PricePerMillion,
+    /// Completion tokens.
+    pub output: PricePerMillion,
+    /// Prompt tokens served from the provider's cache; `None` means charged as `input`.
+    #[serde(default)]
+    pub cache_read: Option<PricePerMillion>,
+    /// Prompt tokens written to the provider's cache; `None` means charged as `input`.
+    #[serde(default)]
+    pub cache_write: Option<PricePerMillion>,
+}
+
+/// One way to serve a model: a provider and the model name it uses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    /// A declared provider's name.
+    pub provider: String,
+    /// The model id the provider expects (may differ from the public id).
+    pub model: String,
+    /// Lower is tried first; the next tier is used only when a whole tier fails. Default 0.
+    #[serde(default)]
+    pub priority: u32,
+    /// Share of traffic within its priority tier. Default 1, at least 1.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// A client key. Exactly one of `key` and `key_sha256` is set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// Who the key belongs to; shows up in logs and metrics instead of the key.
+    pub name: String,
+    /// The key itself (usually `${VAR}` from the environment).
+    #[serde(default)]
+    pub key: Option<Secret>,
+    /// The key's SHA-256 as 64 hex digits, so the config need not hold the key at all.
+    /// Lowercased when the config is loaded.
+    #[serde(default)]
+    pub key_sha256: Option<String>,
+}
+
+impl KeyEntry {
+    /// SHA-256 of the key, the form keys are looked up by.
+    ///
+    /// On a validated config this is always the real digest. On an invalid hand-built entry
+    /// (neither field, or malformed hex) it is all zeros: no known input hashes to that, so such
+    /// an entry authenticates nobody rather than panicking.
+    pub fn digest(&self) -> [u8; 32] {
+        if let Some(key) = &self.key {
+            return Self::digest_of(key.expose());
+        }
+        let mut out = [0u8; 32];
+        if let Some(hex_digest) = &self.key_sha256 {
+            if hex::decode_to_slice(hex_digest, &mut out).is_err() {
+                out = [0u8; 32];
+            }
+        }
+        out
+    }
+
+    /// SHA-256 of a presented key; the gateway hashes incoming keys with this so both sides
+    /// agree on the exact bytes hashed.
+    pub fn digest_of(key: &str) -> [u8; 32] {
+        Sha256::digest(key.as_bytes()).into()
+    }
+}

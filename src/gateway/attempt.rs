@@ -1,0 +1,268 @@
+//! The attempt loop: try each planned channel until one answers, before any byte reaches the
+//! client, so failover is invisible to it.
+//!
+//! A connect error, a timeout, 429, 5xx (and 401/403 on the channel's own credentials) move on
+//! to the next channel. A stream is committed only after its first event arrived and was not an
+//! error, so a provider that fails at the start of a stream is failed over too. Once something
+//! is returned from here, it goes to the client: nothing is ever replayed after that.
+
+use super::ctx::{AttemptRecord, RequestCtx};
+use super::snapshot::{ProviderRuntime, Snapshot};
+use crate::protocol::error::{class_for_status, ApiError, ErrorClass};
+use crate::protocol::sse::{SseDecoder, SseEvent};
+use crate::routing::catalog::Channel;
+use crate::upstream::dns::DnsCache;
+use crate::upstream::exchange::{self, Deadlines, Exchange, OutgoingRequest};
+use crate::upstream::outcome::{status_is_retryable, AttemptError};
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::upstreams::peer::HttpPeer;
+use std::time::Duration;
+
+/// The most of an upstream error body kept for the client's message.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The largest non-stream upstream response accepted.
+const RESPONSE_LIMIT: usize = 64 * 1024 * 1024;
+/// How long an idle pooled upstream connection is kept (below providers' own keep-alive).
+const POOL_IDLE: Duration = Duration::from_secs(50);
+
+/// Shared upstream plumbing: one connection pool and one DNS cache for every request.
+pub struct Upstreams {
+    /// Pingora's pooled connector.
+    pub connector: Connector,
+    /// Async DNS with TTL cache.
+    pub dns: DnsCache,
+}
+
+/// What one upstream request needs besides the channel.
+pub struct Call<'a> {
+    /// The endpoint path below the provider's base URL, e.g. `/chat/completions`.
+    pub endpoint: &'a str,
+    /// Whether a stream is expected.
+    pub stream: bool,
+    /// Builds the upstream body for a channel (the model id differs per channel).
+    pub body_for: &'a (dyn Fn(&Channel) -> Result<Bytes, ApiError> + Sync),
+}
+
+/// The answer a channel committed to.
+pub enum Committed {
+    /// A whole 2xx body.
+    Whole {
+        /// The upstream response head.
+        head: ResponseHeader,
+        /// The body.
+        body: Bytes,
+    },
+    /// A stream whose first events have arrived.
+    Stream {
+        /// The open exchange, positioned after `first`.
+        exchange: Exchange,
+        /// The peer, to release the connection to the pool at the end.
+        peer: Box<HttpPeer>,
+        /// The decoder, holding any partial event.
+        decoder: SseDecoder,
+        /// Events read before committing.
+        first: Vec<SseEvent>,
+    },
+    /// A non-retryable error from the upstream (a 4xx about the request itself).
+    Rejected(ApiError),
+}
+
+enum LastFailure {
+    None,
+    Transport,
+    Status { status: u16, body: Bytes, retry_after: Option<u64> },
+}
+
+/// Tries `plan` in order; returns the first committed answer or the error for the client.
+pub async fn run(
+    upstreams: &Upstreams,
+    snapshot: &Snapshot,
+    plan: &[&Channel],
+    call: &Call<'_>,
+    ctx: &mut RequestCtx,
+) -> Result<Committed, ApiError> {
+    let mut last = LastFailure::None;
+    let mut summary = Vec::with_capacity(plan.len());
+    for channel in plan {
+        let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
+        ctx.channel = Some(channel.label.clone());
+        let body = (call.body_for)(channel)?;
+        let outcome = attempt(upstreams, provider, call, body).await;
+        let label = match &outcome {
+            Ok(AttemptResult::Committed(_)) => "ok".to_owned(),
+            Ok(AttemptResult::RetryableStatus { status, .. }) => format!("status_{status}"),
+            Err(e) => e.label().to_owned(),
+        };
+        ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome: label.clone() });
+        match outcome {
+            Ok(AttemptResult::Committed(c)) => return Ok(c),
+            Ok(AttemptResult::RetryableStatus { status, body, retry_after }) => {
+                summary.push(format!("{}: HTTP {status}", channel.label));
+                last = LastFailure::Status { status, body, retry_after };
+            }
+            Err(e) => {
+                summary.push(format!("{}: {e}", channel.label));
+                last = LastFailure::Transport;
+            }
+        }
+    }
+    Err(exhausted(ctx.model.as_deref().unwrap_or(""), last, &summary))
+}
+
+enum AttemptResult {
+    Committed(Committed),
+    RetryableStatus { status: u16, body: Bytes, retry_after: Option<u64> },
+}
+
+async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, call: &Call<'_>, body: Bytes) -> Result<AttemptResult, AttemptError> {
+    let target = &provider.target;
+    let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
+    let peer = Box::new(peer_for(addr, provider));
+    let request = OutgoingRequest { header: request_head(provider, call, body.len()).map_err(|e| AttemptError::Send(e.to_string()))?, body };
+    let deadlines = Deadlines { first_byte: provider.timeouts.first_byte, idle: provider.timeouts.idle };
+    let mut ex = exchange::send(&upstreams.connector, &peer, &request, deadlines).await?;
+    let status = ex.status();
+    if status_is_retryable(status) {
+        let retry_after = ex.header_str("retry-after").and_then(|v| v.trim().parse().ok());
+        let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
+        ex.release(&upstreams.connector, &peer).await;
+        return Ok(AttemptResult::RetryableStatus { status, body, retry_after });
+    }
+    if !(200..300).contains(&status) {
+        let body = ex.read_to_end(ERROR_BODY_LIMIT).await?;
+        ex.release(&upstreams.connector, &peer).await;
+        return Ok(AttemptResult::Committed(Committed::Rejected(upstream_error(status, &body, None))));
+    }
+    if call.stream {
+        let mut decoder = SseDecoder::new();
+        let mut first = Vec::new();
+        while first.is_empty() {
+            match ex.read_chunk().await? {
+                Some(chunk) => decoder.feed_with(&chunk, |e| first.push(e)),
+                None => return Err(AttemptError::Read("the stream ended before its first event".into())),
+            }
+        }
+        if let Some(err) = first.first().filter(|e| is_error_event(e)) {
+            return Err(AttemptError::Read(format!("the stream began with an error: {}", err.data)));
+        }
+        return Ok(AttemptResult::Committed(Committed::Stream { exchange: ex, peer, decoder, first }));
+    }
+    let body = ex.read_to_end(RESPONSE_LIMIT).await?;
+    let Some(head) = ex.header().cloned() else {
+        return Err(AttemptError::Read("no response head".into()));
+    };
+    ex.release(&upstreams.connector, &peer).await;
+    Ok(AttemptResult::Committed(Committed::Whole { head, body }))
+}
+
+fn is_error_event(event: &SseEvent) -> bool {
+    event.data.trim_start().starts_with("{\"error\"") || event.event.as_deref() == Some("error")
+}
+
+fn peer_for(addr: std::net::SocketAddr, provider: &ProviderRuntime) -> HttpPeer {
+    let target = &provider.target;
+    let mut peer = HttpPeer::new(addr, target.tls, if target.tls { target.host.clone() } else { String::new() });
+    peer.options.connection_timeout = Some(provider.timeouts.connect);
+    peer.options.total_connection_timeout = Some(provider.timeouts.connect);
+    peer.options.idle_timeout = Some(POOL_IDLE);
+    if target.tls {
+        // Providers speak h2 over TLS: one connection multiplexes many requests.
+        peer.options.set_http_version(2, 1);
+        peer.options.max_h2_streams = 100;
+    }
+    peer
+}
+
+fn request_head(provider: &ProviderRuntime, call: &Call<'_>, len: usize) -> pingora::Result<RequestHeader> {
+    let path = provider.target.path_for(call.endpoint);
+    let mut head = RequestHeader::build_no_case("POST", path.as_bytes(), Some(6))?;
+    head.insert_header("host", provider.target.authority.as_str())?;
+    head.insert_header("content-type", "application/json")?;
+    head.insert_header("content-length", len)?;
+    head.insert_header("accept", if call.stream { "text/event-stream" } else { "application/json" })?;
+    head.insert_header("user-agent", concat!("switchyard/", env!("CARGO_PKG_VERSION")))?;
+    if !provider.api_key.expose().is_empty() {
+        head.insert_header("authorization", format!("Bearer {}", provider.api_key.expose()))?;
+    }
+    Ok(head)
+}
+
+/// Re-renders an upstream error body (OpenAI envelope or anything else) as our own error, so
+/// the client always gets our envelope with our request id.
+pub fn upstream_error(status: u16, body: &[u8], retry_after: Option<u64>) -> ApiError {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        error: Inner,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        message: Option<String>,
+        param: Option<String>,
+        code: Option<serde_json::Value>,
+    }
+    let parsed = serde_json::from_slice::<Envelope>(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|e| e.error.message.clone())
+        .unwrap_or_else(|| format!("upstream returned HTTP {status}"));
+    let mut err = ApiError::new(class_for_status(status), message).with_status(status).with_retry_after(retry_after);
+    if let Some(inner) = parsed.map(|e| e.error) {
+        err.param = inner.param;
+        err.code = inner.code.map(|c| c.as_str().map(str::to_owned).unwrap_or_else(|| c.to_string()));
+    }
+    err
+}
+
+fn exhausted(model: &str, last: LastFailure, summary: &[String]) -> ApiError {
+    let tried = summary.join("; ");
+    match last {
+        LastFailure::Status { status, body, retry_after } => {
+            let upstream = upstream_error(status, &body, retry_after);
+            if status == 401 || status == 403 {
+                // The gateway's own provider credentials were refused: not the client's fault.
+                return ApiError::new(ErrorClass::Server, format!("upstream refused the gateway's credentials ({tried})"))
+                    .with_status(502)
+                    .with_code("upstream_auth_failed");
+            }
+            // 529 is Anthropic's overload status; OpenAI clients know it as 503.
+            let status = if status == 529 { 503 } else { status };
+            ApiError { status, message: format!("{} (tried: {tried})", upstream.message), ..upstream }
+        }
+        LastFailure::Transport | LastFailure::None => {
+            let message = if summary.is_empty() {
+                format!("no available channel for model `{model}`")
+            } else {
+                format!("no available channel for model `{model}`: every channel failed ({tried})")
+            };
+            ApiError::new(ErrorClass::Unavailable, message).with_code("no_available_channel")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_envelope_is_rerendered_with_its_message_and_code() {
+        let e = upstream_error(400, br#"{"error":{"message":"bad temperature","type":"invalid_request_error","param":"temperature","code":null}}"#, None);
+        assert_eq!((e.status, e.message.as_str(), e.param.as_deref()), (400, "bad temperature", Some("temperature")));
+        let e = upstream_error(502, b"<html>bad gateway</html>", None);
+        assert_eq!(e.message, "upstream returned HTTP 502");
+    }
+
+    #[test]
+    fn exhausted_keeps_last_status_or_says_no_channel() {
+        let e = exhausted("m", LastFailure::Status { status: 429, body: Bytes::new(), retry_after: Some(3) }, &["a: HTTP 429".into()]);
+        assert_eq!((e.status, e.retry_after), (429, Some(3)));
+        let e = exhausted("m", LastFailure::Status { status: 529, body: Bytes::new(), retry_after: None }, &[]);
+        assert_eq!(e.status, 503);
+        let e = exhausted("m", LastFailure::Transport, &["a: connect failed: refused".into()]);
+        assert_eq!((e.status, e.code.as_deref()), (503, Some("no_available_channel")));
+        assert!(e.message.contains("refused"));
+        let e = exhausted("m", LastFailure::Status { status: 401, body: Bytes::new(), retry_after: None }, &[]);
+        assert_eq!(e.status, 502);
+    }
+}

@@ -1,0 +1,43 @@
+//! Reading the whole request body, bounded by `limits.max_body_bytes`.
+
+use crate::protocol::error::{ApiError, ErrorClass};
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(ErrorClass::RequestTooLarge, format!("request body exceeds the limit of {limit} bytes"))
+        .with_code("request_too_large")
+}
+
+/// Reads the body; a declared or actual size over `limit` is a 413 before it is buffered.
+pub async fn read_bounded(session: &mut Session, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                if body.is_empty() && declared == Some(chunk.len()) {
+                    // The whole body in one chunk: keep it without copying.
+                    return Ok(chunk);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => {
+                return Err(ApiError::new(ErrorClass::InvalidRequest, format!("could not read the request body: {}", e.etype().as_str()))
+                    .with_code("body_read_error"))
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Writing whole responses and errors downstream, with the headers every response carries.
+
+use super::ctx::RequestCtx;
+use crate::protocol::error::ApiError;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+/// Hop-by-hop and upstream-private headers never copied from an upstream response.
+const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+    "set-cookie",
+    "x-request-id",
+    "openai-organization",
+    "openai-project",
+    "alt-svc",
+];
+
+/// A response head with the request id and the given content type.
+pub fn head(status: u16, content_type: &str, request_id: &str) -> pingora::Result<ResponseHeader> {
+    let mut resp = ResponseHeader::build_no_case(status, Some(6))?;
+    resp.insert_header("content-type", content_type)?;
+    resp.insert_header("x-request-id", request_id)?;
+    Ok(resp)
+}
+
+/// Copies an upstream's end-to-end headers, leaving out hop-by-hop and private ones; the
+/// upstream's own request id is kept as `x-upstream-request-id` for support tickets.
+pub fn copy_upstream_headers(from: &ResponseHeader, to: &mut ResponseHeader) -> pingora::Result<()> {
+    for (name, value) in from.headers.iter() {
+        let n = name.as_str();
+        if n == "x-request-id" {
+            to.insert_header("x-upstream-request-id", value.clone())?;
+        }
+        if NOT_FORWARDED.contains(&n) || n == "content-type" {
+            continue;
+        }
+        // Headers named in `Connection` are hop-by-hop too.
+        let named_in_connection = from
+            .headers
+            .get_all("connection")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(n)));
+        if !named_in_connection {
+            to.append_header(name.clone(), value.clone())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a complete response with `Content-Length`.
+pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, mut resp: ResponseHeader, body: Bytes) -> pingora::Result<()> {
+    resp.insert_header("content-length", body.len())?;
+    ctx.status = resp.status.as_u16();
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session.write_response_header(Box::new(resp), head_only).await?;
+    if !head_only {
+        ctx.mark_first_byte();
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}
+
+/// Writes a JSON body with the given status.
+pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body: Bytes) -> pingora::Result<()> {
+    let resp = head(status, "application/json", &ctx.request_id)?;
+    whole(session, ctx, resp, body).await
+}
+
+/// Writes an error in the OpenAI envelope, with `Retry-After` when the error carries one.
+pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) -> pingora::Result<()> {
+    ctx.error = Some(err.message.clone());
+    let mut resp = head(err.status, "application/json", &ctx.request_id)?;
+    if let Some(secs) = err.retry_after {
+        resp.insert_header("retry-after", secs)?;
+    }
+    if err.status == 405 {
+        let allow = if matches!(ctx.endpoint, Some(super::endpoint::Endpoint::ChatCompletions)) { "POST" } else { "GET, HEAD" };
+        resp.insert_header("allow", allow)?;
+    }
+    if err.status == 401 {
+        resp.insert_header("www-authenticate", "Bearer")?;
+    }
+    whole(session, ctx, resp, Bytes::from(err.to_openai_json(&ctx.request_id))).await
+}

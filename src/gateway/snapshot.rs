@@ -1,0 +1,100 @@
+//! The immutable runtime snapshot a request works with, built once from a validated config.
+//!
+//! A request takes the current snapshot (an `Arc`) at its start and keeps it to the end, so a
+//! reload (later issue) swaps a whole new snapshot in without changing a request midway.
+
+use crate::account::keys::KeyRing;
+use crate::config::{Config, Protocol, Secret, Timeouts};
+use crate::routing::catalog::{Catalog, Channel, ModelRoute};
+use crate::upstream::target::{Target, TargetError};
+use std::sync::Arc;
+
+/// One provider ready for the hot path.
+#[derive(Debug)]
+pub struct ProviderRuntime {
+    /// Configured name.
+    pub name: String,
+    /// The protocol it speaks.
+    pub protocol: Protocol,
+    /// Where it lives.
+    pub target: Target,
+    /// The credential sent upstream (never logged: `Secret` redacts itself).
+    pub api_key: Secret,
+    /// Connect, first-byte and idle deadlines.
+    pub timeouts: Timeouts,
+}
+
+/// Everything a request reads from configuration.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The config it was built from.
+    pub config: Arc<Config>,
+    /// Public models and their channels.
+    pub catalog: Catalog,
+    /// Client keys.
+    pub keys: KeyRing,
+    /// Providers, indexed by `Channel::provider`.
+    pub providers: Vec<ProviderRuntime>,
+}
+
+/// Why a validated config could still not become a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// A provider's base URL cannot be reached over http(s).
+    #[error("providers[{index}].base_url: {source}")]
+    BaseUrl {
+        /// Index of the provider.
+        index: usize,
+        /// What is wrong with it.
+        source: TargetError,
+    },
+    /// A channel names a provider that does not exist (validation should have caught it).
+    #[error("models[{model}].channels[{channel}].provider: unknown provider")]
+    UnknownProvider {
+        /// Index of the model.
+        model: usize,
+        /// Index of the channel.
+        channel: usize,
+    },
+}
+
+impl Snapshot {
+    /// Builds the snapshot from a validated config.
+    pub fn build(config: Config) -> Result<Self, SnapshotError> {
+        let providers = config
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                Ok(ProviderRuntime {
+                    name: p.name.clone(),
+                    protocol: p.protocol,
+                    target: Target::from_url(&p.base_url).map_err(|source| SnapshotError::BaseUrl { index, source })?,
+                    api_key: p.api_key.clone(),
+                    timeouts: p.timeouts.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, SnapshotError>>()?;
+        let mut routes = Vec::with_capacity(config.models.len());
+        for (mi, model) in config.models.iter().enumerate() {
+            let mut channels = Vec::with_capacity(model.channels.len());
+            for (ci, ch) in model.channels.iter().enumerate() {
+                let provider = providers
+                    .iter()
+                    .position(|p| p.name == ch.provider)
+                    .ok_or(SnapshotError::UnknownProvider { model: mi, channel: ci })?;
+                channels.push(Channel {
+                    provider,
+                    provider_name: ch.provider.clone(),
+                    upstream_model: ch.model.clone(),
+                    priority: ch.priority,
+                    weight: ch.weight,
+                    label: format!("{}/{}#{}", ch.provider, ch.model, ci),
+                });
+            }
+            routes.push(ModelRoute { id: model.id.clone(), aliases: model.aliases.clone(), channels });
+        }
+        let keys = KeyRing::new(config.keys.iter().map(|k| (k.digest(), k.name.clone())));
+        Ok(Snapshot { catalog: Catalog::new(routes), keys, providers, config: Arc::new(config) })
+    }
+}

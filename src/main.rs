@@ -1,0 +1,166 @@
+//! The `switchyard` command: a thin shell over the library.
+
+use clap::{Parser, Subcommand};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchyard::server::{self, ProcessOptions};
+use switchyard::{config, demo};
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "A self-hosted LLM API gateway on Pingora")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve with the given configuration.
+    Run {
+        /// The YAML configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Fork into the background.
+        #[arg(short, long)]
+        daemon: bool,
+        /// Take over the sockets of a running instance (zero-downtime upgrade).
+        #[arg(short, long)]
+        upgrade: bool,
+        /// The pid file written in daemon mode.
+        #[arg(long)]
+        pid_file: Option<String>,
+        /// The socket listening fds are handed over on during an upgrade.
+        #[arg(long)]
+        upgrade_sock: Option<String>,
+    },
+    /// Check a configuration file and exit (non-zero with a message naming the field).
+    Validate {
+        /// The YAML configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Run the gateway in front of the built-in mock upstream and print a ready request.
+    Demo {
+        /// The gateway's public address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// The admin address (/metrics, /healthz).
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin: SocketAddr,
+        /// The mock upstream's address (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        mock: SocketAddr,
+        /// The client key to accept (default: a random one, printed).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Run only the mock upstream (for load tests).
+    Mock {
+        /// Where it listens.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => match config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} providers, {} models, {} keys)",
+                    config.display(),
+                    c.providers.len(),
+                    c.models.len(),
+                    c.keys.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", config.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config, daemon, upgrade, pid_file, upgrade_sock } => {
+            init_logging();
+            let conf = match config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let process = ProcessOptions { daemon, upgrade, pid_file, upgrade_sock };
+            match server::build(conf, &process) {
+                Ok(server) => server.run_forever(),
+                Err(e) => {
+                    eprintln!("cannot start: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Demo { listen, admin, mock, key } => {
+            init_logging();
+            let mock = match resolve_port(mock) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("cannot pick a port for the mock upstream: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let settings = demo::DemoSettings { listen, admin, mock, key: key.unwrap_or_else(demo::random_key) };
+            let conf = match demo::config(&settings) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("demo config: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match server::build(conf, &ProcessOptions::default()) {
+                Ok(mut server) => {
+                    server.add_service(pingora::services::background::background_service(
+                        "demo-mock",
+                        demo::MockService { addr: mock },
+                    ));
+                    println!("{}", demo::instructions(&settings));
+                    server.run_forever()
+                }
+                Err(e) => {
+                    eprintln!("cannot start: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Mock { listen } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start a runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(switchyard::mock::serve_forever(listen)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mock upstream: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// A concrete address for `addr`: port 0 becomes a free port chosen by the OS now.
+fn resolve_port(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    TcpListener::bind(addr)?.local_addr()
+}

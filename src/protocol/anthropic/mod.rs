@@ -1,0 +1,1 @@
+//! Anthropic Messages wire types and their conversions to and from the hub ([`super::ir`]).

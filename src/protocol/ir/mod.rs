@@ -1,0 +1,38 @@
+//! The hub representation every protocol converts into and out of.
+//!
+//! Converting N protocols pairwise would need N² converters that each lose something different;
+//! going through one superset needs 2N and loses nothing one side can carry (thinking signatures,
+//! redacted thinking, documents, cache hints, late system messages, streamed tool arguments).
+//! It is deliberately not OpenAI Chat in disguise: parts, turns and blocks are modelled on what
+//! all protocols have in common, with the richest shape kept.
+//!
+//! Stability: the Gemini and Responses converters build on these types, so fields are only added.
+
+mod convert;
+mod media;
+mod request;
+mod response;
+mod stream;
+
+pub use media::{data_url, parse_arguments, parse_data_url};
+pub use convert::{ConvertOptions, Converted, Warning};
+pub use request::{
+    CacheHint, DocumentSource, Effort, Extra, ImageSource, Metadata, Part, Reasoning, Request,
+    ResponseFormat, Role, SystemBlock, Tool, ToolChoice, Turn,
+};
+pub use response::{Block, FinishReason, Response};
+pub use stream::{BlockKind, Flow, StreamConverter, StreamDecoder, StreamEncoder, StreamEvent};
+
+/// The wire protocols Switchyard speaks; used to tag protocol-specific leftovers ([`Extra`]) and
+/// to pick an upstream error parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// OpenAI Chat Completions.
+    OpenAiChat,
+    /// OpenAI Responses.
+    OpenAiResponses,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini generateContent.
+    Gemini,
+}

@@ -1,0 +1,3 @@
+//! OpenAI wire formats.
+
+pub mod chat;

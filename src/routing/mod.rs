@@ -1,0 +1,5 @@
+//! Model resolution and the channel plan: which (provider, upstream model) pairs may serve a
+//! request, in which order. Health and cooldowns join here in the routing issue.
+
+pub mod catalog;
+pub mod plan;

@@ -1,0 +1,8 @@
+//! Talking to providers: where a provider lives ([`target`]), resolving its host without
+//! blocking ([`dns`]), and one HTTP exchange over Pingora's pooled connector with deadlines
+//! ([`exchange`]), classified into retry-or-not outcomes ([`outcome`]).
+
+pub mod dns;
+pub mod exchange;
+pub mod outcome;
+pub mod target;
