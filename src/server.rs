@@ -40,13 +40,15 @@ pub enum ServerError {
 }
 
 fn server_conf(config: &Config, process: &ProcessOptions) -> ServerConf {
-    let mut conf = ServerConf::default();
-    conf.threads = config.server.threads;
-    conf.grace_period_seconds = Some(config.server.grace_period_seconds);
-    conf.graceful_shutdown_timeout_seconds = Some(config.server.graceful_shutdown_timeout_seconds);
-    conf.daemon = process.daemon;
-    // Pooled upstream connections per thread; the pool is shared by every provider.
-    conf.upstream_keepalive_pool_size = 256;
+    let mut conf = ServerConf {
+        threads: config.server.threads,
+        grace_period_seconds: Some(config.server.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout_seconds),
+        daemon: process.daemon,
+        // Pooled upstream connections per thread; the pool is shared by every provider.
+        upstream_keepalive_pool_size: 256,
+        ..ServerConf::default()
+    };
     if let Some(pid) = &process.pid_file {
         conf.pid_file = pid.clone();
     }

@@ -57,7 +57,7 @@ pub enum Committed {
     /// A stream whose first events have arrived.
     Stream {
         /// The open exchange, positioned after `first`.
-        exchange: Exchange,
+        exchange: Box<Exchange>,
         /// The peer, to release the connection to the pool at the end.
         peer: Box<HttpPeer>,
         /// The decoder, holding any partial event.
@@ -111,6 +111,8 @@ pub async fn run(
     Err(exhausted(ctx.model.as_deref().unwrap_or(""), last, &summary))
 }
 
+// Built and moved once per attempt: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum AttemptResult {
     Committed(Committed),
     RetryableStatus { status: u16, body: Bytes, retry_after: Option<u64> },
@@ -147,7 +149,7 @@ async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, call: &Call<
         if let Some(err) = first.first().filter(|e| is_error_event(e)) {
             return Err(AttemptError::Read(format!("the stream began with an error: {}", err.data)));
         }
-        return Ok(AttemptResult::Committed(Committed::Stream { exchange: ex, peer, decoder, first }));
+        return Ok(AttemptResult::Committed(Committed::Stream { exchange: Box::new(ex), peer, decoder, first }));
     }
     let body = ex.read_to_end(RESPONSE_LIMIT).await?;
     let Some(head) = ex.header().cloned() else {

@@ -27,18 +27,22 @@ impl Endpoint {
     }
 }
 
+/// The endpoint at `path` and the one method it accepts, if the path is known.
+pub fn route(path: &str) -> Option<(Endpoint, &'static str)> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    match path {
+        "/v1/chat/completions" | "/chat/completions" => Some((Endpoint::ChatCompletions, "POST")),
+        "/v1/models" | "/models" => Some((Endpoint::Models, "GET")),
+        "/healthz" => Some((Endpoint::Health, "GET")),
+        p if p.starts_with("/v1/models/") && p.len() > "/v1/models/".len() => Some((Endpoint::Model, "GET")),
+        _ => None,
+    }
+}
+
 /// Maps method and path to an endpoint, or the 404/405 the client should see.
 pub fn recognise(method: &str, path: &str) -> Result<Endpoint, ApiError> {
-    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
-    let (endpoint, allowed) = match path {
-        "/v1/chat/completions" | "/chat/completions" => (Endpoint::ChatCompletions, "POST"),
-        "/v1/models" | "/models" => (Endpoint::Models, "GET"),
-        "/healthz" => (Endpoint::Health, "GET"),
-        p if p.starts_with("/v1/models/") && p.len() > "/v1/models/".len() => (Endpoint::Model, "GET"),
-        _ => {
-            return Err(ApiError::new(ErrorClass::NotFound, format!("unknown route {method} {path}"))
-                .with_code("unknown_route"))
-        }
+    let Some((endpoint, allowed)) = route(path) else {
+        return Err(ApiError::new(ErrorClass::NotFound, format!("unknown route {method} {path}")).with_code("unknown_route"));
     };
     if method == allowed || (allowed == "GET" && method == "HEAD") {
         Ok(endpoint)

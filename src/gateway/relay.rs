@@ -117,7 +117,7 @@ async fn flush(session: &mut Session, ctx: &mut RequestCtx, out: &mut BytesMut) 
 
 /// After `[DONE]` the upstream body has (almost always) ended: read it to the end so the
 /// connection can go back to the pool.
-async fn drain_and_release(mut exchange: crate::upstream::exchange::Exchange, upstreams: &Upstreams, peer: &pingora::upstreams::peer::HttpPeer) {
+async fn drain_and_release(mut exchange: Box<crate::upstream::exchange::Exchange>, upstreams: &Upstreams, peer: &pingora::upstreams::peer::HttpPeer) {
     let mut budget = 64 * 1024usize;
     loop {
         match exchange.read_chunk().await {
@@ -126,5 +126,5 @@ async fn drain_and_release(mut exchange: crate::upstream::exchange::Exchange, up
             _ => return,
         }
     }
-    exchange.release(&upstreams.connector, peer).await;
+    (*exchange).release(&upstreams.connector, peer).await;
 }

@@ -86,8 +86,9 @@ pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) 
         resp.insert_header("retry-after", secs)?;
     }
     if err.status == 405 {
-        let allow = if matches!(ctx.endpoint, Some(super::endpoint::Endpoint::ChatCompletions)) { "POST" } else { "GET, HEAD" };
-        resp.insert_header("allow", allow)?;
+        if let Some((_, allow)) = super::endpoint::route(session.req_header().uri.path()) {
+            resp.insert_header("allow", allow)?;
+        }
     }
     if err.status == 401 {
         resp.insert_header("www-authenticate", "Bearer")?;

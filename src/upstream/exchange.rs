@@ -72,13 +72,35 @@ enum Failure {
 
 async fn send_on(session: &mut HttpSession, req: &OutgoingRequest, deadlines: Deadlines) -> Result<(), Failure> {
     let io = |e: Box<pingora::Error>| Failure::Io(describe(&e));
-    session.write_request_header(Box::new(req.header.clone())).await.map_err(io)?;
+    let header = match session {
+        HttpSession::H2(_) => h2_header(&req.header).map_err(io)?,
+        _ => req.header.clone(),
+    };
+    session.write_request_header(Box::new(header)).await.map_err(io)?;
     session.write_request_body(req.body.clone(), true).await.map_err(io)?;
     session.finish_request_body().await.map_err(io)?;
     match timeout(deadlines.first_byte, session.read_response_header()).await {
         Ok(result) => result.map_err(io),
         Err(_) => Err(Failure::Timeout),
     }
+}
+
+/// The h2 form of a request head: the authority moves from `Host` into the URI (`:authority`)
+/// and `Host` is dropped, since servers such as nginx reject a request carrying both.
+fn h2_header(h1: &RequestHeader) -> pingora::Result<RequestHeader> {
+    let mut header = h1.clone();
+    let Some(host) = h1.headers.get("host").and_then(|h| h.to_str().ok()) else {
+        return Ok(header);
+    };
+    let uri = http::Uri::builder()
+        .scheme("https")
+        .authority(host)
+        .path_and_query(h1.uri.path_and_query().map_or("/", |p| p.as_str()))
+        .build()
+        .map_err(|e| pingora::Error::because(pingora::ErrorType::InvalidHTTPHeader, "building the h2 authority", e))?;
+    header.set_uri(uri);
+    header.remove_header("host");
+    Ok(header)
 }
 
 fn describe(e: &pingora::Error) -> String {

@@ -13,6 +13,7 @@ mod media;
 mod request;
 mod response;
 mod stream;
+mod tracker;
 
 pub use media::{data_url, parse_arguments, parse_data_url};
 pub use convert::{ConvertOptions, Converted, Warning};
@@ -21,7 +22,11 @@ pub use request::{
     ResponseFormat, Role, SystemBlock, Tool, ToolChoice, Turn,
 };
 pub use response::{Block, FinishReason, Response};
-pub use stream::{BlockKind, Flow, StreamConverter, StreamDecoder, StreamEncoder, StreamEvent};
+pub use stream::{
+    malformed_stream_error, truncated_stream_error, BlockKind, Flow, StreamConverter, StreamDecoder, StreamEncoder,
+    StreamEvent,
+};
+pub use tracker::BlockTracker;
 
 /// The wire protocols Switchyard speaks; used to tag protocol-specific leftovers ([`Extra`]) and
 /// to pick an upstream error parser.

@@ -157,7 +157,7 @@ impl<D: StreamDecoder, E: StreamEncoder> StreamConverter<D, E> {
         self.scratch.clear();
         self.decoder.finish(&mut self.scratch);
         if !self.scratch.iter().any(|e| matches!(e, StreamEvent::Done | StreamEvent::Error(_))) {
-            self.scratch.push(StreamEvent::Error(truncated()));
+            self.scratch.push(StreamEvent::Error(truncated_stream_error()));
         }
         self.drain(out)
     }
@@ -207,14 +207,14 @@ impl<D: StreamDecoder, E: StreamEncoder> StreamConverter<D, E> {
 }
 
 /// The error for a stream cut before its terminal event.
-pub(crate) fn truncated() -> ApiError {
+pub fn truncated_stream_error() -> ApiError {
     ApiError::new(ErrorClass::Server, "upstream stream ended before the response was complete")
         .with_status(502)
         .with_code("upstream_stream_truncated")
 }
 
 /// The error for an upstream event that is not what its protocol allows.
-pub(crate) fn malformed(what: &str) -> ApiError {
+pub fn malformed_stream_error(what: &str) -> ApiError {
     ApiError::new(ErrorClass::Server, format!("upstream sent a malformed stream event: {what}"))
         .with_status(502)
         .with_code("upstream_malformed_stream")

@@ -438,6 +438,9 @@ pub struct ChatChunk {
     /// Usage, on the last chunk only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<ChatUsage>,
+    /// An in-stream error object (`data: {"error":{…}}`); the SDK raises on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
 }
 
 /// One choice delta.

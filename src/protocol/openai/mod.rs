@@ -1,3 +1,7 @@
 //! OpenAI wire formats.
 
 pub mod chat;
+pub mod chat_request;
+pub mod chat_response;
+pub mod chat_stream;
+pub mod chat_types;

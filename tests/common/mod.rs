@@ -1,0 +1,172 @@
+//! Test harness: the real `switchyard` binary on loopback ports in front of in-process mocks.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use switchyard::mock::MockUpstream;
+
+/// The client key every test config accepts.
+pub const KEY: &str = "sk-test-client";
+/// The upstream key every test provider sends.
+pub const UPSTREAM_KEY: &str = "sk-upstream-secret-value";
+
+/// A free loopback port (bound to port 0, then released for the child process).
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// A running gateway process; killed on drop.
+pub struct Gateway {
+    child: Child,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    /// Starts the gateway with a config whose `listen`/`admin` lines are added here.
+    pub async fn start(body: &str) -> Gateway {
+        Self::start_with_env(body, &[]).await
+    }
+
+    /// Starts the gateway with extra environment variables (e.g. `SSL_CERT_FILE`).
+    pub async fn start_with_env(body: &str, env: &[(&str, &str)]) -> Gateway {
+        let addr = free_addr();
+        let admin = free_addr();
+        let yaml = format!(
+            "listen: {addr}\nadmin: {{ listen: {admin} }}\nserver: {{ threads: 2, grace_period_seconds: 0, graceful_shutdown_timeout_seconds: 1 }}\n{body}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchyard.yaml");
+        std::fs::File::create(&path).unwrap().write_all(yaml.as_bytes()).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["run", "-c"])
+            .arg(&path)
+            .args(["--pid-file", dir.path().join("pid").to_str().unwrap()])
+            .args(["--upgrade-sock", dir.path().join("upgrade.sock").to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let gw = Gateway { child, addr, admin, _dir: dir };
+        gw.wait_ready().await;
+        gw
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = reqwest::Client::new();
+        while Instant::now() < deadline {
+            let public = client.get(self.url("/healthz")).send().await;
+            let admin = client.get(format!("http://{}/healthz", self.admin)).send().await;
+            if matches!((public, admin), (Ok(a), Ok(b)) if a.status() == 200 && b.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("gateway did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a chat completion with the test key.
+    pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.admin)).await.unwrap().text().await.unwrap()
+    }
+}
+
+/// A provider entry pointing at `addr` (OpenAI protocol, the test upstream key).
+pub fn provider(name: &str, addr: SocketAddr, timeouts: &str) -> String {
+    format!(
+        "  - {{ name: {name}, protocol: openai, base_url: \"http://{addr}/v1\", api_key: \"{UPSTREAM_KEY}\", timeouts: {{ {timeouts} }} }}\n"
+    )
+}
+
+/// A config with the given providers and one model `public-model` served by `channels`
+/// (`(provider, priority)` each, upstream model `upstream-model`).
+pub fn config(providers: &[String], channels: &[(&str, u32)], extra: &str) -> String {
+    let mut yaml = String::from("providers:\n");
+    for p in providers {
+        yaml.push_str(p);
+    }
+    yaml.push_str("models:\n  - id: public-model\n    aliases: [vendor/public-model]\n    channels:\n");
+    for (name, priority) in channels {
+        yaml.push_str(&format!("      - {{ provider: {name}, model: upstream-model, priority: {priority}, weight: 1 }}\n"));
+    }
+    yaml.push_str(&format!("keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"));
+    yaml.push_str(extra);
+    yaml
+}
+
+/// One mock and a gateway in front of it.
+pub async fn single() -> (MockUpstream, Gateway) {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let gw = Gateway::start(&config(&[provider("primary", mock.addr(), "connect: 1s, first_byte: 5s, idle: 5s")], &[("primary", 0)], "")).await;
+    (mock, gw)
+}
+
+/// Two mocks as priority 0 and 1 channels of one model.
+pub async fn pair(timeouts: &str, extra: &str) -> (MockUpstream, MockUpstream, Gateway) {
+    let a = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let b = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let gw = Gateway::start(&config(
+        &[provider("first", a.addr(), timeouts), provider("second", b.addr(), timeouts)],
+        &[("first", 0), ("second", 1)],
+        extra,
+    ))
+    .await;
+    (a, b, gw)
+}
+
+/// A user message request for `public-model`.
+pub fn hello(extra: serde_json::Value) -> serde_json::Value {
+    let mut body = serde_json::json!({"model": "public-model", "messages": [{"role": "user", "content": "Hello there"}]});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    body
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .filter_map(|frame| frame.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned))
+        .collect()
+}
+
+/// Asserts an OpenAI error envelope whose request id matches the response header.
+pub async fn assert_error(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let id = resp.headers().get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let err = &body["error"];
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(err["type"].as_str().is_some(), "{body}");
+    assert_eq!(err["request_id"], id.as_str(), "{body}");
+    body
+}

@@ -1,0 +1,131 @@
+//! Failover before the first byte, never after; timeouts; the error when every channel fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+use switchyard::mock::{Faults, MockUpstream};
+
+const FAST: &str = "connect: 1s, first_byte: 2s, idle: 1s";
+
+async fn fails_over_on(status: u16) {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { status: Some(status), ..Faults::default() });
+    for stream in [false, true] {
+        let resp = gw.chat(hello(json!({"stream": stream}))).await;
+        assert_eq!(resp.status(), 200, "{status} stream={stream}");
+        assert!(resp.text().await.unwrap().contains("Echo"));
+    }
+    assert_eq!(a.requests().len(), 2);
+    assert_eq!(b.requests().len(), 2);
+    assert!(gw.metrics().await.contains(&format!("outcome=\"status_{status}\"")));
+}
+
+#[tokio::test]
+async fn fails_over_on_503() {
+    fails_over_on(503).await;
+}
+
+#[tokio::test]
+async fn fails_over_on_429() {
+    fails_over_on(429).await;
+}
+
+#[tokio::test]
+async fn fails_over_on_connection_refused() {
+    let dead = free_addr();
+    let b = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let gw = Gateway::start(&config(&[provider("dead", dead, FAST), provider("live", b.addr(), FAST)], &[("dead", 0), ("live", 1)], "")).await;
+    let resp = gw.chat(hello(json!({}))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(b.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn one_mebibyte_request_survives_failover() {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { status: Some(503), ..Faults::default() });
+    let big = "x".repeat(1024 * 1024);
+    let resp = gw.chat(json!({"model": "public-model", "messages": [{"role": "user", "content": big}]})).await;
+    assert_eq!(resp.status(), 200);
+    for mock in [&a, &b] {
+        let sent = mock.requests()[0].json().unwrap();
+        assert_eq!(sent["messages"][0]["content"].as_str().map(str::len), Some(1024 * 1024));
+    }
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413() {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let gw = Gateway::start(&config(&[provider("p", mock.addr(), FAST)], &[("p", 0)], "limits: { max_body_bytes: 1000 }\n")).await;
+    let resp = gw.chat(json!({"model": "public-model", "messages": [{"role": "user", "content": "y".repeat(2000)}]})).await;
+    assert_error(resp, 413).await;
+    assert!(mock.requests().is_empty());
+    let ok = gw.chat(hello(json!({}))).await;
+    assert_eq!(ok.status(), 200, "a body under the limit passes");
+}
+
+#[tokio::test]
+async fn first_byte_timeout_fails_over() {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { hang: true, ..Faults::default() });
+    let resp = gw.chat(hello(json!({}))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(b.requests().len(), 1);
+    assert!(gw.metrics().await.contains("outcome=\"first_byte_timeout\""));
+}
+
+#[tokio::test]
+async fn all_channels_failing_give_the_last_status_in_the_envelope() {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { status: Some(503), ..Faults::default() });
+    b.set_faults(Faults { status: Some(429), ..Faults::default() });
+    let resp = gw.chat(hello(json!({}))).await;
+    assert_eq!(resp.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    let body = assert_error(resp, 429).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("tried"), "{body}");
+}
+
+#[tokio::test]
+async fn no_reachable_channel_is_503_no_available_channel() {
+    let gw = Gateway::start(&config(&[provider("dead1", free_addr(), FAST), provider("dead2", free_addr(), FAST)], &[("dead1", 0), ("dead2", 1)], "")).await;
+    let body = assert_error(gw.chat(hello(json!({"stream": true}))).await, 503).await;
+    assert_eq!(body["error"]["code"], "no_available_channel");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("dead1") && message.contains("dead2"), "{message}");
+}
+
+#[tokio::test]
+async fn cut_mid_stream_is_an_in_stream_error_and_never_replayed() {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { cut_after_events: Some(2), ..Faults::default() });
+    let resp = gw.chat(hello(json!({"stream": true}))).await;
+    assert_eq!(resp.status(), 200, "the stream had started");
+    let events = sse_data(&resp.text().await.unwrap());
+    assert!(!events.contains(&"[DONE]".to_owned()), "{events:?}");
+    let last: serde_json::Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert!(last["error"]["message"].as_str().unwrap().contains("upstream"), "{last}");
+    assert!(b.requests().is_empty(), "bytes reached the client: no failover after that");
+}
+
+#[tokio::test]
+async fn idle_stream_times_out_with_an_in_stream_error() {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { chunk_delay: Duration::from_millis(1500), ..Faults::default() });
+    let resp = gw.chat(hello(json!({"stream": true}))).await;
+    let events = sse_data(&resp.text().await.unwrap());
+    let last: serde_json::Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "idle_timeout", "{last}");
+    assert!(b.requests().is_empty());
+}
+
+#[tokio::test]
+async fn first_byte_timeout_on_the_only_channel_says_so() {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    mock.set_faults(Faults { header_delay: Duration::from_millis(3000), ..Faults::default() });
+    let gw = Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 500ms, idle: 1s")], &[("slow", 0)], "")).await;
+    let body = assert_error(gw.chat(hello(json!({}))).await, 503).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("first_byte timeout"), "{body}");
+}

@@ -1,0 +1,70 @@
+//! Authentication, request errors, local routes and metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn keys_are_accepted_wherever_sdks_put_them() {
+    let (_mock, gw) = single().await;
+    let c = reqwest::Client::new();
+    let url = gw.url("/v1/chat/completions");
+    let body = hello(json!({}));
+    let tries = [
+        c.post(&url).bearer_auth(KEY),
+        c.post(&url).header("x-api-key", KEY),
+        c.post(&url).header("x-goog-api-key", KEY),
+        c.post(format!("{url}?key={KEY}")),
+    ];
+    for req in tries {
+        assert_eq!(req.json(&body).send().await.unwrap().status(), 200);
+    }
+    assert_error(c.post(&url).json(&body).send().await.unwrap(), 401).await;
+    let body = assert_error(c.post(&url).bearer_auth("sk-wrong").json(&body).send().await.unwrap(), 401).await;
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+}
+
+#[tokio::test]
+async fn bad_requests_get_specific_errors() {
+    let (mock, gw) = single().await;
+    let c = reqwest::Client::new();
+    let url = gw.url("/v1/chat/completions");
+    let malformed = c.post(&url).bearer_auth(KEY).body("{\"model\": ").send().await.unwrap();
+    assert_eq!(assert_error(malformed, 400).await["error"]["code"], "invalid_json");
+    let missing = gw.chat(json!({"messages": []})).await;
+    assert_eq!(assert_error(missing, 400).await["error"]["param"], "model");
+    let unknown = gw.chat(json!({"model": "nope", "messages": []})).await;
+    assert_eq!(assert_error(unknown, 404).await["error"]["code"], "model_not_found");
+    let method = c.get(&url).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(method.headers()["allow"], "POST");
+    assert_error(method, 405).await;
+    assert_error(c.post(gw.url("/v1/unknown")).bearer_auth(KEY).send().await.unwrap(), 404).await;
+    assert!(mock.requests().is_empty(), "no bad request reached the upstream");
+}
+
+#[tokio::test]
+async fn models_health_and_metrics() {
+    let (_mock, gw) = single().await;
+    let c = reqwest::Client::new();
+    let list: serde_json::Value = c.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"][0]["id"], "public-model");
+    assert_eq!(list["data"][0]["object"], "model");
+    let one: serde_json::Value = c.get(gw.url("/v1/models/vendor/public-model")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(one["id"], "public-model");
+    assert_error(c.get(gw.url("/v1/models")).send().await.unwrap(), 401).await;
+    assert_eq!(c.get(gw.url("/healthz")).send().await.unwrap().status(), 200);
+
+    gw.chat(hello(json!({}))).await.bytes().await.unwrap();
+    gw.chat(hello(json!({"stream": true}))).await.bytes().await.unwrap();
+    let metrics = gw.metrics().await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("switchyard_requests_total{") && l.contains("model=\"public-model\"") && l.contains("status=\"200\""))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(line.contains("channel=\"primary/upstream-model#0\"") && line.ends_with(" 2"), "{line}");
+    assert!(metrics.contains("switchyard_request_duration_seconds_bucket{channel=\"primary/upstream-model#0\""));
+    assert!(metrics.contains("switchyard_time_to_first_token_seconds_count{channel=\"primary/upstream-model#0\",model=\"public-model\",status=\"200\"} 2"));
+}
