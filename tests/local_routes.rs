@@ -68,3 +68,22 @@ async fn models_health_and_metrics() {
     assert!(metrics.contains("switchyard_request_duration_seconds_bucket{channel=\"primary/upstream-model#0\""));
     assert!(metrics.contains("switchyard_time_to_first_token_seconds_count{channel=\"primary/upstream-model#0\",model=\"public-model\",status=\"200\"} 2"));
 }
+
+#[tokio::test]
+async fn access_log_has_usage_and_never_a_key() {
+    let (_mock, gw) = single().await;
+    gw.chat(hello(json!({}))).await.bytes().await.unwrap();
+    gw.chat(hello(json!({"stream": true}))).await.bytes().await.unwrap();
+    gw.chat(hello(json!({"mock": {"status": 400}}))).await.bytes().await.unwrap();
+    reqwest::Client::new().post(gw.url("/v1/chat/completions")).bearer_auth("sk-wrong").send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let records: Vec<_> = gw.access_records().into_iter().filter(|r| r["path"] == "/v1/chat/completions").collect();
+    assert_eq!(records.len(), 4, "{}", gw.log());
+    // The stream did not ask for usage, yet it was counted from the injected usage chunk.
+    let stream = records.iter().find(|r| r["stream"] == true).unwrap();
+    assert_eq!((stream["input_tokens"].as_u64(), stream["output_tokens"].as_u64()), (Some(5), Some(3)));
+    assert_eq!(stream["key"], "tester");
+    assert!(records.iter().any(|r| r["status"] == 401 && r["key"].is_null()));
+    let log = gw.log();
+    assert!(!log.contains(UPSTREAM_KEY) && !log.contains(KEY) && !log.contains("sk-wrong"), "a key reached the log");
+}

@@ -95,3 +95,37 @@ pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) 
     }
     whole(session, ctx, resp, Bytes::from(err.to_openai_json(&ctx.request_id))).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_private_headers_are_not_copied() {
+        let mut up = ResponseHeader::build(200, None).unwrap();
+        for (k, v) in [
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("content-length", "10"),
+            ("set-cookie", "a=b"),
+            ("x-request-id", "up-1"),
+            ("openai-organization", "org-secret"),
+            ("x-ratelimit-remaining-requests", "99"),
+            ("openai-processing-ms", "12"),
+        ] {
+            up.append_header(k.to_string(), v).unwrap();
+        }
+        let mut out = head(200, "application/json", "req-1").unwrap();
+        copy_upstream_headers(&up, &mut out).unwrap();
+        let names: Vec<&str> = out.headers.keys().map(|k| k.as_str()).collect();
+        for gone in ["connection", "x-hop", "keep-alive", "transfer-encoding", "content-length", "set-cookie", "openai-organization"] {
+            assert!(!names.contains(&gone), "{gone} was copied");
+        }
+        assert_eq!(out.headers["x-request-id"], "req-1");
+        assert_eq!(out.headers["x-upstream-request-id"], "up-1");
+        assert_eq!(out.headers["x-ratelimit-remaining-requests"], "99");
+        assert_eq!(out.headers["openai-processing-ms"], "12");
+    }
+}

@@ -1,10 +1,10 @@
 //! Pure wire-format code: no I/O, no Pingora. Everything here is unit- and property-tested on its
 //! own, so the gateway can treat a protocol as a table of functions.
 
+pub mod anthropic;
 pub mod error;
+pub mod ir;
 pub mod json;
 pub mod openai;
 pub mod sse;
 pub mod usage;
-pub mod anthropic;
-pub mod ir;

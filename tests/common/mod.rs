@@ -48,14 +48,15 @@ impl Gateway {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchyard.yaml");
         std::fs::File::create(&path).unwrap().write_all(yaml.as_bytes()).unwrap();
+        let log = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["run", "-c"])
             .arg(&path)
             .args(["--pid-file", dir.path().join("pid").to_str().unwrap()])
             .args(["--upgrade-sock", dir.path().join("upgrade.sock").to_str().unwrap()])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(log))
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
@@ -76,6 +77,21 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("gateway did not become ready");
+    }
+
+    /// Everything the gateway wrote to stdout so far (the JSON logs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// The access-log records so far, parsed.
+    pub fn access_records(&self) -> Vec<serde_json::Value> {
+        self.log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["target"] == "access")
+            .filter_map(|v| v["fields"]["message"].as_str().and_then(|m| serde_json::from_str(m).ok()))
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,8 +1,11 @@
 //! Anthropic Messages wire types and their conversions to and from the hub ([`super::ir`]).
+//!
+//! `bridge` holds the Chat ⇄ Anthropic entry points; the other files each do one job.
 
+pub mod bridge;
 pub mod ids;
 pub mod request;
 pub mod response;
-pub mod types;
 pub mod stream_decode;
 pub mod stream_encode;
+pub mod types;
