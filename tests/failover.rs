@@ -129,3 +129,23 @@ async fn first_byte_timeout_on_the_only_channel_says_so() {
     let body = assert_error(gw.chat(hello(json!({}))).await, 503).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("first_byte timeout"), "{body}");
 }
+
+#[tokio::test]
+async fn client_hanging_up_stops_waiting_for_the_upstream() {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    mock.set_faults(Faults { hang: true, ..Faults::default() });
+    let gw = Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 10s, idle: 10s")], &[("slow", 0)], "")).await;
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    assert!(client.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&hello(json!({}))).send().await.is_err());
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let done = gw.access_records().into_iter().find(|r| r["path"] == "/v1/chat/completions");
+        if let Some(r) = done {
+            assert_eq!(r["status"], 499, "{r}");
+            assert!(r["duration_ms"].as_f64().unwrap() < 2000.0, "{r}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the gateway kept waiting for the upstream");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -25,10 +25,30 @@ pub async fn handle(session: &mut Session, ctx: &mut RequestCtx, snapshot: &Snap
     let order = plan(&route.channels, &mut rand::rng());
     let body_for = |channel: &crate::routing::catalog::Channel| request.upstream_body(&channel.upstream_model);
     let call = Call { endpoint: "/chat/completions", stream: request.info.stream, body_for: &body_for };
-    let committed = attempt::run(upstreams, snapshot, &order, &call, ctx).await?;
+    // A client that hangs up while the upstream is still thinking must not keep a generation
+    // (and later, its bill) running: watch the client while the attempts run.
+    let attempted = tokio::select! {
+        r = attempt::run(upstreams, snapshot, &order, &call, ctx) => Some(r),
+        () = client_gone(session) => None,
+    };
+    let Some(committed) = attempted else {
+        return Err(Handled::ClientGone);
+    };
+    let committed = committed?;
     relay::chat(session, ctx, upstreams, committed, &route.id, request.info.include_usage)
         .await
         .map_err(Handled::Downstream)
+}
+
+/// Resolves when the client closes its connection (HTTP/1 FIN, h2 reset); pending otherwise.
+async fn client_gone(session: &mut Session) {
+    loop {
+        match session.read_body_or_idle(true).await {
+            Err(_) => return,
+            Ok(Some(_)) => continue,
+            Ok(None) => return std::future::pending().await,
+        }
+    }
 }
 
 /// How a handler ended without success.
@@ -37,6 +57,8 @@ pub enum Handled {
     Api(ApiError),
     /// Writing to the client failed; nothing more can be sent.
     Downstream(Box<pingora::Error>),
+    /// The client closed the connection before an answer was ready.
+    ClientGone,
 }
 
 impl From<ApiError> for Handled {

@@ -106,6 +106,11 @@ impl ProxyHttp for Gateway {
                     ctx.error = Some(err.message);
                 }
             }
+            Err(Handled::ClientGone) => {
+                ctx.status = 499;
+                ctx.error = Some("the client closed the connection before the answer".to_owned());
+                return Err(Error::explain(ErrorType::ConnectionClosed, "client closed the connection"));
+            }
             Err(Handled::Downstream(e)) => {
                 ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
                 return Err(e);
