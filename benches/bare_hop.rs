@@ -34,12 +34,15 @@ impl ProxyHttp for BareHop {
 
 fn parse_addr(what: &str, value: Option<String>) -> std::result::Result<SocketAddr, String> {
     let value = value.ok_or_else(|| format!("missing {what}"))?;
-    value.parse().map_err(|e| format!("bad {what} {value:?}: {e}"))
+    value
+        .parse()
+        .map_err(|e| format!("bad {what} {value:?}: {e}"))
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let addrs = parse_addr("LISTEN", args.next()).and_then(|l| Ok((l, parse_addr("UPSTREAM", args.next())?)));
+    let addrs = parse_addr("LISTEN", args.next())
+        .and_then(|l| Ok((l, parse_addr("UPSTREAM", args.next())?)));
     let (listen, upstream) = match addrs {
         Ok(a) => a,
         Err(e) => {
@@ -48,10 +51,13 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut conf = ServerConf::default();
-    conf.threads = 2;
-    conf.grace_period_seconds = Some(1);
-    conf.graceful_shutdown_timeout_seconds = Some(1);
+    // 2 threads as in BASELINE.md; short grace periods so the script's SIGINT/SIGTERM ends it fast.
+    let conf = ServerConf {
+        threads: 2,
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
 
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();

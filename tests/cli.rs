@@ -58,15 +58,16 @@ async fn demo_prints_a_key_and_a_request_that_works() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let key = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("API key: ").map(str::to_owned))
-    })
-    .await
-    .unwrap()
-    .expect("the demo prints its key");
+    // Keep draining stdout after the key line: a closed pipe would break the demo's output.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(key) = line.strip_prefix("API key: ") {
+                let _ = tx.send(key.to_owned());
+            }
+        }
+    });
+    let key = rx.recv_timeout(Duration::from_secs(20)).expect("the demo prints its key");
 
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);

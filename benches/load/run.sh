@@ -173,7 +173,9 @@ peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 active_opens() { # system-wide count of TCP connect()s (this network namespace)
   awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "ActiveOpens") c = i; h = 1 } else print $c }' /proc/net/snmp
 }
-upstream_established() { ss -Htn state established "( dport = :$MOCK_PORT )" | wc -l; }
+upstream_established() { # pid -> its established connections to the mock
+  ss -Htnp state established "( dport = :$MOCK_PORT )" | grep -c "pid=$1," || true
+}
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT_DIR=$ROOT/bench-results
@@ -199,7 +201,8 @@ run_row() { # mode target url pid(empty for the mock row)
   mcpu0=$(cpu_ticks "$MOCK_PID")
   opens0=$(active_opens)
   # Upstream connections open half-way through the run (pool size, or churn if it is large).
-  ( sleep $(( (DURATION_S + 1) / 2 )); upstream_established >"$WORK/estab" ) &
+  echo "—" >"$WORK/estab"
+  [[ -n $pid ]] && ( sleep $(( (DURATION_S + 1) / 2 )); upstream_established "$pid" >"$WORK/estab" ) &
   sampler=$!
   timeout $(( DURATION_S + 30 )) wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency \
     -s "$script" "$url" >"$WORK/row.txt" 2>&1 || { cat "$WORK/row.txt" >&2; die "wrk failed"; }
@@ -257,8 +260,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   echo "the mock and the proxy; one \`switchyard mock\` upstream for every row; Switchyard and the bare hop"
   echo "run 2 threads each; Switchyard with RUST_LOG=warn (no access-log lines). CPU = user+sys of the"
   echo "process from /proc/PID/stat over the measured run (tick ${CLK_TCK} Hz), per completed request."
-  echo "Upstream conns = proxy→mock connections established half-way through the run; extra connects ="
-  echo "TCP connect()s during the run beyond wrk's $CONNS (system-wide; new upstream connections)."
+  echo "Upstream conns = the proxy's established connections to the mock half-way through the run"
+  echo "(its pool); extra connects = TCP connect()s during the run beyond wrk's $CONNS, system-wide (so an"
+  echo "upper bound on new upstream connections: thousands here would mean no pooling)."
   echo
   for mode in nonstream stream; do
     [[ $mode == nonstream ]] && echo "## Non-stream (JSON)" || echo "## Stream (SSE)"

@@ -314,7 +314,7 @@ fn redis_store_is_refused_for_now() {
 }
 
 #[test]
-fn only_openai_protocol_is_supported_yet() {
+fn protocols_are_the_three_known_words() {
     let with = |protocol: &str| {
         doc(
             "",
@@ -325,14 +325,7 @@ fn only_openai_protocol_is_supported_yet() {
             None,
         )
     };
-    assert_err(
-        &with("anthropic"),
-        "providers[0].protocol: protocol `anthropic` is not supported by this version yet (only `openai`)",
-    );
-    assert_err(
-        &with("gemini"),
-        "providers[0].protocol: protocol `gemini` is not supported by this version yet (only `openai`)",
-    );
+    assert_eq!(ok(&with("anthropic")).providers[0].protocol, Protocol::Anthropic);
     assert_err_starts(
         &with("OpenAI"),
         "providers[0].protocol: unknown variant `OpenAI`",

@@ -173,6 +173,16 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The wire protocol the gateway speaks to such a provider (OpenAI providers are called on
+    /// Chat Completions).
+    pub fn wire(self) -> crate::protocol::ir::Protocol {
+        match self {
+            Protocol::Openai => crate::protocol::ir::Protocol::OpenAiChat,
+            Protocol::Anthropic => crate::protocol::ir::Protocol::Anthropic,
+            Protocol::Gemini => crate::protocol::ir::Protocol::Gemini,
+        }
+    }
+
     /// The name as written in the config.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::types::{Config, KeyEntry, Model, Protocol, Provider, StoreConfig};
+use super::types::{Config, KeyEntry, Model, Provider, StoreConfig};
 use super::ConfigError;
 
 type Check = Result<(), ConfigError>;
@@ -28,7 +28,6 @@ pub fn validate(config: &Config) -> Check {
     check_store(&config.store)?;
     check_server(config)?;
     check_providers(&config.providers)?;
-    reject_protocols_not_yet_supported(&config.providers)?;
     check_models(config)?;
     check_keys(&config.keys)?;
     Ok(())
@@ -146,22 +145,6 @@ fn check_name(path: &str, name: &str) -> Check {
     Ok(())
 }
 
-/// Only the OpenAI protocol has an upstream implementation in this version. Delete this
-/// function (and its call) when Anthropic and Gemini upstreams land.
-fn reject_protocols_not_yet_supported(providers: &[Provider]) -> Check {
-    for (i, provider) in providers.iter().enumerate() {
-        if provider.protocol != Protocol::Openai {
-            return Err(ConfigError::invalid(
-                format!("providers[{i}].protocol"),
-                format!(
-                    "protocol `{}` is not supported by this version yet (only `openai`)",
-                    provider.protocol
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
 
 fn check_models(config: &Config) -> Check {
     if config.models.is_empty() {

@@ -8,7 +8,8 @@
 
 use super::ctx::{AttemptRecord, RequestCtx};
 use super::snapshot::{ProviderRuntime, Snapshot};
-use crate::protocol::error::{class_for_status, ApiError, ErrorClass};
+use crate::protocol::error::{ApiError, ErrorClass};
+use crate::protocol::ir::Protocol;
 use crate::protocol::sse::{SseDecoder, SseEvent};
 use crate::routing::catalog::Channel;
 use crate::upstream::dns::DnsCache;
@@ -35,20 +36,32 @@ pub struct Upstreams {
     pub dns: DnsCache,
 }
 
+/// One channel's upstream request, built by the endpoint handler.
+pub struct Prepared {
+    /// The protocol the upstream speaks.
+    pub protocol: Protocol,
+    /// Path and query below the provider's host.
+    pub path: String,
+    /// The body.
+    pub body: Bytes,
+    /// Auth and protocol headers (`authorization`, `x-api-key`, `anthropic-version`, …).
+    pub headers: Vec<(&'static str, String)>,
+}
+
 /// What one upstream request needs besides the channel.
 pub struct Call<'a> {
-    /// The endpoint path below the provider's base URL, e.g. `/chat/completions`.
-    pub endpoint: &'a str,
     /// Whether a stream is expected.
     pub stream: bool,
-    /// Builds the upstream body for a channel (the model id differs per channel).
-    pub body_for: &'a (dyn Fn(&Channel) -> Result<Bytes, ApiError> + Sync),
+    /// Builds the upstream request for a channel (model id, protocol and path differ per channel).
+    pub prepare: &'a (dyn Fn(&Channel, &ProviderRuntime) -> Result<Prepared, ApiError> + Sync),
 }
 
 /// The answer a channel committed to.
 pub enum Committed {
     /// A whole 2xx body.
     Whole {
+        /// The upstream's protocol.
+        protocol: Protocol,
         /// The upstream response head.
         head: ResponseHeader,
         /// The body.
@@ -56,6 +69,8 @@ pub enum Committed {
     },
     /// A stream whose first events have arrived.
     Stream {
+        /// The upstream's protocol.
+        protocol: Protocol,
         /// The open exchange, positioned after `first`.
         exchange: Box<Exchange>,
         /// The peer, to release the connection to the pool at the end.
@@ -72,7 +87,7 @@ pub enum Committed {
 enum LastFailure {
     None,
     Transport,
-    Status { status: u16, body: Bytes, retry_after: Option<u64> },
+    Status { protocol: Protocol, status: u16, body: Bytes, retry_after: Option<String> },
 }
 
 /// Tries `plan` in order; returns the first committed answer or the error for the client.
@@ -88,8 +103,8 @@ pub async fn run(
     for channel in plan {
         let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
         ctx.channel = Some(channel.label.clone());
-        let body = (call.body_for)(channel)?;
-        let outcome = attempt(upstreams, provider, call, body).await;
+        let prepared = (call.prepare)(channel, provider)?;
+        let outcome = attempt(upstreams, provider, call.stream, prepared).await;
         let label = match &outcome {
             Ok(AttemptResult::Committed(_)) => "ok".to_owned(),
             Ok(AttemptResult::RetryableStatus { status, .. }) => format!("status_{status}"),
@@ -98,9 +113,9 @@ pub async fn run(
         ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome: label.clone() });
         match outcome {
             Ok(AttemptResult::Committed(c)) => return Ok(c),
-            Ok(AttemptResult::RetryableStatus { status, body, retry_after }) => {
+            Ok(AttemptResult::RetryableStatus { protocol, status, body, retry_after }) => {
                 summary.push(format!("{}: HTTP {status}", channel.label));
-                last = LastFailure::Status { status, body, retry_after };
+                last = LastFailure::Status { protocol, status, body, retry_after };
             }
             Err(e) => {
                 summary.push(format!("{}: {e}", channel.label));
@@ -115,29 +130,33 @@ pub async fn run(
 #[allow(clippy::large_enum_variant)]
 enum AttemptResult {
     Committed(Committed),
-    RetryableStatus { status: u16, body: Bytes, retry_after: Option<u64> },
+    RetryableStatus { protocol: Protocol, status: u16, body: Bytes, retry_after: Option<String> },
 }
 
-async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, call: &Call<'_>, body: Bytes) -> Result<AttemptResult, AttemptError> {
+async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, stream: bool, prepared: Prepared) -> Result<AttemptResult, AttemptError> {
     let target = &provider.target;
     let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
     let peer = Box::new(peer_for(addr, provider));
-    let request = OutgoingRequest { header: request_head(provider, call, body.len()).map_err(|e| AttemptError::Send(e.to_string()))?, body };
+    let protocol = prepared.protocol;
+    let header = request_head(provider, stream, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
+    let request = OutgoingRequest { header, body: prepared.body };
     let deadlines = Deadlines { first_byte: provider.timeouts.first_byte, idle: provider.timeouts.idle };
     let mut ex = exchange::send(&upstreams.connector, &peer, &request, deadlines).await?;
     let status = ex.status();
     if status_is_retryable(status) {
-        let retry_after = ex.header_str("retry-after").and_then(|v| v.trim().parse().ok());
+        let retry_after = ex.header_str("retry-after").map(str::to_owned);
         let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
         ex.release(&upstreams.connector, &peer).await;
-        return Ok(AttemptResult::RetryableStatus { status, body, retry_after });
+        return Ok(AttemptResult::RetryableStatus { protocol, status, body, retry_after });
     }
     if !(200..300).contains(&status) {
+        let retry_after = ex.header_str("retry-after").map(str::to_owned);
         let body = ex.read_to_end(ERROR_BODY_LIMIT).await?;
         ex.release(&upstreams.connector, &peer).await;
-        return Ok(AttemptResult::Committed(Committed::Rejected(upstream_error(status, &body, None))));
+        let err = ApiError::from_upstream(protocol, status, &body, retry_after.as_deref());
+        return Ok(AttemptResult::Committed(Committed::Rejected(err)));
     }
-    if call.stream {
+    if stream {
         let mut decoder = SseDecoder::new();
         let mut first = Vec::new();
         while first.is_empty() {
@@ -149,14 +168,14 @@ async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, call: &Call<
         if let Some(err) = first.first().filter(|e| is_error_event(e)) {
             return Err(AttemptError::Read(format!("the stream began with an error: {}", err.data)));
         }
-        return Ok(AttemptResult::Committed(Committed::Stream { exchange: Box::new(ex), peer, decoder, first }));
+        return Ok(AttemptResult::Committed(Committed::Stream { protocol, exchange: Box::new(ex), peer, decoder, first }));
     }
     let body = ex.read_to_end(RESPONSE_LIMIT).await?;
     let Some(head) = ex.header().cloned() else {
         return Err(AttemptError::Read("no response head".into()));
     };
     ex.release(&upstreams.connector, &peer).await;
-    Ok(AttemptResult::Committed(Committed::Whole { head, body }))
+    Ok(AttemptResult::Committed(Committed::Whole { protocol, head, body }))
 }
 
 fn is_error_event(event: &SseEvent) -> bool {
@@ -177,60 +196,32 @@ fn peer_for(addr: std::net::SocketAddr, provider: &ProviderRuntime) -> HttpPeer 
     peer
 }
 
-fn request_head(provider: &ProviderRuntime, call: &Call<'_>, len: usize) -> pingora::Result<RequestHeader> {
-    let path = provider.target.path_for(call.endpoint);
-    let mut head = RequestHeader::build_no_case("POST", path.as_bytes(), Some(6))?;
+fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {
+    let mut head = RequestHeader::build_no_case("POST", prepared.path.as_bytes(), Some(6 + prepared.headers.len()))?;
     head.insert_header("host", provider.target.authority.as_str())?;
     head.insert_header("content-type", "application/json")?;
-    head.insert_header("content-length", len)?;
-    head.insert_header("accept", if call.stream { "text/event-stream" } else { "application/json" })?;
+    head.insert_header("content-length", prepared.body.len())?;
+    head.insert_header("accept", if stream { "text/event-stream" } else { "application/json" })?;
     head.insert_header("user-agent", concat!("switchyard/", env!("CARGO_PKG_VERSION")))?;
-    if !provider.api_key.expose().is_empty() {
-        head.insert_header("authorization", format!("Bearer {}", provider.api_key.expose()))?;
+    for (name, value) in &prepared.headers {
+        head.insert_header(*name, value.as_str())?;
     }
     Ok(head)
-}
-
-/// Re-renders an upstream error body (OpenAI envelope or anything else) as our own error, so
-/// the client always gets our envelope with our request id.
-pub fn upstream_error(status: u16, body: &[u8], retry_after: Option<u64>) -> ApiError {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        error: Inner,
-    }
-    #[derive(serde::Deserialize)]
-    struct Inner {
-        message: Option<String>,
-        param: Option<String>,
-        code: Option<serde_json::Value>,
-    }
-    let parsed = serde_json::from_slice::<Envelope>(body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(|e| e.error.message.clone())
-        .unwrap_or_else(|| format!("upstream returned HTTP {status}"));
-    let mut err = ApiError::new(class_for_status(status), message).with_status(status).with_retry_after(retry_after);
-    if let Some(inner) = parsed.map(|e| e.error) {
-        err.param = inner.param;
-        err.code = inner.code.map(|c| c.as_str().map(str::to_owned).unwrap_or_else(|| c.to_string()));
-    }
-    err
 }
 
 fn exhausted(model: &str, last: LastFailure, summary: &[String]) -> ApiError {
     let tried = summary.join("; ");
     match last {
-        LastFailure::Status { status, body, retry_after } => {
-            let upstream = upstream_error(status, &body, retry_after);
+        LastFailure::Status { protocol, status, body, retry_after } => {
+            let upstream = ApiError::from_upstream(protocol, status, &body, retry_after.as_deref());
             if status == 401 || status == 403 {
                 // The gateway's own provider credentials were refused: not the client's fault.
                 return ApiError::new(ErrorClass::Server, format!("upstream refused the gateway's credentials ({tried})"))
                     .with_status(502)
                     .with_code("upstream_auth_failed");
             }
-            // 529 is Anthropic's overload status; OpenAI clients know it as 503.
-            let status = if status == 529 { 503 } else { status };
-            ApiError { status, message: format!("{} (tried: {tried})", upstream.message), ..upstream }
+            // The status is kept (529 included); each inbound renderer maps it for its clients.
+            ApiError { message: format!("{} (tried: {tried})", upstream.message), ..upstream }
         }
         LastFailure::Transport | LastFailure::None => {
             let message = if summary.is_empty() {
@@ -248,23 +239,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_envelope_is_rerendered_with_its_message_and_code() {
-        let e = upstream_error(400, br#"{"error":{"message":"bad temperature","type":"invalid_request_error","param":"temperature","code":null}}"#, None);
-        assert_eq!((e.status, e.message.as_str(), e.param.as_deref()), (400, "bad temperature", Some("temperature")));
-        let e = upstream_error(502, b"<html>bad gateway</html>", None);
-        assert_eq!(e.message, "upstream returned HTTP 502");
-    }
-
-    #[test]
     fn exhausted_keeps_last_status_or_says_no_channel() {
-        let e = exhausted("m", LastFailure::Status { status: 429, body: Bytes::new(), retry_after: Some(3) }, &["a: HTTP 429".into()]);
+        let e = exhausted("m", LastFailure::Status { protocol: Protocol::OpenAiChat, status: 429, body: Bytes::new(), retry_after: Some("3".into()) }, &["a: HTTP 429".into()]);
         assert_eq!((e.status, e.retry_after), (429, Some(3)));
-        let e = exhausted("m", LastFailure::Status { status: 529, body: Bytes::new(), retry_after: None }, &[]);
-        assert_eq!(e.status, 503);
+        let e = exhausted("m", LastFailure::Status { protocol: Protocol::Anthropic, status: 529, body: Bytes::from_static(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#), retry_after: None }, &[]);
+        assert_eq!((e.status, e.status_for_openai(), e.class), (529, 503, ErrorClass::Unavailable));
+        assert!(e.message.starts_with("Overloaded"));
         let e = exhausted("m", LastFailure::Transport, &["a: connect failed: refused".into()]);
         assert_eq!((e.status, e.code.as_deref()), (503, Some("no_available_channel")));
         assert!(e.message.contains("refused"));
-        let e = exhausted("m", LastFailure::Status { status: 401, body: Bytes::new(), retry_after: None }, &[]);
+        let e = exhausted("m", LastFailure::Status { protocol: Protocol::OpenAiChat, status: 401, body: Bytes::new(), retry_after: None }, &[]);
         assert_eq!(e.status, 502);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::endpoint::Endpoint;
 use super::snapshot::Snapshot;
+use crate::protocol::ir::Protocol;
 use crate::protocol::usage::Usage;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ pub struct RequestCtx {
     pub snapshot: Option<Arc<Snapshot>>,
     /// The recognised endpoint.
     pub endpoint: Option<Endpoint>,
+    /// The client's protocol: its errors are rendered in that protocol's envelope.
+    pub inbound: Protocol,
     /// The authenticated key's name.
     pub key_name: Option<String>,
     /// The public model id.
@@ -53,6 +56,7 @@ impl RequestCtx {
             request_id: String::new(),
             snapshot: None,
             endpoint: None,
+            inbound: Protocol::OpenAiChat,
             key_name: None,
             model: None,
             channel: None,

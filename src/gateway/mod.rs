@@ -8,9 +8,9 @@
 pub mod attempt;
 pub mod auth;
 pub mod body;
-pub mod chat;
 pub mod ctx;
 pub mod endpoint;
+pub mod generate;
 pub mod models;
 pub mod relay;
 pub mod respond;
@@ -22,7 +22,8 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use attempt::Upstreams;
 use bytes::Bytes;
-use chat::Handled;
+use generate::{Handled, Inbound};
+use crate::protocol::ir::Protocol;
 use ctx::RequestCtx;
 use endpoint::Endpoint;
 use pingora::connectors::http::Connector;
@@ -49,29 +50,37 @@ impl Gateway {
         let snapshot = self.snapshot.load_full();
         ctx.snapshot = Some(snapshot.clone());
         let req = session.req_header();
+        ctx.inbound = endpoint::protocol_of_path(req.uri.path());
         let endpoint = endpoint::recognise(req.method.as_str(), req.uri.path())?;
-        ctx.endpoint = Some(endpoint);
+        ctx.endpoint = Some(endpoint.clone());
         if endpoint == Endpoint::Health {
             return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#))
                 .await
                 .map_err(Handled::Downstream);
         }
+        let listing = models::Listing::for_request(session.req_header());
+        if matches!(endpoint, Endpoint::Models | Endpoint::Model(_)) && listing == models::Listing::Anthropic {
+            ctx.inbound = Protocol::Anthropic;
+        }
         let key = auth::authenticate(&snapshot, session.req_header())?;
         ctx.key_name = Some(key.name.clone());
-        match endpoint {
-            Endpoint::ChatCompletions => chat::handle(session, ctx, &snapshot, &self.upstreams).await,
-            Endpoint::Models => {
-                let body = models::list(&snapshot);
-                respond::json(session, ctx, 200, body).await.map_err(Handled::Downstream)
+        let inbound = |protocol, path_model, path_stream| Inbound { protocol, path_model, path_stream };
+        let body = match endpoint {
+            Endpoint::ChatCompletions => {
+                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::OpenAiChat, None, false)).await
             }
-            Endpoint::Model => {
-                let path = session.req_header().uri.path();
-                let name = path.trim_start_matches("/v1/models/").to_owned();
-                let body = models::one(&snapshot, &name)?;
-                respond::json(session, ctx, 200, body).await.map_err(Handled::Downstream)
+            Endpoint::Messages => {
+                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Anthropic, None, false)).await
             }
-            Endpoint::Health => Ok(()),
-        }
+            Endpoint::Generate { model, stream } => {
+                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Gemini, Some(model), stream)).await
+            }
+            Endpoint::Models => models::list(&snapshot, listing),
+            Endpoint::GeminiModels => models::list(&snapshot, models::Listing::Gemini),
+            Endpoint::Model(name) => models::one(&snapshot, &name, listing)?,
+            Endpoint::Health => return Ok(()),
+        };
+        respond::json(session, ctx, 200, body).await.map_err(Handled::Downstream)
     }
 }
 

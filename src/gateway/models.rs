@@ -1,26 +1,70 @@
-//! `GET /v1/models` and `GET /v1/models/{id}` in the OpenAI list shape, from the config.
+//! The model lists, each in its client's own shape (OpenAI, Anthropic, Gemini), from the config.
 
 use super::snapshot::Snapshot;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::routing::catalog::ModelRoute;
 use bytes::Bytes;
+use pingora::http::RequestHeader;
 use serde_json::{json, Value};
 
-fn entry(route: &ModelRoute) -> Value {
-    json!({ "id": route.id, "object": "model", "created": 0, "owned_by": "switchyard" })
+/// Which SDK is asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// `{"object":"list","data":[{"id","object":"model",…}]}`.
+    OpenAi,
+    /// `{"data":[{"type":"model","id","display_name","created_at"}],"has_more","first_id","last_id"}`.
+    Anthropic,
+    /// `{"models":[{"name":"models/…","displayName",…}]}`.
+    Gemini,
+}
+
+impl Listing {
+    /// Anthropic SDKs always send `anthropic-version`; Gemini clients use `/v1beta/models`
+    /// (or a Google key header); everything else is OpenAI.
+    pub fn for_request(req: &RequestHeader) -> Listing {
+        if req.headers.contains_key("anthropic-version") {
+            Listing::Anthropic
+        } else if req.uri.path().starts_with("/v1beta/") || req.headers.contains_key("x-goog-api-key") {
+            Listing::Gemini
+        } else {
+            Listing::OpenAi
+        }
+    }
+}
+
+fn entry(route: &ModelRoute, listing: Listing) -> Value {
+    match listing {
+        Listing::OpenAi => json!({ "id": route.id, "object": "model", "created": 0, "owned_by": "switchyard" }),
+        Listing::Anthropic => json!({ "type": "model", "id": route.id, "display_name": route.id, "created_at": "1970-01-01T00:00:00Z" }),
+        Listing::Gemini => json!({
+            "name": format!("models/{}", route.id),
+            "displayName": route.id,
+            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+        }),
+    }
 }
 
 /// The whole list.
-pub fn list(snapshot: &Snapshot) -> Bytes {
-    let data: Vec<Value> = snapshot.catalog.models().iter().map(|m| entry(m)).collect();
-    Bytes::from(json!({ "object": "list", "data": data }).to_string())
+pub fn list(snapshot: &Snapshot, listing: Listing) -> Bytes {
+    let data: Vec<Value> = snapshot.catalog.models().iter().map(|m| entry(m, listing)).collect();
+    let body = match listing {
+        Listing::OpenAi => json!({ "object": "list", "data": data }),
+        Listing::Anthropic => {
+            let first = data.first().map(|d| d["id"].clone()).unwrap_or(Value::Null);
+            let last = data.last().map(|d| d["id"].clone()).unwrap_or(Value::Null);
+            json!({ "data": data, "has_more": false, "first_id": first, "last_id": last })
+        }
+        Listing::Gemini => json!({ "models": data }),
+    };
+    Bytes::from(body.to_string())
 }
 
 /// One model by id or alias (the answer names its public id).
-pub fn one(snapshot: &Snapshot, name: &str) -> Result<Bytes, ApiError> {
+pub fn one(snapshot: &Snapshot, name: &str, listing: Listing) -> Result<Bytes, ApiError> {
+    let name = name.strip_prefix("models/").unwrap_or(name);
     snapshot
         .catalog
         .resolve(name)
-        .map(|m| Bytes::from(entry(m).to_string()))
+        .map(|m| Bytes::from(entry(m, listing).to_string()))
         .ok_or_else(|| ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_code("model_not_found"))
 }

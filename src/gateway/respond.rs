@@ -78,10 +78,11 @@ pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body
     whole(session, ctx, resp, body).await
 }
 
-/// Writes an error in the OpenAI envelope, with `Retry-After` when the error carries one.
+/// Writes an error in the client protocol's envelope, with `Retry-After` when it carries one.
 pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) -> pingora::Result<()> {
     ctx.error = Some(err.message.clone());
-    let mut resp = head(err.status, "application/json", &ctx.request_id)?;
+    let (status, body) = crate::protocol::dialect::error_response(ctx.inbound, err, &ctx.request_id);
+    let mut resp = head(status, "application/json", &ctx.request_id)?;
     if let Some(secs) = err.retry_after {
         resp.insert_header("retry-after", secs)?;
     }
@@ -93,7 +94,7 @@ pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) 
     if err.status == 401 {
         resp.insert_header("www-authenticate", "Bearer")?;
     }
-    whole(session, ctx, resp, Bytes::from(err.to_openai_json(&ctx.request_id))).await
+    whole(session, ctx, resp, Bytes::from(body)).await
 }
 
 #[cfg(test)]

@@ -2,14 +2,14 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::net::TcpStream;
 
 use super::faults::{FaultOverride, Faults};
 use super::http::{self, Conn, Framing, ReadError, Request};
-use super::openai::{Answer, ApiError};
+use super::openai::ApiError;
+use super::routes::{self, Incoming, Protocol, Reply};
 use super::{RecordedRequest, Shared};
 
 /// What to do with the connection after a response.
@@ -40,7 +40,7 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                 };
                 let id = format!("req_{}", shared.unique());
                 // The framing of what follows is unknown, so answer and close.
-                let _ = send_error(&mut conn, &error, &id, true).await;
+                let _ = send_json(&mut conn, error.status, &error.body(), &id, &[], true).await;
                 return;
             }
         };
@@ -77,13 +77,7 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
         match FaultOverride::from_body(body) {
             Ok(Some(o)) => o.apply(&mut faults),
             Ok(None) => {}
-            Err(e) => {
-                override_error = Some(ApiError::invalid_request(
-                    format!("Invalid 'mock' fault override: {e}"),
-                    Some("mock"),
-                    None,
-                ))
-            }
+            Err(e) => override_error = Some(format!("Invalid 'mock' fault override: {e}")),
         }
     }
 
@@ -95,65 +89,44 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
         tokio::time::sleep(faults.header_delay).await;
     }
 
-    let refusal = if let Some(e) = override_error {
-        Some(e)
-    } else if let Err(key_present) = shared.authorized(request.header("authorization")) {
-        Some(ApiError::unauthorized(key_present))
-    } else {
-        faults.error_status().map(ApiError::for_status)
+    let incoming = Incoming {
+        shared,
+        request: &request,
+        json: json.as_ref(),
+        request_id: &request_id,
     };
-    if let Some(error) = refusal {
-        return send_error(conn, &error, &request_id, close).await;
-    }
-
-    let path = request.path();
-    match request.method.as_str() {
-        "POST" if path.ends_with("/chat/completions") => {
-            let decided = match json {
-                Some(Ok(body)) => {
-                    Answer::decide(&body, format!("chatcmpl-{}", shared.unique()), now())
-                }
-                _ => Err(ApiError::invalid_request(
-                    "We could not parse the JSON body of your request. The OpenAI API expects \
-                     a JSON payload.",
-                    None,
-                    None,
-                )),
-            };
-            match decided {
-                Ok(answer) if answer.stream => {
-                    stream(conn, &answer, &faults, &request_id, close).await
-                }
-                Ok(answer) => {
-                    send(
-                        conn,
-                        200,
-                        "application/json",
-                        &answer.completion_body(),
-                        &request_id,
-                        &[],
-                        close,
-                    )
-                    .await
-                }
-                Err(error) => send_error(conn, &error, &request_id, close).await,
-            }
+    let (protocol, reply) = routes::answer(&incoming, &faults, override_error);
+    // Anthropic's SDK reads the id from `request-id`.
+    let id_header = [("request-id", request_id.as_str())];
+    let extra: &[(&str, &str)] = if protocol == Protocol::Anthropic {
+        &id_header
+    } else {
+        &[]
+    };
+    match reply {
+        Reply::Json { status, body } => {
+            send_json(conn, status, &body, &request_id, extra, close).await
         }
-        "GET" if path.ends_with("/models") => {
-            let body = br#"{"object":"list","data":[{"id":"mock-model","object":"model","created":0,"owned_by":"mock"}]}"#;
-            send(conn, 200, "application/json", body, &request_id, &[], close).await
+        Reply::Chat(answer) => {
+            let frame = |i| answer.event(i).map(|json| http::sse_chunk(&json));
+            let events = (answer.event_count(), frame);
+            stream(
+                conn,
+                events,
+                http::DONE_AND_END,
+                &faults,
+                &request_id,
+                extra,
+                close,
+            )
+            .await
         }
-        method => {
-            let error = ApiError::unknown_url(method, path);
-            send_error(conn, &error, &request_id, close).await
+        Reply::Sse(frames) => {
+            let frame = |i: usize| frames.get(i).map(|f| http::chunk(f));
+            let events = (frames.len(), frame);
+            stream(conn, events, http::END, &faults, &request_id, extra, close).await
         }
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn next(close: bool) -> Next {
@@ -187,49 +160,59 @@ async fn send(
     Ok(next(close))
 }
 
-async fn send_error(
+/// Writes a JSON response; a 429 also gets `retry-after: 1`, as real providers send it and the
+/// gateway must honour it.
+async fn send_json(
     conn: &mut Conn,
-    error: &ApiError,
+    status: u16,
+    body: &[u8],
     request_id: &str,
+    extra: &[(&str, &str)],
     close: bool,
 ) -> std::io::Result<Next> {
-    // Real providers send retry-after with 429 and the gateway must honour it.
-    let extra: &[(&str, &str)] = if error.status == 429 {
-        &[("retry-after", "1")]
-    } else {
-        &[]
-    };
+    let mut headers = extra.to_vec();
+    if status == 429 {
+        headers.push(("retry-after", "1"));
+    }
     send(
         conn,
-        error.status,
+        status,
         "application/json",
-        &error.body(),
+        body,
         request_id,
-        extra,
+        &headers,
         close,
     )
     .await
 }
 
-/// Streams the answer as SSE over chunked encoding, one write per event, honouring the
-/// chunk delay and the cut fault.
-async fn stream(
+/// Streams `count` events (`frame(i)` is event `i` already framed as one HTTP chunk) over
+/// chunked encoding, one write per event, honouring the chunk delay and the cut fault, then
+/// writes `end` (the last chunk, `[DONE]` included for Chat).
+async fn stream<F>(
     conn: &mut Conn,
-    answer: &Answer,
+    (count, frame): (usize, F),
+    end: &[u8],
     faults: &Faults,
     request_id: &str,
+    extra: &[(&str, &str)],
     close: bool,
-) -> std::io::Result<Next> {
+) -> std::io::Result<Next>
+where
+    F: Fn(usize) -> Option<Vec<u8>>,
+{
+    let mut headers = vec![("cache-control", "no-cache")];
+    headers.extend_from_slice(extra);
     let head = http::response_head(
         200,
         "text/event-stream",
         Framing::Chunked,
         request_id,
-        &[("cache-control", "no-cache")],
+        &headers,
         close,
     );
     conn.write(&head).await?;
-    for i in 0..answer.event_count() {
+    for i in 0..count {
         if faults.cut_after_events == Some(i) {
             // Dropping the socket without the zero chunk is the mid-stream failure.
             return Ok(Next::Close);
@@ -237,14 +220,14 @@ async fn stream(
         if i > 0 && !faults.chunk_delay.is_zero() {
             tokio::time::sleep(faults.chunk_delay).await;
         }
-        if let Some(json) = answer.event(i) {
-            conn.write(&http::sse_chunk(&json)).await?;
+        if let Some(bytes) = frame(i) {
+            conn.write(&bytes).await?;
         }
     }
     if faults.cut_after_events.is_some() {
-        // Cut after every event was sent: still no [DONE] and no terminating chunk.
+        // Cut after every event was sent: still no terminator and no terminating chunk.
         return Ok(Next::Close);
     }
-    conn.write(http::DONE_AND_END).await?;
+    conn.write(end).await?;
     Ok(next(close))
 }

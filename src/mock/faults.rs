@@ -18,17 +18,18 @@ use serde_json::Value;
 /// (see [`FaultOverride`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
-    /// Answer with this status (400 and above) and an OpenAI error envelope instead of a
-    /// completion, so tests can exercise retry and failover; 429 also sends `retry-after: 1`
+    /// Answer with this status (400 and above) and the request's protocol error envelope
+    /// (OpenAI, Anthropic or Gemini, with that API's type for the status) instead of an answer,
+    /// so tests can exercise retry and failover; 429 also sends `retry-after: 1`
     /// because real providers do and the gateway must honour it. Statuses below 400 are ignored.
     pub status: Option<u16>,
     /// Sleep before sending the response head, to exercise first-byte timeouts.
     pub header_delay: Duration,
     /// Sleep between stream events, to exercise idle timeouts between chunks.
     pub chunk_delay: Duration,
-    /// Close the TCP connection after this many stream data events without the terminating
-    /// chunk or `[DONE]`: the mid-stream upstream failure the gateway must turn into an in-stream
-    /// error. Ignored for non-stream answers.
+    /// Close the TCP connection after this many stream events (SSE frames) without the
+    /// terminating chunk, `[DONE]` or final event: the mid-stream upstream failure the gateway
+    /// must turn into an in-stream error. Ignored for non-stream answers.
     pub cut_after_events: Option<usize>,
     /// Read the request and never answer, keeping the socket open until the client leaves: the
     /// upstream that accepts and stalls, which only a timeout can detect.

@@ -371,6 +371,18 @@ pub(crate) fn sse_chunk(json: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Frames a complete payload (one SSE event with its blank line) as one HTTP chunk.
+pub(crate) fn chunk(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    out.extend_from_slice(format!("{:x}\r\n", payload.len()).as_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The terminating zero-length chunk of a chunked body.
+pub(crate) const END: &[u8] = b"0\r\n\r\n";
+
 /// The last stream event and the terminating zero-length chunk, written together.
 pub(crate) const DONE_AND_END: &[u8] = b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n";
 
@@ -435,6 +447,7 @@ mod tests {
     fn sse_chunk_length_matches_payload() {
         let c = sse_chunk(b"{}");
         assert_eq!(c, b"a\r\ndata: {}\n\n\r\n");
+        assert_eq!(chunk(b"data: {}\n\n"), c);
         assert!(DONE_AND_END.starts_with(format!("{:x}\r\n", "data: [DONE]\n\n".len()).as_bytes()));
     }
 }

@@ -1,24 +1,48 @@
-//! The mock upstream: an OpenAI Chat Completions provider on a loopback port.
+//! The mock upstream: OpenAI, Anthropic and Gemini on one loopback port, routed by path.
 //!
 //! The gateway's integration tests, the `demo` command and the load benchmarks need an upstream
-//! that answers like the real API, deterministically, fast, and that can be told to fail in the
+//! that answers like the real APIs, deterministically, fast, and that can be told to fail in the
 //! ways real providers fail (see [`Faults`]). It is written directly on tokio sockets (no HTTP
 //! framework) so it controls framing and timing byte by byte.
 //!
-//! Files: `http.rs` request parsing and response framing, `openai.rs` the answers and wire
-//! shapes, `faults.rs` fault injection, `conn.rs` one connection's request loop.
+//! Routes (any path prefix): OpenAI `…/chat/completions`, `…/responses`, `…/embeddings`,
+//! `…/images/generations`, `GET …/models`; Anthropic `…/v1/messages` and
+//! `…/v1/messages/count_tokens`; Gemini `…models/{model}:generateContent`,
+//! `:streamGenerateContent`, `:countTokens`, `:embedContent`, `:batchEmbedContents`. Each
+//! protocol answers with its own wire shapes, stream grammar, auth and error envelope
+//! (`/work/shared/PROTOCOLS.md` §1, §3.9); all share the answer rules of `text.rs`.
+//!
+//! Files: `http.rs` request parsing and response framing, `conn.rs` one connection's request
+//! loop and stream faults, `routes.rs` protocol classification, refusals and dispatch,
+//! `faults.rs` fault injection, `text.rs` the shared answer and token rules, one file per API
+//! (`openai.rs`, `responses.rs`, `embeddings.rs`, `images.rs`, `anthropic.rs`, `gemini.rs`),
+//! `base64.rs` the encoder they use.
 
+mod anthropic;
+mod base64;
 mod conn;
+mod embeddings;
 mod faults;
+mod gemini;
 mod http;
+mod images;
 mod openai;
+mod responses;
+mod routes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_anthropic;
+#[cfg(test)]
+mod tests_gemini;
+#[cfg(test)]
+mod tests_openai_extras;
+mod text;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
@@ -95,6 +119,19 @@ impl Shared {
         }
     }
 
+    /// Checks a key given by a non-OpenAI scheme (`x-api-key`, `x-goog-api-key`, `?key=`);
+    /// the error says whether a key was given at all.
+    fn check_key(&self, given: Option<&str>) -> Result<(), bool> {
+        match lock(&self.api_key).as_deref() {
+            None => Ok(()),
+            Some(key) => match given {
+                Some(g) if g.trim() == key => Ok(()),
+                Some(_) => Err(true),
+                None => Err(false),
+            },
+        }
+    }
+
     fn record(&self, request: RecordedRequest) {
         lock(&self.requests).push(request);
     }
@@ -104,6 +141,13 @@ impl Shared {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("{:016x}{n:016x}", self.id_seed)
     }
+}
+
+/// Seconds since the Unix epoch, for `created` fields.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A running mock server. Dropping it stops it: the accept task is aborted, and with it every
@@ -158,8 +202,10 @@ impl MockUpstream {
         self.shared.connections.load(Ordering::Relaxed)
     }
 
-    /// When `Some`, requests must carry `Authorization: Bearer <key>` or get a 401 in the
-    /// OpenAI envelope, so tests can check the gateway sends the channel's credentials.
+    /// When `Some`, requests must carry the key or be refused, so tests can check the gateway
+    /// sends the channel's credentials: OpenAI `Authorization: Bearer` (401), Anthropic
+    /// `x-api-key` or Bearer (401), Gemini `x-goog-api-key` or `?key=` (400 if wrong, 403 if
+    /// missing), each in its protocol's envelope.
     pub fn set_api_key(&self, key: Option<String>) {
         *lock(&self.shared.api_key) = key;
     }

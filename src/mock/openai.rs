@@ -8,14 +8,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// Arguments of the mock tool call, split in two stream fragments the way real streams split
-/// them, so converters are exercised on concatenation.
-const TOOL_ARGS: [&str; 2] = ["{\"city\":", "\"Paris\"}"];
-const TOOL_CALL_ID: &str = "call_mock_0";
-/// Completion tokens reported for a tool-call answer.
-const TOOL_CALL_TOKENS: u64 = 10;
-/// Per-message overhead, like the real API's chat formatting tokens.
-const TOKENS_PER_MESSAGE: u64 = 3;
+use super::text::{
+    content_text, mentions_weather, word_count, Words, TOKENS_PER_MESSAGE, TOOL_ARGS,
+    TOOL_ARGUMENTS, TOOL_CALL_TOKENS,
+};
+
+/// Id of the mock tool call, shared with the Responses API's `call_id`.
+pub(crate) const TOOL_CALL_ID: &str = "call_mock_0";
 const FINGERPRINT: &str = "fp_mock";
 
 /// An error answered in the OpenAI envelope `{"error":{"message","type","param","code"}}`.
@@ -194,12 +193,8 @@ impl Usage {
 /// What the mock answers: text (stored once, streamed word by word as slices) or one tool call.
 #[derive(Debug)]
 enum Output {
-    /// Words joined by single spaces; `starts` are the byte offsets of each word, so stream
-    /// events are slices of `content` and need no allocation per word.
-    Text {
-        content: String,
-        starts: Vec<usize>,
-    },
+    /// Words joined by single spaces, streamed as slices with no allocation per word.
+    Text(Words),
     ToolCall {
         name: String,
     },
@@ -218,43 +213,8 @@ pub(crate) struct Answer {
     include_usage: bool,
 }
 
-/// Concatenated text of a message `content`: a string, or the `text` parts of an array.
-fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
-fn word_count(content: Option<&Value>) -> u64 {
-    let count = |s: &str| s.split_whitespace().count() as u64;
-    match content {
-        Some(Value::String(s)) => count(s),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .map(count)
-            .sum(),
-        _ => 0,
-    }
-}
-
-fn mentions_weather(text: &str) -> bool {
-    text.split_whitespace().any(|w| {
-        w.trim_matches(|c: char| !c.is_alphanumeric())
-            .eq_ignore_ascii_case("weather")
-    })
-}
-
 /// Name of the first tool, in the Chat shape (`function.name`) or the flat Responses shape.
-fn first_tool_name(body: &Value) -> Option<&str> {
+pub(crate) fn first_tool_name(body: &Value) -> Option<&str> {
     let tool = body.get("tools")?.as_array()?.first()?;
     tool.get("function")
         .and_then(|f| f.get("name"))
@@ -347,30 +307,14 @@ impl Answer {
             .get("max_completion_tokens")
             .and_then(Value::as_u64)
             .or_else(|| body.get("max_tokens").and_then(Value::as_u64));
-        let echo = format!("Echo: {user_text}");
-        let all_words = echo.split_whitespace();
-        let total_words = all_words.clone().count();
-        let keep = limit.map_or(total_words, |l| {
-            total_words.min(usize::try_from(l).unwrap_or(usize::MAX))
-        });
-        // Words are re-joined with single spaces so the non-stream content equals the
-        // concatenation of the stream's word events exactly.
-        let mut content = String::with_capacity(echo.len());
-        let mut starts = Vec::with_capacity(keep);
-        for word in all_words.take(keep) {
-            if !content.is_empty() {
-                content.push(' ');
-            }
-            starts.push(content.len());
-            content.push_str(word);
-        }
+        let words = Words::echo(&user_text, limit);
         Ok(Answer {
             id,
             created,
             model,
-            output: Output::Text { content, starts },
-            finish_reason: if keep < total_words { "length" } else { "stop" },
-            usage: Usage::new(prompt_tokens, keep as u64),
+            finish_reason: if words.truncated { "length" } else { "stop" },
+            usage: Usage::new(prompt_tokens, words.tokens()),
+            output: Output::Text(words),
             stream,
             include_usage,
         })
@@ -379,7 +323,7 @@ impl Answer {
     /// The non-stream `chat.completion` body.
     pub fn completion_body(&self) -> Vec<u8> {
         let (content, tool_calls) = match &self.output {
-            Output::Text { content, .. } => (Some(content.as_str()), None),
+            Output::Text(words) => (Some(words.as_str()), None),
             Output::ToolCall { name } => (
                 None,
                 Some([ToolCall {
@@ -387,7 +331,7 @@ impl Answer {
                     kind: "function",
                     function: FunctionCall {
                         name,
-                        arguments: "{\"city\":\"Paris\"}",
+                        arguments: TOOL_ARGUMENTS,
                     },
                 }]),
             ),
@@ -419,7 +363,7 @@ impl Answer {
     /// Number of JSON data events in the stream (`[DONE]` not included).
     pub fn event_count(&self) -> usize {
         let body = match &self.output {
-            Output::Text { starts, .. } => starts.len(),
+            Output::Text(words) => words.len(),
             Output::ToolCall { .. } => TOOL_ARGS.len(),
         };
         // role chunk + body + finish chunk (+ usage chunk)
@@ -432,7 +376,7 @@ impl Answer {
         let usage_slot = if self.include_usage { Some(None) } else { None };
         let delta = if i == 0 {
             match &self.output {
-                Output::Text { .. } => Delta {
+                Output::Text(_) => Delta {
                     role: Some("assistant"),
                     content: Some(Some("")),
                     refusal: Some(()),
@@ -455,14 +399,10 @@ impl Answer {
             }
         } else if i <= body_events {
             match &self.output {
-                Output::Text { content, starts } => {
-                    let start = starts[i - 1];
-                    let end = starts.get(i).copied().unwrap_or(content.len());
-                    Delta {
-                        content: Some(Some(&content[start..end])),
-                        ..Delta::default()
-                    }
-                }
+                Output::Text(words) => Delta {
+                    content: Some(Some(words.piece(i - 1))),
+                    ..Delta::default()
+                },
                 Output::ToolCall { .. } => Delta {
                     tool_calls: Some([StreamToolCall {
                         index: 0,

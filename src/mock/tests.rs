@@ -8,13 +8,13 @@ use tokio::net::TcpStream;
 
 use super::{Faults, MockUpstream};
 
-async fn mock() -> MockUpstream {
+pub(super) async fn mock() -> MockUpstream {
     MockUpstream::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
 }
 
-fn url(m: &MockUpstream, path: &str) -> String {
+pub(super) fn url(m: &MockUpstream, path: &str) -> String {
     format!("http://{}{}", m.addr(), path)
 }
 

@@ -2,9 +2,13 @@
 //! own, so the gateway can treat a protocol as a table of functions.
 
 pub mod anthropic;
+pub mod dialect;
 pub mod error;
+pub mod gemini;
 pub mod ir;
 pub mod json;
 pub mod openai;
+pub mod responses;
+pub mod passthrough;
 pub mod sse;
 pub mod usage;

@@ -9,3 +9,10 @@ pub mod response;
 pub mod stream_decode;
 pub mod stream_encode;
 pub mod types;
+
+#[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
+mod unit_tests;
+#[cfg(test)]
+mod stream_props;

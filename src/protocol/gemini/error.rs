@@ -92,7 +92,9 @@ pub fn parse_gemini_error(status: u16, body: &[u8]) -> ApiError {
     } else {
         match real_status {
             Some(s) if !in_stream => ApiError::new(class_for_status(s), message).with_status(s),
-            Some(s) => ApiError::new(class_for_word(word).unwrap_or_else(|| class_for_status(s)), message).with_status(s),
+            Some(s) => {
+                ApiError::new(class_for_word(word).unwrap_or_else(|| class_for_status(s)), message).with_status(s)
+            }
             None => ApiError::new(class_for_word(word).unwrap_or(ErrorClass::Server), message),
         }
     };
@@ -205,7 +207,10 @@ mod tests {
 
     #[test]
     fn upstream_statuses_keep_status_and_word() {
-        let e = parse_gemini_error(503, br#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#);
+        let e = parse_gemini_error(
+            503,
+            br#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
+        );
         assert_eq!((e.status, e.class, e.code.as_deref()), (503, ErrorClass::Unavailable, Some("UNAVAILABLE")));
         let e = parse_gemini_error(400, br#"[{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}]"#);
         assert_eq!((e.status, e.class, e.message.as_str()), (400, ErrorClass::InvalidRequest, "bad"));

@@ -14,7 +14,9 @@ use crate::protocol::ir::{DocumentSource, ImageSource, Part, Protocol};
 pub fn blob_to_ir(blob: &Blob) -> Part {
     let mime = blob.mime_type.to_ascii_lowercase();
     if mime.starts_with("image/") {
-        return Part::Image { source: ImageSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() } };
+        return Part::Image {
+            source: ImageSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() },
+        };
     }
     if let Some(sub) = mime.strip_prefix("audio/") {
         let format = match sub {
@@ -29,7 +31,10 @@ pub fn blob_to_ir(blob: &Blob) -> Part {
             return Part::Document { source: DocumentSource::Text(text), title: None };
         }
     }
-    Part::Document { source: DocumentSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() }, title: None }
+    Part::Document {
+        source: DocumentSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() },
+        title: None,
+    }
 }
 
 /// Gemini file reference → hub part. Files API names/URLs are Gemini file ids (they never cross
@@ -37,10 +42,13 @@ pub fn blob_to_ir(blob: &Blob) -> Part {
 pub fn file_to_ir(file: &FileData) -> Part {
     let uri = &file.file_uri;
     let mime = file.mime_type.as_deref().unwrap_or("").to_ascii_lowercase();
-    let remote = (uri.starts_with("https://") || uri.starts_with("http://")) && !uri.contains("generativelanguage.googleapis.com/");
+    let remote = (uri.starts_with("https://") || uri.starts_with("http://"))
+        && !uri.contains("generativelanguage.googleapis.com/");
     match (remote, mime.as_str()) {
         (true, m) if m.starts_with("image/") => Part::Image { source: ImageSource::Url(uri.clone()) },
-        (true, "application/pdf" | "text/plain") => Part::Document { source: DocumentSource::Url(uri.clone()), title: None },
+        (true, "application/pdf" | "text/plain") => {
+            Part::Document { source: DocumentSource::Url(uri.clone()), title: None }
+        }
         _ => Part::FileRef { issuer: Protocol::Gemini, file_id: uri.clone() },
     }
 }
@@ -48,25 +56,33 @@ pub fn file_to_ir(file: &FileData) -> Part {
 /// Hub media part → Gemini part; `field` names the part in the 400 when it cannot go.
 /// `None` for parts that are not media.
 pub fn media_to_gemini(part: &Part, field: &str) -> Option<Result<GPart, ApiError>> {
-    let inline = |mime: &str, data: &str| GPart { inline_data: Some(Blob { mime_type: mime.into(), data: data.into() }), ..Default::default() };
+    let inline = |mime: &str, data: &str| GPart {
+        inline_data: Some(Blob { mime_type: mime.into(), data: data.into() }),
+        ..Default::default()
+    };
     Some(Ok(match part {
         Part::Image { source: ImageSource::Base64 { media_type, data } } => inline(media_type, data),
         Part::Image { source: ImageSource::Url(url) } => return Some(Err(remote_url(field, url, "image"))),
         Part::Document { source: DocumentSource::Base64 { media_type, data }, .. } => inline(media_type, data),
-        Part::Document { source: DocumentSource::Text(text), .. } => inline("text/plain", &base64::encode(text.as_bytes())),
-        Part::Document { source: DocumentSource::Url(url), .. } => return Some(Err(remote_url(field, url, "document"))),
+        Part::Document { source: DocumentSource::Text(text), .. } => {
+            inline("text/plain", &base64::encode(text.as_bytes()))
+        }
+        Part::Document { source: DocumentSource::Url(url), .. } => {
+            return Some(Err(remote_url(field, url, "document")))
+        }
         Part::Audio { format, data } => {
             let mime = if format.contains('/') { format.clone() } else { format!("audio/{format}") };
             inline(&mime, data)
         }
-        Part::FileRef { issuer: Protocol::Gemini, file_id } => GPart {
-            file_data: Some(FileData { mime_type: None, file_uri: file_id.clone() }),
-            ..Default::default()
-        },
+        Part::FileRef { issuer: Protocol::Gemini, file_id } => {
+            GPart { file_data: Some(FileData { mime_type: None, file_uri: file_id.clone() }), ..Default::default() }
+        }
         Part::FileRef { issuer, file_id } => {
             return Some(Err(ApiError::invalid_field(
                 field,
-                format!("file id `{file_id}` was issued by another provider ({issuer:?}) and cannot be used with Gemini"),
+                format!(
+                    "file id `{file_id}` was issued by another provider ({issuer:?}) and cannot be used with Gemini"
+                ),
             )))
         }
         _ => return None,
@@ -77,7 +93,9 @@ fn remote_url(field: &str, url: &str, what: &str) -> ApiError {
     let shown: String = url.chars().take(120).collect();
     ApiError::invalid_field(
         field,
-        format!("the {what} URL `{shown}` cannot be passed to a Gemini model; send the {what} inline as a base64 data URL"),
+        format!(
+            "the {what} URL `{shown}` cannot be passed to a Gemini model; send the {what} inline as a base64 data URL"
+        ),
     )
     .with_code("remote_media_unsupported")
 }
@@ -97,21 +115,42 @@ mod tests {
             Part::Image { source: ImageSource::Base64 { media_type: "image/png".into(), data: "iVBO".into() } }
         );
         assert_eq!(blob_to_ir(&blob("audio/mpeg", "SUQz")), Part::Audio { format: "mp3".into(), data: "SUQz".into() });
-        assert_eq!(blob_to_ir(&blob("text/plain", "aGk=")), Part::Document { source: DocumentSource::Text("hi".into()), title: None });
-        assert!(matches!(blob_to_ir(&blob("application/pdf", "JVBE")), Part::Document { source: DocumentSource::Base64 { .. }, .. }));
-        assert!(matches!(blob_to_ir(&blob("text/plain", "%%%")), Part::Document { source: DocumentSource::Base64 { .. }, .. }));
+        assert_eq!(
+            blob_to_ir(&blob("text/plain", "aGk=")),
+            Part::Document { source: DocumentSource::Text("hi".into()), title: None }
+        );
+        assert!(matches!(
+            blob_to_ir(&blob("application/pdf", "JVBE")),
+            Part::Document { source: DocumentSource::Base64 { .. }, .. }
+        ));
+        assert!(matches!(
+            blob_to_ir(&blob("text/plain", "%%%")),
+            Part::Document { source: DocumentSource::Base64 { .. }, .. }
+        ));
     }
 
     #[test]
     fn files_and_urls() {
         let f = |uri: &str, mime: Option<&str>| FileData { file_uri: uri.into(), mime_type: mime.map(Into::into) };
-        assert_eq!(file_to_ir(&f("files/abc", Some("application/pdf"))), Part::FileRef { issuer: Protocol::Gemini, file_id: "files/abc".into() });
+        assert_eq!(
+            file_to_ir(&f("files/abc", Some("application/pdf"))),
+            Part::FileRef { issuer: Protocol::Gemini, file_id: "files/abc".into() }
+        );
         assert_eq!(
             file_to_ir(&f("https://generativelanguage.googleapis.com/v1beta/files/abc", Some("image/png"))),
-            Part::FileRef { issuer: Protocol::Gemini, file_id: "https://generativelanguage.googleapis.com/v1beta/files/abc".into() }
+            Part::FileRef {
+                issuer: Protocol::Gemini,
+                file_id: "https://generativelanguage.googleapis.com/v1beta/files/abc".into()
+            }
         );
-        assert_eq!(file_to_ir(&f("https://x/y.png", Some("image/png"))), Part::Image { source: ImageSource::Url("https://x/y.png".into()) });
-        assert_eq!(file_to_ir(&f("https://x/y.pdf", Some("application/pdf"))), Part::Document { source: DocumentSource::Url("https://x/y.pdf".into()), title: None });
+        assert_eq!(
+            file_to_ir(&f("https://x/y.png", Some("image/png"))),
+            Part::Image { source: ImageSource::Url("https://x/y.png".into()) }
+        );
+        assert_eq!(
+            file_to_ir(&f("https://x/y.pdf", Some("application/pdf"))),
+            Part::Document { source: DocumentSource::Url("https://x/y.pdf".into()), title: None }
+        );
     }
 
     #[test]
@@ -131,7 +170,10 @@ mod tests {
         let got = media_to_gemini(&text, "f").and_then(Result::ok).and_then(|p| p.inline_data);
         assert_eq!(got, Some(blob("text/plain", "aGk=")));
         let audio = Part::Audio { format: "wav".into(), data: "UklG".into() };
-        assert_eq!(media_to_gemini(&audio, "f").and_then(Result::ok).and_then(|p| p.inline_data), Some(blob("audio/wav", "UklG")));
+        assert_eq!(
+            media_to_gemini(&audio, "f").and_then(Result::ok).and_then(|p| p.inline_data),
+            Some(blob("audio/wav", "UklG"))
+        );
         let foreign = Part::FileRef { issuer: Protocol::OpenAiChat, file_id: "file-1".into() };
         assert!(matches!(media_to_gemini(&foreign, "f"), Some(Err(e)) if e.status == 400));
         assert!(media_to_gemini(&Part::text("x"), "f").is_none());

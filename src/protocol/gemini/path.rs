@@ -82,7 +82,10 @@ mod tests {
             parse_model_path("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
             Some(("gemini-2.5-flash", GeminiMethod::StreamGenerateContent))
         );
-        assert_eq!(parse_model_path("/v1/models/gemini-3-pro:generateContent"), Some(("gemini-3-pro", GeminiMethod::GenerateContent)));
+        assert_eq!(
+            parse_model_path("/v1/models/gemini-3-pro:generateContent"),
+            Some(("gemini-3-pro", GeminiMethod::GenerateContent))
+        );
         assert_eq!(parse_model_path("/v1beta/gemini-x:countTokens"), Some(("gemini-x", GeminiMethod::CountTokens)));
         assert_eq!(parse_model_path("models/m:generateContent?key=abc"), Some(("m", GeminiMethod::GenerateContent)));
         assert_eq!(parse_model_path("/v1beta/models/m:embedContent"), None);
@@ -93,7 +96,10 @@ mod tests {
 
     #[test]
     fn upstream_paths() {
-        assert_eq!(upstream_path("models/g", GeminiMethod::StreamGenerateContent), "models/g:streamGenerateContent?alt=sse");
+        assert_eq!(
+            upstream_path("models/g", GeminiMethod::StreamGenerateContent),
+            "models/g:streamGenerateContent?alt=sse"
+        );
         assert_eq!(upstream_path("g", GeminiMethod::GenerateContent), "models/g:generateContent");
         assert_eq!(upstream_path("g", GeminiMethod::CountTokens), "models/g:countTokens");
     }

@@ -50,11 +50,6 @@ impl SignedParts {
         self.parts.push(part);
     }
 
-    /// True when nothing was collected.
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty() && self.pending.is_none()
-    }
-
     /// The parts; a signature still pending becomes a trailing empty-text part.
     pub fn finish(mut self) -> Vec<Part> {
         self.flush_pending();

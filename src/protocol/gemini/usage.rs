@@ -109,8 +109,14 @@ mod tests {
     fn snapshots_overwrite_never_sum() {
         let mut run = UsageMetadata::default();
         merge_snapshot(&mut run, &UsageMetadata { prompt_token_count: Some(10), ..Default::default() });
-        merge_snapshot(&mut run, &UsageMetadata { prompt_token_count: Some(10), candidates_token_count: Some(3), ..Default::default() });
-        merge_snapshot(&mut run, &UsageMetadata { candidates_token_count: Some(5), thoughts_token_count: Some(40), ..Default::default() });
+        merge_snapshot(
+            &mut run,
+            &UsageMetadata { prompt_token_count: Some(10), candidates_token_count: Some(3), ..Default::default() },
+        );
+        merge_snapshot(
+            &mut run,
+            &UsageMetadata { candidates_token_count: Some(5), thoughts_token_count: Some(40), ..Default::default() },
+        );
         let u = usage_from_gemini(&run);
         assert_eq!((u.in_base, u.out_total, u.out_reasoning), (10, 45, 40));
     }

@@ -316,7 +316,7 @@ pub fn ir_to_chat(req: &ir::Request) -> Result<Converted<ChatCompletionRequest>,
         top_logprobs: req.top_logprobs,
         parallel_tool_calls: req.parallel_tool_calls,
         stream: req.stream.then_some(true),
-        stream_options: req.stream.then(|| StreamOptions { include_usage: Some(true) }),
+        stream_options: req.stream.then_some(StreamOptions { include_usage: Some(true) }),
         user: req.metadata.user.clone(),
         metadata: (!req.metadata.tags.is_empty()).then(|| req.metadata.tags.clone()),
         ..Default::default()

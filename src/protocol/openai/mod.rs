@@ -5,3 +5,6 @@ pub mod chat_request;
 pub mod chat_response;
 pub mod chat_stream;
 pub mod chat_types;
+
+#[cfg(test)]
+mod chat_tests;

@@ -1,0 +1,191 @@
+//! Same protocol in and out: the request, response and stream pass with only the model id
+//! changed (and, for OpenAI Chat streams, usage forced on upstream and hidden again), so every
+//! field — unknown ones, explicit `0`/`false`/`null` — keeps its exact bytes.
+//!
+//! Usage is still counted: a passthrough stream feeds each event to the protocol's hub decoder
+//! on the side and keeps the last usage snapshot.
+
+use super::dialect::{self, DynDecoder};
+use super::error::{ApiError, ErrorClass};
+use super::ir::{Protocol, StreamEvent};
+use super::json::RawObject;
+use super::openai::chat::{ChatRequest, ChatStreamRewriter, StreamStep};
+use super::sse::SseEvent;
+use super::usage::Usage;
+use bytes::Bytes;
+
+/// The field naming the model in a response body of protocol `p`.
+fn response_model_field(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Gemini => "modelVersion",
+        _ => "model",
+    }
+}
+
+/// The upstream body: the channel's model id in place (Gemini names it in the path, so its
+/// body passes untouched); for OpenAI Chat streams `include_usage` is forced on.
+pub fn request(p: Protocol, body: &[u8], upstream_model: &str) -> Result<Bytes, ApiError> {
+    match p {
+        Protocol::OpenAiChat => ChatRequest::parse(body)?.upstream_body(upstream_model),
+        Protocol::Gemini => Ok(Bytes::copy_from_slice(body)),
+        Protocol::Anthropic | Protocol::OpenAiResponses => {
+            let mut obj = RawObject::parse(body).map_err(|e| invalid_json(&e.to_string()))?;
+            obj.set("model", upstream_model)
+                .map_err(|e| ApiError::new(ErrorClass::Server, format!("could not build the upstream body: {e}")))?;
+            Ok(Bytes::from(obj.to_vec()))
+        }
+    }
+}
+
+fn invalid_json(detail: &str) -> ApiError {
+    ApiError::new(ErrorClass::InvalidRequest, format!("request body is not a valid JSON object: {detail}")).with_code("invalid_json")
+}
+
+/// A whole response for the client: the public model id back in, usage read on the side.
+pub fn response(p: Protocol, body: &[u8], public_model: &str) -> (Bytes, Option<Usage>) {
+    if p == Protocol::OpenAiChat {
+        return super::openai::chat::rewrite_response(body, public_model);
+    }
+    let usage = dialect::response_to_ir(p, body).ok().map(|r| r.usage);
+    let field = response_model_field(p);
+    let rewritten = RawObject::parse(body).ok().and_then(|mut obj| {
+        obj.get(field)?;
+        obj.set(field, public_model).ok()?;
+        Some(Bytes::from(obj.to_vec()))
+    });
+    (rewritten.unwrap_or_else(|| Bytes::copy_from_slice(body)), usage)
+}
+
+/// One passthrough stream: events out nearly as they came in, usage tracked on the side.
+pub struct PassthroughStream {
+    protocol: Protocol,
+    public_model: String,
+    chat: Option<ChatStreamRewriter>,
+    side: Option<DynDecoder>,
+    scratch: Vec<StreamEvent>,
+    usage: Option<Usage>,
+    terminal: bool,
+}
+
+impl PassthroughStream {
+    /// A stream of protocol `p` shown to the client as `public_model`.
+    pub fn new(p: Protocol, public_model: &str, client_wants_usage: bool) -> Self {
+        let chat = (p == Protocol::OpenAiChat).then(|| ChatStreamRewriter::new(public_model, client_wants_usage));
+        let side = if chat.is_some() { None } else { dialect::stream_decoder(p).ok() };
+        PassthroughStream { protocol: p, public_model: public_model.to_owned(), chat, side, scratch: Vec::new(), usage: None, terminal: false }
+    }
+
+    /// The last usage the upstream reported.
+    pub fn usage(&self) -> Option<Usage> {
+        self.chat.as_ref().map_or(self.usage, |c| c.usage())
+    }
+
+    /// Handles one upstream event.
+    pub fn on_event(&mut self, event: &SseEvent) -> StreamStep {
+        if let Some(chat) = self.chat.as_mut() {
+            return chat.on_event(event);
+        }
+        let mut ended = None;
+        if let Some(side) = self.side.as_mut() {
+            self.scratch.clear();
+            side.decode(event, &mut self.scratch);
+            for e in &self.scratch {
+                match e {
+                    StreamEvent::Usage(u) => self.usage = Some(*u),
+                    StreamEvent::MessageStart { usage: Some(u), .. } => self.usage = Some(*u),
+                    StreamEvent::Done => ended = Some(true),
+                    StreamEvent::Error(_) => ended = Some(false),
+                    _ => {}
+                }
+            }
+        }
+        let bytes = self.rewrite(event);
+        match ended {
+            Some(true) => {
+                self.terminal = true;
+                StreamStep::Done(bytes)
+            }
+            Some(false) => {
+                self.terminal = true;
+                StreamStep::Error(bytes)
+            }
+            None => StreamStep::Forward(bytes),
+        }
+    }
+
+    /// The upstream ended (EOF): true when the protocol's stream was complete. Gemini streams
+    /// have no terminal event; their decoder decides from the finish reason it saw.
+    pub fn finish_is_clean(&mut self) -> bool {
+        if self.terminal {
+            return true;
+        }
+        let Some(side) = self.side.as_mut() else { return false };
+        self.scratch.clear();
+        side.finish(&mut self.scratch);
+        self.scratch.iter().any(|e| matches!(e, StreamEvent::Done))
+    }
+
+    fn rewrite(&self, event: &SseEvent) -> Bytes {
+        let rewritten = match self.protocol {
+            Protocol::Anthropic if event.event.as_deref() == Some("message_start") => set_nested_model(&event.data, "message", &self.public_model),
+            Protocol::OpenAiResponses => set_nested_model(&event.data, "response", &self.public_model),
+            Protocol::Gemini => set_top_model(&event.data, "modelVersion", &self.public_model),
+            _ => None,
+        };
+        match rewritten {
+            Some(data) => SseEvent { event: event.event.clone(), data }.to_bytes(),
+            None => event.to_bytes(),
+        }
+    }
+}
+
+fn set_top_model(data: &str, field: &str, model: &str) -> Option<String> {
+    let mut obj = RawObject::parse(data.as_bytes()).ok()?;
+    obj.get(field)?;
+    obj.set(field, model).ok()?;
+    String::from_utf8(obj.to_vec()).ok()
+}
+
+fn set_nested_model(data: &str, outer: &str, model: &str) -> Option<String> {
+    let mut obj = RawObject::parse(data.as_bytes()).ok()?;
+    let inner_raw = obj.get(outer)?.get().to_owned();
+    let mut inner = RawObject::parse(inner_raw.as_bytes()).ok()?;
+    inner.get("model")?;
+    inner.set("model", model).ok()?;
+    let inner_json = serde_json::value::RawValue::from_string(String::from_utf8(inner.to_vec()).ok()?).ok()?;
+    obj.set_raw(outer, inner_json);
+    String::from_utf8(obj.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_request_keeps_every_other_byte() {
+        let body = br#"{"model":"claude-x","max_tokens":0,"temperature":0,"x_beta":{"a":null}}"#;
+        let up = request(Protocol::Anthropic, body, "claude-up").unwrap();
+        assert_eq!(&up[..], br#"{"model":"claude-up","max_tokens":0,"temperature":0,"x_beta":{"a":null}}"#);
+        assert_eq!(&request(Protocol::Gemini, b"{\"contents\":[]}", "g").unwrap()[..], b"{\"contents\":[]}");
+    }
+
+    #[test]
+    fn anthropic_stream_rewrites_the_start_model_and_counts_usage() {
+        let mut s = PassthroughStream::new(Protocol::Anthropic, "public", false);
+        let start = SseEvent {
+            event: Some("message_start".into()),
+            data: r#"{"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","model":"up","content":[],"usage":{"input_tokens":7,"output_tokens":1}}}"#.into(),
+        };
+        let StreamStep::Forward(bytes) = s.on_event(&start) else { panic!("forwarded") };
+        assert!(String::from_utf8_lossy(&bytes).contains("\"model\":\"public\""));
+        let delta = SseEvent {
+            event: Some("message_delta".into()),
+            data: r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}"#.into(),
+        };
+        s.on_event(&delta);
+        let stop = SseEvent { event: Some("message_stop".into()), data: r#"{"type":"message_stop"}"#.into() };
+        assert!(matches!(s.on_event(&stop), StreamStep::Done(_)));
+        let u = s.usage().unwrap();
+        assert_eq!((u.in_base, u.out_total), (7, 9));
+    }
+}
