@@ -18,6 +18,10 @@ pub enum Endpoint {
         /// `streamGenerateContent`.
         stream: bool,
     },
+    /// `POST /v1/embeddings`.
+    Embeddings,
+    /// `POST /v1/images/generations`.
+    Images,
     /// `GET /v1/models` (OpenAI or Anthropic shape, by headers).
     Models,
     /// `GET /v1/models/{id}`.
@@ -36,6 +40,8 @@ impl Endpoint {
             Endpoint::Messages => "messages",
             Endpoint::Generate { stream: false, .. } => "generate_content",
             Endpoint::Generate { stream: true, .. } => "stream_generate_content",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Images => "images",
             Endpoint::Models => "models",
             Endpoint::Model(_) => "model",
             Endpoint::GeminiModels => "gemini_models",
@@ -61,6 +67,8 @@ pub fn route(path: &str) -> Option<(Endpoint, &'static str)> {
     match path {
         "/v1/chat/completions" | "/chat/completions" => return Some((Endpoint::ChatCompletions, "POST")),
         "/v1/messages" => return Some((Endpoint::Messages, "POST")),
+        "/v1/embeddings" | "/embeddings" => return Some((Endpoint::Embeddings, "POST")),
+        "/v1/images/generations" | "/images/generations" => return Some((Endpoint::Images, "POST")),
         "/v1/models" | "/models" => return Some((Endpoint::Models, "GET")),
         "/v1beta/models" => return Some((Endpoint::GeminiModels, "GET")),
         "/healthz" => return Some((Endpoint::Health, "GET")),

@@ -133,7 +133,7 @@ pub async fn handle(
 }
 
 /// Resolves when the client closes its connection (HTTP/1 FIN, h2 reset); pending otherwise.
-async fn client_gone(session: &mut Session) {
+pub(super) async fn client_gone(session: &mut Session) {
     loop {
         match session.read_body_or_idle(true).await {
             Err(_) => return,

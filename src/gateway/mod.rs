@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod ctx;
 pub mod endpoint;
+pub mod forward;
 pub mod generate;
 pub mod models;
 pub mod relay;
@@ -75,6 +76,8 @@ impl Gateway {
             Endpoint::Generate { model, stream } => {
                 return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Gemini, Some(model), stream)).await
             }
+            Endpoint::Embeddings => return forward::handle(session, ctx, &snapshot, &self.upstreams, forward::Forwarded::Embeddings).await,
+            Endpoint::Images => return forward::handle(session, ctx, &snapshot, &self.upstreams, forward::Forwarded::Images).await,
             Endpoint::Models => models::list(&snapshot, listing),
             Endpoint::GeminiModels => models::list(&snapshot, models::Listing::Gemini),
             Endpoint::Model(name) => models::one(&snapshot, &name, listing)?,

@@ -28,13 +28,15 @@ pub fn request(p: Protocol, body: &[u8], upstream_model: &str) -> Result<Bytes, 
     match p {
         Protocol::OpenAiChat => ChatRequest::parse(body)?.upstream_body(upstream_model),
         Protocol::Gemini => Ok(Bytes::copy_from_slice(body)),
-        Protocol::Anthropic | Protocol::OpenAiResponses => {
-            let mut obj = RawObject::parse(body).map_err(|e| invalid_json(&e.to_string()))?;
-            obj.set("model", upstream_model)
-                .map_err(|e| ApiError::new(ErrorClass::Server, format!("could not build the upstream body: {e}")))?;
-            Ok(Bytes::from(obj.to_vec()))
-        }
+        Protocol::Anthropic | Protocol::OpenAiResponses => with_model(body, upstream_model),
     }
+}
+
+/// The body with its top-level `model` replaced, every other byte kept.
+pub fn with_model(body: &[u8], model: &str) -> Result<Bytes, ApiError> {
+    let mut obj = RawObject::parse(body).map_err(|e| invalid_json(&e.to_string()))?;
+    obj.set("model", model).map_err(|e| ApiError::new(ErrorClass::Server, format!("could not build the upstream body: {e}")))?;
+    Ok(Bytes::from(obj.to_vec()))
 }
 
 fn invalid_json(detail: &str) -> ApiError {

@@ -5,6 +5,9 @@
 //! each item's `output_item.added` before its deltas and every item done before
 //! `response.completed` (PROTOCOLS.md §1.4), so each hub block becomes one output item that is
 //! opened on its start and closed on its stop (or, at the latest, before the terminal event).
+//! Items go out one at a time, as OpenAI sends them: a block that starts while another is open
+//! (a Chat upstream interleaves parallel tool calls) is buffered and sent when its turn comes,
+//! so clients that follow only "the current item" work too.
 //! Usage and finish arrive in any order before the upstream ends, so `response.completed` (or
 //! `.incomplete`) is written only on [`StreamEvent::Done`], last, carrying the full response
 //! with usage.
@@ -17,6 +20,7 @@ use crate::protocol::ir::{BlockKind, FinishReason, StreamEncoder, StreamEvent};
 use crate::protocol::usage::Usage;
 use bytes::{BufMut, BytesMut};
 use serde_json::{json, Value};
+use std::collections::VecDeque;
 
 /// One output item being streamed.
 #[derive(Debug)]
@@ -31,6 +35,16 @@ struct Item {
     done: Option<OutputItem>,
 }
 
+/// A block waiting for the live item to close.
+#[derive(Debug)]
+struct Pending {
+    hub: usize,
+    kind: BlockKind,
+    buf: String,
+    signature: Option<String>,
+    stopped: bool,
+}
+
 /// Encoder state for one Responses client stream.
 #[derive(Debug)]
 pub struct ResponsesStreamEncoder {
@@ -42,6 +56,7 @@ pub struct ResponsesStreamEncoder {
     started: bool,
     seq: u64,
     items: Vec<Item>,
+    queue: VecDeque<Pending>,
     finish: Option<FinishReason>,
     usage: Option<Usage>,
     ended: bool,
@@ -60,6 +75,7 @@ impl ResponsesStreamEncoder {
             started: false,
             seq: 0,
             items: Vec::new(),
+            queue: VecDeque::new(),
             finish: None,
             usage: None,
             ended: false,
@@ -118,10 +134,58 @@ impl ResponsesStreamEncoder {
         self.items.iter().position(|it| it.hub == hub && it.done.is_none())
     }
 
-    fn open(&mut self, hub: usize, kind: &BlockKind, out: &mut BytesMut) {
-        if self.open_item(hub).is_some() {
+    fn queued(&mut self, hub: usize) -> Option<&mut Pending> {
+        self.queue.iter_mut().find(|p| p.hub == hub && !p.stopped)
+    }
+
+    /// A block started: announce it now, or queue it while another item is live.
+    fn begin(&mut self, hub: usize, kind: &BlockKind, out: &mut BytesMut) {
+        if self.open_item(hub).is_some() || self.queued(hub).is_some() {
             return;
         }
+        if self.items.iter().any(|it| it.done.is_none()) || !self.queue.is_empty() {
+            self.queue.push_back(Pending { hub, kind: kind.clone(), buf: String::new(), signature: None, stopped: false });
+            return;
+        }
+        self.announce(hub, kind, out);
+    }
+
+    /// A block stopped: close its item, then let the queued blocks through in order until one
+    /// is still streaming.
+    fn end(&mut self, hub: usize, out: &mut BytesMut) {
+        if let Some(p) = self.queued(hub) {
+            p.stopped = true;
+            return;
+        }
+        if let Some(n) = self.open_item(hub) {
+            self.close(n, out);
+        }
+        self.release(false, out);
+    }
+
+    /// Announces queued blocks in order with what they buffered; closes the stopped ones (all
+    /// of them when `all`, at the end of the stream) and stops at the first still streaming.
+    fn release(&mut self, all: bool, out: &mut BytesMut) {
+        while self.items.iter().all(|it| it.done.is_some()) {
+            let Some(p) = self.queue.pop_front() else {
+                return;
+            };
+            self.announce(p.hub, &p.kind, out);
+            self.delta(p.hub, &p.buf, |_| true, out);
+            if let (Some(n), Some(sig)) = (self.open_item(p.hub), p.signature) {
+                if let Some(item) = self.items.get_mut(n) {
+                    item.signature = Some(sig);
+                }
+            }
+            if p.stopped || all {
+                if let Some(n) = self.open_item(p.hub) {
+                    self.close(n, out);
+                }
+            }
+        }
+    }
+
+    fn announce(&mut self, hub: usize, kind: &BlockKind, out: &mut BytesMut) {
         let n = self.items.len();
         let (prefix, item) = match kind {
             BlockKind::Text => ("msg", json!({"type": "message", "status": "in_progress", "role": "assistant", "content": []})),
@@ -155,6 +219,12 @@ impl ResponsesStreamEncoder {
 
     /// Appends a delta to the open item of `hub` when it is of the kind `accepts` allows.
     fn delta(&mut self, hub: usize, text: &str, accepts: fn(&BlockKind) -> bool, out: &mut BytesMut) {
+        if let Some(p) = self.queued(hub) {
+            if accepts(&p.kind) {
+                p.buf.push_str(text);
+            }
+            return;
+        }
         let Some(n) = self.open_item(hub) else {
             return;
         };
@@ -241,6 +311,7 @@ impl ResponsesStreamEncoder {
         for n in 0..self.items.len() {
             self.close(n, out);
         }
+        self.release(true, out);
         let reason = self.finish.clone().unwrap_or_default();
         let mut response = self.snapshot();
         response.set_finish(&reason);
@@ -288,7 +359,7 @@ impl StreamEncoder for ResponsesStreamEncoder {
             }
             StreamEvent::BlockStart { index, kind } => {
                 self.start("", out);
-                self.open(*index, kind, out);
+                self.begin(*index, kind, out);
             }
             StreamEvent::TextDelta { index, text } => {
                 self.delta(*index, text, |k| matches!(k, BlockKind::Text), out);
@@ -300,17 +371,15 @@ impl StreamEncoder for ResponsesStreamEncoder {
                 self.delta(*index, partial_json, |k| matches!(k, BlockKind::ToolUse { .. }), out);
             }
             StreamEvent::SignatureDelta { index, signature } => {
-                if let Some(n) = self.open_item(*index) {
+                if let Some(p) = self.queued(*index) {
+                    p.signature = Some(signature.clone());
+                } else if let Some(n) = self.open_item(*index) {
                     if let Some(item) = self.items.get_mut(n) {
                         item.signature = Some(signature.clone());
                     }
                 }
             }
-            StreamEvent::BlockStop { index } => {
-                if let Some(n) = self.open_item(*index) {
-                    self.close(n, out);
-                }
-            }
+            StreamEvent::BlockStop { index } => self.end(*index, out),
             StreamEvent::Finish { reason, .. } => self.finish = Some(reason.clone()),
             StreamEvent::Usage(u) => self.usage = Some(*u),
             StreamEvent::Done => {
@@ -430,6 +499,33 @@ mod tests {
         assert_eq!(last["response"]["output"][1]["status"], "incomplete");
         let done = f.iter().filter(|(k, _)| k == "response.output_item.done").count();
         assert_eq!(done, 2);
+    }
+
+    #[test]
+    fn interleaved_blocks_go_out_one_item_at_a_time() {
+        let tool = |id: &str| BlockKind::ToolUse { id: id.into(), name: "f".into() };
+        let f = run(&[
+            StreamEvent::BlockStart { index: 0, kind: tool("a") },
+            StreamEvent::ToolArgsDelta { index: 0, partial_json: "{\"x\":".into() },
+            StreamEvent::BlockStart { index: 1, kind: tool("b") },
+            StreamEvent::ToolArgsDelta { index: 1, partial_json: "{}".into() },
+            StreamEvent::BlockStart { index: 2, kind: BlockKind::Thinking },
+            StreamEvent::ThinkingDelta { index: 2, text: "t".into() },
+            StreamEvent::SignatureDelta { index: 2, signature: "s".into() },
+            StreamEvent::ToolArgsDelta { index: 0, partial_json: "1}".into() },
+            StreamEvent::BlockStop { index: 1 },
+            StreamEvent::BlockStop { index: 0 },
+            StreamEvent::Done,
+        ]);
+        let seq: Vec<(String, Option<u64>)> = f.iter().map(|(k, d)| (k.clone(), d["output_index"].as_u64())).collect();
+        let idx = |k: &str, n: u64| seq.iter().position(|(a, b)| a == k && *b == Some(n)).unwrap();
+        assert!(idx("response.output_item.done", 0) < idx("response.output_item.added", 1));
+        assert!(idx("response.output_item.done", 1) < idx("response.output_item.added", 2));
+        let (_, last) = f.last().unwrap();
+        assert_eq!(last["response"]["output"][0]["arguments"], "{\"x\":1}");
+        assert_eq!(last["response"]["output"][1]["arguments"], "{}");
+        assert_eq!(last["response"]["output"][2]["encrypted_content"], "s");
+        assert_eq!(last["response"]["output"][2]["summary"][0]["text"], "t");
     }
 
     #[test]
