@@ -316,6 +316,15 @@ def test_usage_stream_equals_non_stream(stack, inbound, model):
     assert s.check_usage(streamed) == s.check_usage(plain)
 
 
+@pytest.mark.parametrize("inbound", INBOUND)
+def test_usage_same_across_upstreams(stack, inbound):
+    """The mock counts tokens alike in every protocol, so one SDK sees the same usage whichever
+    upstream protocol served it: the converters neither lose nor double a bucket."""
+    s = sdk(inbound, stack)
+    seen = {model: s.check_usage(s.text(model)[1]) for model in UPSTREAM}
+    assert len(set(seen.values())) == 1, seen
+
+
 @pytest.mark.parametrize("inbound,model", MATRIX)
 def test_tools_round_trip(stack, inbound, model):
     s = sdk(inbound, stack)

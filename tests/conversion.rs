@@ -1,0 +1,253 @@
+//! Every inbound protocol against every upstream protocol, over the real binary and the mock:
+//! text (whole and streamed), tools, usage, and errors in the client's own envelope.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use switchyard::mock::{Faults, MockUpstream};
+
+const UPSTREAMS: [&str; 3] = ["via-openai", "via-anthropic", "via-gemini"];
+
+async fn matrix() -> (MockUpstream, Gateway) {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let a = mock.addr();
+    let yaml = format!(
+        "providers:\n\
+  - {{ name: up-openai, protocol: openai, base_url: \"http://{a}/v1\", api_key: \"{UPSTREAM_KEY}\" }}\n\
+  - {{ name: up-anthropic, protocol: anthropic, base_url: \"http://{a}\", api_key: \"{UPSTREAM_KEY}\" }}\n\
+  - {{ name: up-gemini, protocol: gemini, base_url: \"http://{a}\", api_key: \"{UPSTREAM_KEY}\" }}\n\
+models:\n\
+  - {{ id: via-openai, channels: [ {{ provider: up-openai, model: mock-openai }} ] }}\n\
+  - {{ id: via-anthropic, channels: [ {{ provider: up-anthropic, model: mock-anthropic }} ] }}\n\
+  - {{ id: via-gemini, channels: [ {{ provider: up-gemini, model: mock-gemini }} ] }}\n\
+keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
+    );
+    let gw = Gateway::start(&yaml).await;
+    (mock, gw)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Client {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+const CLIENTS: [Client; 3] = [Client::OpenAi, Client::Anthropic, Client::Gemini];
+
+fn tool_schema() -> Value {
+    json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+}
+
+async fn send(gw: &Gateway, client: Client, model: &str, text: &str, stream: bool, tools: bool) -> reqwest::Response {
+    let c = reqwest::Client::new();
+    match client {
+        Client::OpenAi => {
+            let mut body = json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]});
+            if tools {
+                body["tools"] = json!([{"type": "function", "function": {"name": "get_weather", "parameters": tool_schema()}}]);
+            }
+            c.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&body).send().await.unwrap()
+        }
+        Client::Anthropic => {
+            let mut body = json!({"model": model, "stream": stream, "max_tokens": 256, "messages": [{"role": "user", "content": text}]});
+            if tools {
+                body["tools"] = json!([{"name": "get_weather", "input_schema": tool_schema()}]);
+            }
+            c.post(gw.url("/v1/messages")).header("x-api-key", KEY).header("anthropic-version", "2023-06-01").json(&body).send().await.unwrap()
+        }
+        Client::Gemini => {
+            let mut body = json!({"contents": [{"role": "user", "parts": [{"text": text}]}]});
+            if tools {
+                body["tools"] = json!([{"functionDeclarations": [{"name": "get_weather", "parametersJsonSchema": tool_schema()}]}]);
+            }
+            let method = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
+            c.post(gw.url(&format!("/v1beta/models/{model}:{method}"))).header("x-goog-api-key", KEY).json(&body).send().await.unwrap()
+        }
+    }
+}
+
+/// The answer text of a whole response in the client's protocol.
+fn whole_text(client: Client, v: &Value) -> String {
+    match client {
+        Client::OpenAi => v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned(),
+        Client::Anthropic => v["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect(),
+        Client::Gemini => v["candidates"][0]["content"]["parts"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).collect(),
+    }
+}
+
+/// The joined text deltas of a stream in the client's protocol.
+fn stream_text(client: Client, body: &str) -> String {
+    let mut text = String::new();
+    for data in sse_data(body) {
+        let Ok(v) = serde_json::from_str::<Value>(&data) else { continue };
+        match client {
+            Client::OpenAi => text.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or_default()),
+            Client::Anthropic => text.push_str(v["delta"]["text"].as_str().unwrap_or_default()),
+            Client::Gemini => {
+                for p in v["candidates"][0]["content"]["parts"].as_array().into_iter().flatten() {
+                    text.push_str(p["text"].as_str().unwrap_or_default());
+                }
+            }
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn text_whole_and_streamed_in_every_cell() {
+    let (_mock, gw) = matrix().await;
+    for client in CLIENTS {
+        for model in UPSTREAMS {
+            let resp = send(&gw, client, model, "Say hello to the matrix", false, false).await;
+            assert_eq!(resp.status(), 200, "{client:?} -> {model}");
+            let v: Value = resp.json().await.unwrap();
+            assert_eq!(whole_text(client, &v), "Echo: Say hello to the matrix", "{client:?} -> {model}: {v}");
+            let usage_ok = match client {
+                Client::OpenAi => v["usage"]["prompt_tokens"].as_u64() > Some(0) && v["usage"]["completion_tokens"] == 6 && v["model"] == model,
+                Client::Anthropic => v["usage"]["input_tokens"].as_u64() > Some(0) && v["usage"]["output_tokens"] == 6 && v["model"] == model,
+                Client::Gemini => v["usageMetadata"]["candidatesTokenCount"] == 6 && v["usageMetadata"]["totalTokenCount"].as_u64() > Some(6),
+            };
+            assert!(usage_ok, "{client:?} -> {model}: {v}");
+
+            let resp = send(&gw, client, model, "Say hello to the matrix", true, false).await;
+            assert_eq!(resp.status(), 200);
+            assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+            let body = resp.text().await.unwrap();
+            assert_eq!(stream_text(client, &body), "Echo: Say hello to the matrix", "{client:?} -> {model}: {body}");
+            match client {
+                Client::OpenAi => assert!(body.trim_end().ends_with("data: [DONE]"), "{body}"),
+                Client::Anthropic => assert!(body.starts_with("event: message_start") && body.contains("event: message_stop"), "{body}"),
+                Client::Gemini => assert!(body.contains("\"finishReason\":\"STOP\""), "{body}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn tool_calls_arrive_in_the_clients_shape_from_every_upstream() {
+    let (_mock, gw) = matrix().await;
+    for client in CLIENTS {
+        for model in UPSTREAMS {
+            let v: Value = send(&gw, client, model, "What is the weather in Paris?", false, true).await.json().await.unwrap();
+            let (name, args, finish) = match client {
+                Client::OpenAi => {
+                    let call = &v["choices"][0]["message"]["tool_calls"][0]["function"];
+                    (call["name"].clone(), serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(), v["choices"][0]["finish_reason"].clone())
+                }
+                Client::Anthropic => {
+                    let call = v["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
+                    (call["name"].clone(), call["input"].clone(), v["stop_reason"].clone())
+                }
+                Client::Gemini => {
+                    let part = v["candidates"][0]["content"]["parts"].as_array().unwrap().iter().find(|p| p.get("functionCall").is_some()).unwrap().clone();
+                    (part["functionCall"]["name"].clone(), part["functionCall"]["args"].clone(), v["candidates"][0]["finishReason"].clone())
+                }
+            };
+            assert_eq!(name, "get_weather", "{client:?} -> {model}: {v}");
+            assert_eq!(args, json!({"city": "Paris"}), "{client:?} -> {model}: {v}");
+            let expected_finish = match client {
+                Client::OpenAi => "tool_calls",
+                Client::Anthropic => "tool_use",
+                Client::Gemini => "STOP",
+            };
+            assert_eq!(finish, expected_finish, "{client:?} -> {model}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn streamed_tool_arguments_reassemble_for_chat_and_anthropic_clients() {
+    let (_mock, gw) = matrix().await;
+    for model in UPSTREAMS {
+        let body = send(&gw, Client::OpenAi, model, "weather please", true, true).await.text().await.unwrap();
+        let mut args = String::new();
+        let mut ids = 0;
+        for data in sse_data(&body) {
+            let Ok(v) = serde_json::from_str::<Value>(&data) else { continue };
+            for call in v["choices"][0]["delta"]["tool_calls"].as_array().into_iter().flatten() {
+                assert_eq!(call["index"], 0, "every tool delta carries its index: {data}");
+                ids += usize::from(call.get("id").is_some());
+                args.push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+            }
+        }
+        assert_eq!(ids, 1, "the id is sent once ({model}): {body}");
+        assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"city": "Paris"}), "{model}: {body}");
+
+        let body = send(&gw, Client::Anthropic, model, "weather please", true, true).await.text().await.unwrap();
+        let mut partial = String::new();
+        for data in sse_data(&body) {
+            let v: Value = serde_json::from_str(&data).unwrap();
+            if v["delta"]["type"] == "input_json_delta" {
+                partial.push_str(v["delta"]["partial_json"].as_str().unwrap());
+            }
+        }
+        assert_eq!(serde_json::from_str::<Value>(&partial).unwrap(), json!({"city": "Paris"}), "{model}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn upstream_errors_come_back_in_the_clients_envelope() {
+    let (mock, gw) = matrix().await;
+    mock.set_faults(Faults { status: Some(529), ..Faults::default() });
+    // An Anthropic 529 "overloaded" reaches an OpenAI client as 503, an Anthropic client as 529.
+    let resp = send(&gw, Client::OpenAi, "via-anthropic", "hi", false, false).await;
+    let body = assert_error(resp, 503).await;
+    assert!(body["error"]["message"].as_str().unwrap().to_lowercase().contains("overloaded"), "{body}");
+    let resp = send(&gw, Client::Anthropic, "via-anthropic", "hi", false, false).await;
+    assert_eq!(resp.status(), 529);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!((v["type"].as_str(), v["error"]["type"].as_str()), (Some("error"), Some("overloaded_error")), "{v}");
+    mock.set_faults(Faults::default());
+
+    let resp = send(&gw, Client::Gemini, "no-such-model", "hi", false, false).await;
+    assert_eq!(resp.status(), 404);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!((v["error"]["code"].as_u64(), v["error"]["status"].as_str()), (Some(404), Some("NOT_FOUND")), "{v}");
+
+    let resp = reqwest::Client::new().post(gw.url("/v1/messages")).header("x-api-key", "sk-wrong").header("anthropic-version", "2023-06-01").json(&json!({})).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "authentication_error", "{v}");
+}
+
+#[tokio::test]
+async fn cut_upstream_stream_ends_with_the_clients_error_event() {
+    let (mock, gw) = matrix().await;
+    mock.set_faults(Faults { cut_after_events: Some(3), ..Faults::default() });
+    let body = send(&gw, Client::Anthropic, "via-openai", "one two three four five", true, false).await.text().await.unwrap();
+    assert!(body.contains("event: error"), "{body}");
+    assert!(!body.contains("event: message_stop"), "{body}");
+    let body = send(&gw, Client::OpenAi, "via-gemini", "one two three four five", true, false).await.text().await.unwrap();
+    assert!(!body.contains("[DONE]"), "{body}");
+    assert!(sse_data(&body).last().unwrap().contains("\"error\""), "{body}");
+}
+
+#[tokio::test]
+async fn model_lists_in_each_sdks_shape() {
+    let (_mock, gw) = matrix().await;
+    let c = reqwest::Client::new();
+    let anthropic: Value = c.get(gw.url("/v1/models")).header("x-api-key", KEY).header("anthropic-version", "2023-06-01").send().await.unwrap().json().await.unwrap();
+    assert_eq!(anthropic["data"][0]["type"], "model");
+    assert_eq!(anthropic["has_more"], false);
+    let gemini: Value = c.get(gw.url("/v1beta/models")).header("x-goog-api-key", KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(gemini["models"][0]["name"], "models/via-openai");
+    let openai: Value = c.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(openai["object"], "list");
+}
+
+#[tokio::test]
+async fn embeddings_and_images_reach_openai_channels_only() {
+    let (mock, gw) = matrix().await;
+    let c = reqwest::Client::new();
+    let v: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-openai", "input": ["a", "b"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["model"], "via-openai");
+    assert_eq!(mock.requests().last().unwrap().json().unwrap()["model"], "mock-openai");
+    let v: Value = c.post(gw.url("/v1/images/generations")).bearer_auth(KEY).json(&json!({"model": "via-openai", "prompt": "a cat"})).send().await.unwrap().json().await.unwrap();
+    assert!(v["data"][0]["b64_json"].is_string(), "{v}");
+    let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-anthropic", "input": "x"})).send().await.unwrap();
+    assert_eq!(assert_error(resp, 400).await["error"]["code"], "unsupported_endpoint");
+}
