@@ -11,6 +11,7 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -22,3 +23,6 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 cargo clippy --all-targets --locked -- -D warnings
 cargo nextest run --locked --no-fail-fast --all-targets
 cargo test --locked --doc
+
+# The official Python SDKs (openai, anthropic, google-genai) against the gateway: the 3x3 matrix.
+./scripts/sdk-tests.sh

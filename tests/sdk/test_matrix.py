@@ -67,6 +67,8 @@ class OpenAISdk:
         assert chunks[-1].usage is not None and chunks[-1].choices == [], "usage chunk not last"
         finishes = [ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason]
         assert finishes == ["stop"], finishes
+        roles = [ch.delta.role for c in chunks for ch in c.choices if ch.delta.role]
+        assert roles == ["assistant"] and chunks[0].choices[0].delta.role, roles
         text = "".join(ch.delta.content or "" for c in chunks for ch in c.choices)
         return text, usage_chunks[0].usage
 
@@ -363,6 +365,16 @@ def test_unknown_model_is_404(stack, inbound, stream):
 
 
 @pytest.mark.parametrize("model", UPSTREAM)
+def test_openai_stream_without_include_usage_has_no_usage_chunk(stack, model):
+    """The gateway forces include_usage upstream and removes the chunk again unless asked."""
+    chunks = list(OpenAISdk(stack).client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": PROMPT}], stream=True))
+    assert all(c.usage is None for c in chunks), [c.usage for c in chunks]
+    assert all(c.choices for c in chunks), "a chunk with choices: []"
+    assert "".join(ch.delta.content or "" for c in chunks for ch in c.choices) == EXPECTED
+
+
+@pytest.mark.parametrize("model", UPSTREAM)
 def test_gemini_default_api_version(stack, model):
     """google-genai without an explicit api_version (v1 since 3.0) reaches the gateway too."""
     s = GeminiSdk(stack, api_version=None)
@@ -381,8 +393,9 @@ def test_gemini_model_with_prefix(stack):
 
 def test_anthropic_key_as_x_api_key(stack):
     """anthropic 2.x sends the key as Bearer; the classic `x-api-key` header works as well."""
-    client = anthropic.Anthropic(api_key="unused", base_url=stack.base, max_retries=0,
-                                 default_headers={"x-api-key": stack.key, "Authorization": anthropic.Omit()})
+    client = anthropic.Anthropic(api_key=stack.key, base_url=stack.base, max_retries=0,
+                                 default_headers={"X-Api-Key": stack.key,
+                                                  "Authorization": anthropic.Omit()})
     r = client.messages.create(model="via-anthropic", max_tokens=64,
                                messages=[{"role": "user", "content": PROMPT}])
     assert AnthropicSdk._text(r) == EXPECTED

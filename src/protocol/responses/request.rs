@@ -23,9 +23,15 @@ const ANSWER_CHANGING: &[&str] = &["prompt", "background", "conversation"];
 pub fn parse_responses_request(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner()))
-            .with_param(path)
+        let inner = e.inner().to_string();
+        let mut path = e.path().to_string();
+        // A missing top-level field is reported at `.`; name the field itself.
+        if path == "." {
+            if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                path = field.to_owned();
+            }
+        }
+        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {inner}")).with_param(path)
     })
 }
 
@@ -516,6 +522,7 @@ mod tests {
         assert_eq!(param(json!({"model": "m", "tool_choice": {"type": "file_search"}})).as_deref(), Some("tool_choice"));
         assert_eq!(param(json!({"model": "m", "reasoning": {"effort": "huge"}})).as_deref(), Some("reasoning.effort"));
         assert_eq!(param(json!({"model": "m", "temperature": "hot"})).as_deref(), Some("temperature"));
-        assert!(param(json!({"input": "x"})).is_some() || conv(json!({"input": "x"})).is_err());
+        assert_eq!(param(json!({"input": "x"})).as_deref(), Some("model"));
+        assert_eq!(param(json!({"model": "m", "input": [{"role": "user", "content": [{"type": "nope"}]}]})).as_deref(), Some("input[0]"));
     }
 }

@@ -73,14 +73,38 @@ pub struct ResponsesRequest {
     pub extra: Map<String, Value>,
 }
 
-/// `input`: a plain prompt or a list of items.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+/// `input`: a plain prompt or a list of items. Read with a visitor rather than `untagged` so an
+/// error inside item `i` is reported at `input[i]`, not as "no variant matched".
+#[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum ResponsesInput {
     /// One user message.
     Text(String),
     /// Conversation items in order.
     Items(Vec<InputItem>),
+}
+
+impl<'de> Deserialize<'de> for ResponsesInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ResponsesInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of input items")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ResponsesInput::Text(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(ResponsesInput::Items(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One input item. A `message` may omit `type` (the SDK's "easy input message"), which a derived
@@ -166,14 +190,30 @@ pub struct InputMessage {
     pub status: Option<String>,
 }
 
-/// Message content (also a `function_call_output`'s `output`): a string or parts.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+/// Message content (also a `function_call_output`'s `output`): a string or parts. Read by hand
+/// so a bad part is reported as such rather than as "no variant matched".
+#[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// Plain text.
     Text(String),
     /// Typed parts.
     Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(MessageContent::Text(s)),
+            Value::Array(parts) => parts
+                .into_iter()
+                .enumerate()
+                .map(|(j, p)| serde_json::from_value(p).map_err(|e| D::Error::custom(format!("content part {j}: {e}"))))
+                .collect::<Result<Vec<_>, _>>()
+                .map(MessageContent::Parts),
+            _ => Err(D::Error::custom("content must be a string or an array of parts")),
+        }
+    }
 }
 
 /// One content part.
@@ -413,5 +453,9 @@ mod tests {
         assert!(serde_json::from_value::<InputItem>(json!({"content": "x"})).is_err());
         assert!(serde_json::from_value::<InputItem>(json!({"type": "function_call"})).is_err());
         assert!(serde_json::from_value::<InputItem>(json!(3)).is_err());
+        let e = serde_json::from_value::<InputItem>(json!({"role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "image_url"}]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("content part 1") && e.contains("image_url"), "{e}");
     }
 }
