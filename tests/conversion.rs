@@ -251,3 +251,55 @@ async fn embeddings_and_images_reach_openai_channels_only() {
     let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-anthropic", "input": "x"})).send().await.unwrap();
     assert_eq!(assert_error(resp, 400).await["error"]["code"], "unsupported_endpoint");
 }
+
+#[tokio::test]
+async fn responses_clients_reach_every_upstream_and_native_providers_directly() {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let a = mock.addr();
+    let yaml = format!(
+        "providers:\n\
+  - {{ name: up-openai, protocol: openai, base_url: \"http://{a}/v1\", api_key: k }}\n\
+  - {{ name: up-native, protocol: openai, base_url: \"http://{a}/v1\", api_key: k, responses: true }}\n\
+  - {{ name: up-anthropic, protocol: anthropic, base_url: \"http://{a}\", api_key: k }}\n\
+  - {{ name: up-gemini, protocol: gemini, base_url: \"http://{a}\", api_key: k }}\n\
+models:\n\
+  - {{ id: via-openai, channels: [ {{ provider: up-openai, model: m }} ] }}\n\
+  - {{ id: via-native, channels: [ {{ provider: up-native, model: m }} ] }}\n\
+  - {{ id: via-anthropic, channels: [ {{ provider: up-anthropic, model: m }} ] }}\n\
+  - {{ id: via-gemini, channels: [ {{ provider: up-gemini, model: m }} ] }}\n\
+keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = reqwest::Client::new();
+    for model in ["via-openai", "via-native", "via-anthropic", "via-gemini"] {
+        let body = json!({"model": model, "input": "Say hello to the matrix", "temperature": 0});
+        let v: Value = c.post(gw.url("/v1/responses")).bearer_auth(KEY).json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["object"], "response", "{model}: {v}");
+        assert_eq!(v["status"], "completed", "{model}: {v}");
+        let text: String = v["output"].as_array().unwrap().iter().filter(|i| i["type"] == "message")
+            .flat_map(|i| i["content"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).map(str::to_owned)).collect();
+        assert_eq!(text, "Echo: Say hello to the matrix", "{model}: {v}");
+        assert_eq!(v["usage"]["output_tokens"], 6, "{model}: {v}");
+        let path = mock.requests().last().unwrap().path.clone();
+        let expected = match model {
+            "via-native" => "/v1/responses",
+            "via-openai" => "/v1/chat/completions",
+            "via-anthropic" => "/v1/messages",
+            _ => "/v1beta/models/m:generateContent",
+        };
+        assert_eq!(path, expected, "{model}");
+
+        let mut body = body;
+        body["stream"] = json!(true);
+        let text = c.post(gw.url("/v1/responses")).bearer_auth(KEY).json(&body).send().await.unwrap().text().await.unwrap();
+        let events: Vec<Value> = sse_data(&text).iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+        let seq: Vec<u64> = events.iter().map(|e| e["sequence_number"].as_u64().unwrap()).collect();
+        assert!(seq.windows(2).all(|w| w[1] == w[0] + 1), "{model}: {seq:?}");
+        assert_eq!(events.first().unwrap()["type"], "response.created", "{model}");
+        let last = events.last().unwrap();
+        assert_eq!(last["type"], "response.completed", "{model}: {text}");
+        assert_eq!(last["response"]["usage"]["output_tokens"], 6, "{model}: {last}");
+        let deltas: String = events.iter().filter(|e| e["type"] == "response.output_text.delta").filter_map(|e| e["delta"].as_str()).collect();
+        assert_eq!(deltas, "Echo: Say hello to the matrix", "{model}");
+    }
+}

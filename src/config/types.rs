@@ -173,8 +173,18 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The wire protocol the gateway speaks to such a provider (OpenAI providers are called on
-    /// Chat Completions).
+    /// The wire protocol the gateway speaks to such a provider for a client of protocol
+    /// `inbound`: OpenAI providers are called on Chat Completions, except Responses clients
+    /// when the provider serves `/responses` itself.
+    pub fn wire_for(self, inbound: crate::protocol::ir::Protocol, native_responses: bool) -> crate::protocol::ir::Protocol {
+        use crate::protocol::ir::Protocol as P;
+        match (self, inbound) {
+            (Protocol::Openai, P::OpenAiResponses) if native_responses => P::OpenAiResponses,
+            _ => self.wire(),
+        }
+    }
+
+    /// The wire protocol the gateway speaks to such a provider by default.
     pub fn wire(self) -> crate::protocol::ir::Protocol {
         match self {
             Protocol::Openai => crate::protocol::ir::Protocol::OpenAiChat,
@@ -216,6 +226,10 @@ pub struct Provider {
     /// Upstream timeouts.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// The provider serves OpenAI's `/responses` itself (OpenAI protocol only): Responses
+    /// clients are then passed through to it instead of being converted to Chat Completions.
+    #[serde(default)]
+    pub responses: bool,
 }
 
 fn deserialize_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {

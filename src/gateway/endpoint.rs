@@ -11,6 +11,8 @@ pub enum Endpoint {
     ChatCompletions,
     /// `POST /v1/messages` (Anthropic Messages).
     Messages,
+    /// `POST /v1/responses` (OpenAI Responses).
+    Responses,
     /// `POST /v1beta/models/{model}:generateContent` or `:streamGenerateContent` (Gemini).
     Generate {
         /// The model named in the path, without `models/`.
@@ -38,6 +40,7 @@ impl Endpoint {
         match self {
             Endpoint::ChatCompletions => "chat_completions",
             Endpoint::Messages => "messages",
+            Endpoint::Responses => "responses",
             Endpoint::Generate { stream: false, .. } => "generate_content",
             Endpoint::Generate { stream: true, .. } => "stream_generate_content",
             Endpoint::Embeddings => "embeddings",
@@ -54,6 +57,8 @@ impl Endpoint {
 pub fn protocol_of_path(path: &str) -> Protocol {
     if path.starts_with("/v1/messages") {
         Protocol::Anthropic
+    } else if path.starts_with("/v1/responses") {
+        Protocol::OpenAiResponses
     } else if path.starts_with("/v1beta/") || path.contains(":generateContent") || path.contains(":streamGenerateContent") {
         Protocol::Gemini
     } else {
@@ -67,6 +72,7 @@ pub fn route(path: &str) -> Option<(Endpoint, &'static str)> {
     match path {
         "/v1/chat/completions" | "/chat/completions" => return Some((Endpoint::ChatCompletions, "POST")),
         "/v1/messages" => return Some((Endpoint::Messages, "POST")),
+        "/v1/responses" | "/responses" => return Some((Endpoint::Responses, "POST")),
         "/v1/embeddings" | "/embeddings" => return Some((Endpoint::Embeddings, "POST")),
         "/v1/images/generations" | "/images/generations" => return Some((Endpoint::Images, "POST")),
         "/v1/models" | "/models" => return Some((Endpoint::Models, "GET")),

@@ -13,6 +13,7 @@ use crate::protocol::ir::{self, ConvertOptions, Protocol};
 use crate::protocol::json::RawObject;
 use crate::protocol::openai::chat::ChatRequest;
 use crate::protocol::passthrough;
+use crate::protocol::responses::{self, ResponseEcho};
 use crate::routing::catalog::Channel;
 use crate::routing::plan::plan;
 use crate::upstream::dialect as wire;
@@ -76,9 +77,16 @@ pub async fn handle(
     let order = plan(&route.channels, &mut rand::rng());
 
     // The hub form is built once, and only when some channel speaks another protocol.
-    let converts = order.iter().any(|c| snapshot.providers.get(c.provider).is_some_and(|p| p.protocol.wire() != inbound.protocol));
+    let converts = order.iter().any(|c| snapshot.providers.get(c.provider).is_some_and(|p| p.wire_for(inbound.protocol) != inbound.protocol));
+    let mut responses_echo = ResponseEcho::default();
     let hub = if converts {
-        let mut req = dialect::request_to_ir(inbound.protocol, &raw, inbound.path_model.as_deref(), facts.stream)?;
+        let mut req = if inbound.protocol == Protocol::OpenAiResponses {
+            let (req, echo) = responses::responses_request_to_ir_with_echo(&raw)?;
+            responses_echo = echo;
+            req
+        } else {
+            dialect::request_to_ir(inbound.protocol, &raw, inbound.path_model.as_deref(), facts.stream)?
+        };
         req.stream = facts.stream;
         Some(req)
     } else {
@@ -90,7 +98,7 @@ pub async fn handle(
     let anthropic_beta = client_header("anthropic-beta");
 
     let prepare = |channel: &Channel, provider: &ProviderRuntime| -> Result<Prepared, ApiError> {
-        let up = provider.protocol.wire();
+        let up = provider.wire_for(inbound.protocol);
         let same = up == inbound.protocol;
         let body = match (&hub, same) {
             (_, true) => passthrough::request(up, &raw, &channel.upstream_model)?,
@@ -128,7 +136,14 @@ pub async fn handle(
         return Err(Handled::ClientGone);
     };
     let include_thoughts = hub.as_ref().is_some_and(crate::protocol::gemini::wants_thoughts);
-    let spec = relay::Spec { inbound: inbound.protocol, public_model: &route.id, include_usage: facts.include_usage, include_thoughts, opts: &opts };
+    let spec = relay::Spec {
+        inbound: inbound.protocol,
+        public_model: &route.id,
+        include_usage: facts.include_usage,
+        include_thoughts,
+        responses_echo,
+        opts: &opts,
+    };
     relay::relay(session, ctx, upstreams, committed?, &spec).await.map_err(Handled::Downstream)
 }
 

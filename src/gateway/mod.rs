@@ -73,6 +73,9 @@ impl Gateway {
             Endpoint::Messages => {
                 return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Anthropic, None, false)).await
             }
+            Endpoint::Responses => {
+                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::OpenAiResponses, None, false)).await
+            }
             Endpoint::Generate { model, stream } => {
                 return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Gemini, Some(model), stream)).await
             }
@@ -95,8 +98,19 @@ pub fn request_id(session: &Session) -> String {
     };
     match session.req_header().headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
         Some(v) if sane(v) => v.to_owned(),
-        _ => format!("req_{}", uuid::Uuid::new_v4().simple()),
+        _ => new_request_id(),
     }
+}
+
+/// A unique id without a random-number syscall per request: a random per-process prefix and
+/// a counter.
+fn new_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(rand::random::<u64>);
+    format!("req_{prefix:016x}{:016x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 #[async_trait]

@@ -28,6 +28,8 @@ pub struct Spec<'a> {
     pub include_usage: bool,
     /// The client asked to see thought text (Gemini `includeThoughts`).
     pub include_thoughts: bool,
+    /// The Responses client's settings, repeated in its answers.
+    pub responses_echo: crate::protocol::responses::ResponseEcho,
     /// Conversion options.
     pub opts: &'a ConvertOptions,
 }
@@ -52,7 +54,7 @@ pub async fn relay(session: &mut Session, ctx: &mut RequestCtx, upstreams: &Upst
         }
         Committed::Stream { protocol, exchange, peer, decoder, first } => {
             let pipe = if protocol == spec.inbound {
-                Pipe::Pass(PassthroughStream::new(protocol, spec.public_model, spec.include_usage))
+                Pipe::Pass(Box::new(PassthroughStream::new(protocol, spec.public_model, spec.include_usage)))
             } else {
                 let client = spec.client(&ctx.request_id);
                 match (dialect::stream_decoder(protocol), dialect::stream_encoder(spec.inbound, &client)) {
@@ -84,6 +86,7 @@ impl Spec<'_> {
             public_model: self.public_model,
             include_usage: self.include_usage,
             include_thoughts: self.include_thoughts,
+            responses_echo: self.responses_echo.clone(),
             fallback_id: request_id,
             opts: self.opts,
         }
@@ -101,7 +104,7 @@ fn convert_whole(protocol: Protocol, body: &[u8], spec: &Spec<'_>, request_id: &
 
 /// How events become client bytes: passed through or converted.
 enum Pipe {
-    Pass(PassthroughStream),
+    Pass(Box<PassthroughStream>),
     Convert(Box<StreamConverter<DynDecoder, DynEncoder>>),
 }
 

@@ -22,6 +22,15 @@ pub struct ProviderRuntime {
     pub api_key: Secret,
     /// Connect, first-byte and idle deadlines.
     pub timeouts: Timeouts,
+    /// Serves OpenAI's `/responses` natively.
+    pub native_responses: bool,
+}
+
+impl ProviderRuntime {
+    /// The protocol this provider is called in for a client of protocol `inbound`.
+    pub fn wire_for(&self, inbound: crate::protocol::ir::Protocol) -> crate::protocol::ir::Protocol {
+        self.protocol.wire_for(inbound, self.native_responses)
+    }
 }
 
 /// Everything a request reads from configuration.
@@ -72,6 +81,7 @@ impl Snapshot {
                     target: Target::from_url(&p.base_url).map_err(|source| SnapshotError::BaseUrl { index, source })?,
                     api_key: p.api_key.clone(),
                     timeouts: p.timeouts.clone(),
+                    native_responses: p.responses,
                 })
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;

@@ -4,10 +4,10 @@
 //!
 //! Adding a protocol is a new folder under `protocol/` plus one arm per function here.
 
-use super::error::{ApiError, ErrorClass};
+use super::error::ApiError;
 use super::ir::{self, ConvertOptions, Converted, Protocol, StreamDecoder, StreamEncoder, StreamEvent};
 use super::sse::SseEvent;
-use super::{anthropic, gemini, openai};
+use super::{anthropic, gemini, openai, responses};
 use bytes::{Bytes, BytesMut};
 
 /// A stream decoder chosen at run time.
@@ -30,11 +30,6 @@ impl StreamEncoder for DynEncoder {
     }
 }
 
-fn unsupported(p: Protocol) -> ApiError {
-    ApiError::new(ErrorClass::InvalidRequest, format!("conversion to or from {p:?} is not available in this version"))
-        .with_code("unsupported_protocol")
-}
-
 /// Parses an inbound request body into the hub; `path_model` and `path_stream` are what a
 /// Gemini path says (its body names neither).
 pub fn request_to_ir(p: Protocol, body: &[u8], path_model: Option<&str>, path_stream: bool) -> Result<ir::Request, ApiError> {
@@ -42,7 +37,7 @@ pub fn request_to_ir(p: Protocol, body: &[u8], path_model: Option<&str>, path_st
         Protocol::OpenAiChat => openai::chat_request::chat_request_to_ir(body),
         Protocol::Anthropic => anthropic::request::anthropic_request_to_ir(body),
         Protocol::Gemini => gemini::request_to_ir(body, path_model.unwrap_or_default(), path_stream),
-        _ => Err(unsupported(p)),
+        Protocol::OpenAiResponses => responses::responses_request_to_ir(body),
     }
 }
 
@@ -52,7 +47,7 @@ pub fn ir_to_request(p: Protocol, req: &ir::Request, opts: &ConvertOptions) -> R
         Protocol::OpenAiChat => openai::chat_request::ir_to_chat_request(req),
         Protocol::Anthropic => anthropic::request::ir_to_anthropic_request(req, opts),
         Protocol::Gemini => gemini::ir_to_request(req),
-        _ => Err(unsupported(p)),
+        Protocol::OpenAiResponses => responses::ir_to_responses_request(req),
     }
 }
 
@@ -62,7 +57,7 @@ pub fn response_to_ir(p: Protocol, body: &[u8]) -> Result<ir::Response, ApiError
         Protocol::OpenAiChat => openai::chat_response::chat_response_to_ir(body),
         Protocol::Anthropic => anthropic::response::anthropic_response_to_ir(body),
         Protocol::Gemini => gemini::response_to_ir(body),
-        _ => Err(unsupported(p)),
+        Protocol::OpenAiResponses => responses::responses_response_to_ir(body),
     }
 }
 
@@ -72,7 +67,7 @@ pub fn ir_to_response(p: Protocol, resp: &ir::Response, client: &ClientSpec<'_>)
         Protocol::OpenAiChat => Ok(openai::chat_response::ir_to_chat_response(resp, client.opts)),
         Protocol::Anthropic => Ok(anthropic::response::ir_to_anthropic_response(resp)),
         Protocol::Gemini => gemini::ir_to_response(resp, client.include_thoughts),
-        _ => Err(unsupported(p)),
+        Protocol::OpenAiResponses => Ok(responses::ir_to_responses_response(resp, &client.responses_echo, client.fallback_id)),
     }
 }
 
@@ -82,7 +77,7 @@ pub fn stream_decoder(p: Protocol) -> Result<DynDecoder, ApiError> {
         Protocol::OpenAiChat => Ok(Box::new(openai::chat_stream::ChatStreamDecoder::new())),
         Protocol::Anthropic => Ok(Box::new(anthropic::stream_decode::AnthropicStreamDecoder::new())),
         Protocol::Gemini => Ok(Box::new(gemini::GeminiStreamDecoder::new())),
-        _ => Err(unsupported(p)),
+        Protocol::OpenAiResponses => Ok(Box::new(responses::ResponsesStreamDecoder::new())),
     }
 }
 
@@ -94,6 +89,8 @@ pub struct ClientSpec<'a> {
     pub include_usage: bool,
     /// The client asked to see thought text (Gemini `includeThoughts`).
     pub include_thoughts: bool,
+    /// The Responses client's settings, which every Responses answer repeats.
+    pub responses_echo: responses::ResponseEcho,
     /// An id for the answer if the upstream gives none (the request id).
     pub fallback_id: &'a str,
     /// Conversion options.
@@ -106,7 +103,9 @@ pub fn stream_encoder(p: Protocol, spec: &ClientSpec<'_>) -> Result<DynEncoder, 
         Protocol::OpenAiChat => Ok(Box::new(openai::chat_stream::ChatStreamEncoder::new(spec.public_model, spec.include_usage, spec.opts))),
         Protocol::Anthropic => Ok(Box::new(anthropic::stream_encode::AnthropicStreamEncoder::new(spec.public_model, spec.fallback_id))),
         Protocol::Gemini => Ok(Box::new(gemini::GeminiStreamEncoder::new(spec.include_thoughts))),
-        _ => Err(unsupported(p)),
+        Protocol::OpenAiResponses => {
+            Ok(Box::new(responses::ResponsesStreamEncoder::new(spec.public_model, spec.fallback_id).with_echo(spec.responses_echo.clone())))
+        }
     }
 }
 
@@ -138,6 +137,7 @@ pub fn stream_error_frame(p: Protocol, err: &ApiError, request_id: &str) -> Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::error::ErrorClass;
 
     #[test]
     fn error_envelopes_per_protocol() {

@@ -40,6 +40,10 @@ pub struct AccessRecord<'a> {
 
 /// Emits the record as one JSON line at info level on target `access`.
 pub fn emit(record: &AccessRecord<'_>) {
+    // Serialising costs more than the rest of the hook: skip it when the line would be dropped.
+    if !tracing::enabled!(target: "access", tracing::Level::INFO) {
+        return;
+    }
     match serde_json::to_string(record) {
         Ok(line) => tracing::info!(target: "access", "{line}"),
         Err(e) => tracing::warn!(target: "access", "cannot serialise access record: {e}"),

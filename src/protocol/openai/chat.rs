@@ -8,7 +8,7 @@ use super::super::error::{ApiError, ErrorClass};
 use super::super::json::RawObject;
 use super::super::sse::SseEvent;
 use super::super::usage::Usage;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -205,6 +205,67 @@ impl ChatStreamRewriter {
         if data == "[DONE]" {
             return StreamStep::Done(Bytes::from_static(b"data: [DONE]\n\n"));
         }
+        if let Some(fast) = self.fast_path(data) {
+            return fast;
+        }
+        self.slow_path(event, data)
+    }
+
+    /// The common chunk (compact JSON, no usage object, no error) rewritten by byte edits
+    /// instead of a parse: find the structural `"model":"…"`, drop `,"usage":null` when the
+    /// client did not ask for usage, notice a finish reason. `None` sends the chunk to the
+    /// parsing path, which handles every shape.
+    fn fast_path(&mut self, data: &str) -> Option<StreamStep> {
+        let bytes = data.as_bytes();
+        if bytes.first() != Some(&b'{') || bytes.get(1) == Some(&b'"') && data[1..].starts_with("\"error\"") {
+            return None;
+        }
+        let (model_start, model_end) = structural_string_value(bytes, b"\"model\":\"")?;
+        let usage = structural_key(bytes, b"\"usage\":");
+        let drop_usage = match usage {
+            None => None,
+            // A real usage object (the last chunk) takes the parsing path.
+            Some(at) if !bytes[at..].starts_with(b"null") => return None,
+            Some(_) if self.client_wants_usage => None,
+            Some(at) => {
+                let key_start = at - b"\"usage\":".len();
+                // Only `,"usage":null` is cut out byte-exact; another layout takes the slow path.
+                if key_start == 0 || bytes[key_start - 1] != b',' {
+                    return None;
+                }
+                Some((key_start - 1, at + 4))
+            }
+        };
+        if memchr::memmem::find(bytes, b"\"error\"").is_some() {
+            return None;
+        }
+        if !self.finished {
+            if let Some(at) = structural_key(bytes, b"\"finish_reason\":") {
+                self.finished = bytes.get(at) == Some(&b'"');
+            }
+        }
+        let mut out = BytesMut::with_capacity(data.len() + self.public_model.len() + 8);
+        out.extend_from_slice(b"data: ");
+        let mut cursor = 0;
+        let mut edits: [(usize, usize, &[u8]); 2] = [(model_start, model_end, self.public_model.as_bytes()), (usize::MAX, usize::MAX, b"")];
+        if let Some((from, to)) = drop_usage {
+            edits[1] = (from, to, b"");
+        }
+        edits.sort_by_key(|e| e.0);
+        for (from, to, with) in edits {
+            if from == usize::MAX {
+                continue;
+            }
+            out.extend_from_slice(&bytes[cursor..from]);
+            out.extend_from_slice(with);
+            cursor = to;
+        }
+        out.extend_from_slice(&bytes[cursor..]);
+        out.extend_from_slice(b"\n\n");
+        Some(StreamStep::Forward(out.freeze()))
+    }
+
+    fn slow_path(&mut self, event: &SseEvent, data: &str) -> StreamStep {
         let Ok(mut obj) = RawObject::parse(data.as_bytes()) else {
             // Not JSON: pass it as it came rather than inventing content.
             return StreamStep::Forward(event.to_bytes());
@@ -217,7 +278,7 @@ impl ChatStreamRewriter {
         if usage.is_some() {
             self.usage = usage;
         }
-        let choices_empty = obj.get("choices").map(|c| c.get().trim() == "[]" || c.get().trim().replace(char::is_whitespace, "") == "[]");
+        let choices_empty = obj.get("choices").map(|c| c.get().bytes().filter(|b| !b.is_ascii_whitespace()).eq(*b"[]"));
         if !self.client_wants_usage {
             if usage.is_some() && choices_empty == Some(true) {
                 return StreamStep::Skip;
@@ -240,6 +301,27 @@ impl ChatStreamRewriter {
         out.extend_from_slice(b"\n\n");
         StreamStep::Forward(Bytes::from(out))
     }
+}
+
+/// The position just after `key` where it appears as an object key (preceded by `{` or `,`),
+/// so the same bytes inside a string value (where quotes are escaped) never match.
+fn structural_key(bytes: &[u8], key: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&bytes[from..], key) {
+        let at = from + i;
+        if at > 0 && matches!(bytes[at - 1], b'{' | b',') {
+            return Some(at + key.len());
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The byte range of a structural key's plain string value (`None` if the value has escapes).
+fn structural_string_value(bytes: &[u8], key_with_quote: &[u8]) -> Option<(usize, usize)> {
+    let start = structural_key(bytes, key_with_quote)?;
+    let len = memchr::memchr2(b'"', b'\\', &bytes[start..])?;
+    (bytes[start + len] == b'"').then_some((start, start + len))
 }
 
 #[derive(Deserialize)]
@@ -320,6 +402,31 @@ mod tests {
         r.on_event(&SseEvent::data(r#"{"model":"up","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#));
         assert!(r.saw_finish());
         assert!(matches!(r.on_event(&SseEvent::data(r#"{"error":{"message":"boom"}}"#)), StreamStep::Error(_)));
+    }
+
+    #[test]
+    fn fast_path_matches_the_parsing_path() {
+        let chunks = [
+            r#"{"id":"c","object":"chat.completion.chunk","model":"up","choices":[{"index":0,"delta":{"content":"say \"model\":\"x\""},"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"c","model":"up","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"id":"c","model":"up","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#,
+            r#"{"usage":null,"id":"c","model":"up","choices":[]}"#,
+        ];
+        for wants in [false, true] {
+            for chunk in chunks {
+                let mut fast = ChatStreamRewriter::new("pub", wants);
+                let mut slow = ChatStreamRewriter::new("pub", wants);
+                let ev = SseEvent::data(chunk);
+                let a = fast.on_event(&ev);
+                let b = slow.slow_path(&ev, chunk);
+                let parse = |s: StreamStep| match s {
+                    StreamStep::Forward(b) => serde_json::from_slice::<serde_json::Value>(&b[6..]).unwrap(),
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(parse(a), parse(b), "{chunk} wants={wants}");
+                assert_eq!(fast.saw_finish(), slow.saw_finish(), "{chunk}");
+            }
+        }
     }
 
     proptest! {
