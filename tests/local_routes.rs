@@ -59,14 +59,15 @@ async fn models_health_and_metrics() {
 
     gw.chat(hello(json!({}))).await.bytes().await.unwrap();
     gw.chat(hello(json!({"stream": true}))).await.bytes().await.unwrap();
-    let metrics = gw.metrics().await;
+    let ttft = "switchyard_time_to_first_token_seconds_count{channel=\"primary/upstream-model#0\",model=\"public-model\",status=\"200\"} 2";
+    let metrics = gw.metrics_when(|m| m.contains(ttft)).await;
     let line = metrics
         .lines()
         .find(|l| l.starts_with("switchyard_requests_total{") && l.contains("model=\"public-model\"") && l.contains("status=\"200\""))
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(line.contains("channel=\"primary/upstream-model#0\"") && line.ends_with(" 2"), "{line}");
     assert!(metrics.contains("switchyard_request_duration_seconds_bucket{channel=\"primary/upstream-model#0\""));
-    assert!(metrics.contains("switchyard_time_to_first_token_seconds_count{channel=\"primary/upstream-model#0\",model=\"public-model\",status=\"200\"} 2"));
+    assert!(metrics.contains(ttft), "{metrics}");
 }
 
 #[tokio::test]

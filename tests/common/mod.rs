@@ -112,6 +112,19 @@ impl Gateway {
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("http://{}/metrics", self.admin)).await.unwrap().text().await.unwrap()
     }
+
+    /// The metrics once `ready` holds: they are recorded in the logging hook, which runs just
+    /// after the response went out, so a test reading them at once may be a moment early.
+    pub async fn metrics_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let m = self.metrics().await;
+            if ready(&m) || Instant::now() > deadline {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// A provider entry pointing at `addr` (OpenAI protocol, the test upstream key).
