@@ -17,6 +17,7 @@ fn validate_accepts_the_example_config() {
         .args(["validate", "-c", concat!(env!("CARGO_MANIFEST_DIR"), "/conf/switchyard.example.yaml")])
         .env("OPENAI_API_KEY", "sk-openai")
         .env("BACKUP_API_KEY", "sk-backup")
+        .env("ANTHROPIC_API_KEY", "sk-ant")
         .env("DEMO_KEY", "sk-demo")
         .env("SWITCHYARD_ADMIN_TOKEN", "admin-token")
         .output()

@@ -19,7 +19,7 @@ async fn matrix() -> (MockUpstream, Gateway) {
   - {{ name: up-anthropic, protocol: anthropic, base_url: \"http://{a}\", api_key: \"{UPSTREAM_KEY}\" }}\n\
   - {{ name: up-gemini, protocol: gemini, base_url: \"http://{a}\", api_key: \"{UPSTREAM_KEY}\" }}\n\
 models:\n\
-  - {{ id: via-openai, channels: [ {{ provider: up-openai, model: mock-openai }} ] }}\n\
+  - {{ id: via-openai, channels: [ {{ provider: up-openai, model: mock-openai }} ], price: {{ input: 0.15, output: 0.6, cache_read: 0.075 }}, capabilities: {{ vision: true, function_call: true }} }}\n\
   - {{ id: via-anthropic, channels: [ {{ provider: up-anthropic, model: mock-anthropic }} ] }}\n\
   - {{ id: via-gemini, channels: [ {{ provider: up-gemini, model: mock-gemini }} ] }}\n\
 keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
@@ -236,6 +236,13 @@ async fn model_lists_in_each_sdks_shape() {
     assert_eq!(gemini["models"][0]["name"], "models/via-openai");
     let openai: Value = c.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
     assert_eq!(openai["object"], "list");
+    for listing in [&openai["data"][0], &anthropic["data"][0], &gemini["models"][0]] {
+        assert_eq!(listing["capabilities"], json!({"vision": true, "function_call": true, "reasoning": false}), "{listing}");
+        assert_eq!(listing["pricing"]["input"], "0.15", "{listing}");
+        assert_eq!(listing["pricing"]["cache_read"], "0.075", "{listing}");
+        assert!(listing["endpoints"].as_array().unwrap().contains(&json!("/v1/messages")), "{listing}");
+    }
+    assert_eq!(openai["data"][1]["pricing"], Value::Null);
 }
 
 #[tokio::test]
@@ -302,4 +309,27 @@ keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
         let deltas: String = events.iter().filter(|e| e["type"] == "response.output_text.delta").filter_map(|e| e["delta"].as_str()).collect();
         assert_eq!(deltas, "Echo: Say hello to the matrix", "{model}");
     }
+}
+
+#[tokio::test]
+async fn count_tokens_is_answered_locally() {
+    let (mock, gw) = matrix().await;
+    let c = reqwest::Client::new();
+    let gemini: Value = c
+        .post(gw.url("/v1beta/models/via-anthropic:countTokens"))
+        .header("x-goog-api-key", KEY)
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hello world"}]}]}))
+        .send().await.unwrap().json().await.unwrap();
+    let anthropic: Value = c
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "via-gemini", "messages": [{"role": "user", "content": "hello world"}]}))
+        .send().await.unwrap().json().await.unwrap();
+    // o200k: "hello world" is 2 tokens, plus 3 per turn and 3 to prime the answer.
+    assert_eq!(gemini["totalTokens"], 8, "{gemini}");
+    assert_eq!(anthropic["input_tokens"], 8, "{anthropic}");
+    assert!(mock.requests().is_empty(), "no upstream call");
+    let resp = c.post(gw.url("/v1beta/models/nope:countTokens")).header("x-goog-api-key", KEY).json(&json!({"contents": []})).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
 }

@@ -25,7 +25,7 @@ pub use expand::ExpandError;
 pub use money::{PriceError, PricePerMillion};
 pub use secret::Secret;
 pub use types::{
-    AdminConfig, Channel, Config, KeyEntry, Limits, Model, Price, Protocol, Provider,
+    AdminConfig, Capabilities, Channel, Config, KeyEntry, Limits, Model, ModelKind, Price, Protocol, Provider,
     ServerSettings, StoreConfig, Timeouts,
 };
 

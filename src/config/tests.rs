@@ -10,6 +10,7 @@ fn env(name: &str) -> Option<String> {
         "DEMO_KEY" => Some("sk-demo-123".to_owned()),
         "OPENAI_API_KEY" => Some("sk-openai-secret".to_owned()),
         "BACKUP_API_KEY" => Some("sk-backup-secret".to_owned()),
+        "ANTHROPIC_API_KEY" => Some("sk-ant-secret".to_owned()),
         "SWITCHYARD_ADMIN_TOKEN" => Some("admin-secret".to_owned()),
         "EMPTY" => Some(String::new()),
         _ => None,
@@ -77,7 +78,9 @@ fn example_file_parses() {
         Some("admin-secret")
     );
     assert_eq!(config.store, StoreConfig::Memory);
-    assert_eq!(config.providers.len(), 2);
+    assert_eq!(config.providers.len(), 3);
+    assert_eq!(config.provider("anthropic").unwrap().protocol, Protocol::Anthropic);
+    assert!(config.provider("openai").unwrap().responses);
     let backup = config.provider("backup").unwrap();
     assert_eq!(backup.api_key.expose(), "sk-backup-secret");
     assert_eq!(backup.timeouts.first_byte, Duration::from_secs(90));

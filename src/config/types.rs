@@ -277,6 +277,37 @@ pub struct Model {
     pub price: Option<Price>,
     /// Where the model is served. At least one.
     pub channels: Vec<Channel>,
+    /// What kind of model it is, which decides the endpoints it is listed (and served) on.
+    #[serde(default)]
+    pub kind: ModelKind,
+    /// What clients choose models by; shown in the model lists.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+}
+
+/// The kind of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Text generation: chat completions, responses, messages, generateContent.
+    #[default]
+    Chat,
+    /// Embeddings (`/v1/embeddings`).
+    Embedding,
+    /// Image generation (`/v1/images/generations`).
+    Image,
+}
+
+/// Capabilities a model advertises in the model lists (they do not change routing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capabilities {
+    /// Accepts images in the input.
+    pub vision: bool,
+    /// Calls tools.
+    pub function_call: bool,
+    /// Thinks before answering (reasoning / thinking tokens).
+    pub reasoning: bool,
 }
 
 /// Prices in USD per 1M tokens, held as exact integers (see [`PricePerMillion`]).

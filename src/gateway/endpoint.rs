@@ -24,6 +24,13 @@ pub enum Endpoint {
     Embeddings,
     /// `POST /v1/images/generations`.
     Images,
+    /// `POST /v1beta/models/{model}:countTokens` (Gemini), answered locally.
+    CountTokens {
+        /// The model named in the path.
+        model: String,
+    },
+    /// `POST /v1/messages/count_tokens` (Anthropic), answered locally.
+    CountMessageTokens,
     /// `GET /v1/models` (OpenAI or Anthropic shape, by headers).
     Models,
     /// `GET /v1/models/{id}`.
@@ -45,6 +52,8 @@ impl Endpoint {
             Endpoint::Generate { stream: true, .. } => "stream_generate_content",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Images => "images",
+            Endpoint::CountTokens { .. } => "count_tokens",
+            Endpoint::CountMessageTokens => "count_message_tokens",
             Endpoint::Models => "models",
             Endpoint::Model(_) => "model",
             Endpoint::GeminiModels => "gemini_models",
@@ -59,7 +68,7 @@ pub fn protocol_of_path(path: &str) -> Protocol {
         Protocol::Anthropic
     } else if path.starts_with("/v1/responses") {
         Protocol::OpenAiResponses
-    } else if path.starts_with("/v1beta/") || path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+    } else if path.starts_with("/v1beta/") || [":generateContent", ":streamGenerateContent", ":countTokens"].iter().any(|m| path.contains(m)) {
         Protocol::Gemini
     } else {
         Protocol::OpenAiChat
@@ -72,6 +81,7 @@ pub fn route(path: &str) -> Option<(Endpoint, &'static str)> {
     match path {
         "/v1/chat/completions" | "/chat/completions" => return Some((Endpoint::ChatCompletions, "POST")),
         "/v1/messages" => return Some((Endpoint::Messages, "POST")),
+        "/v1/messages/count_tokens" => return Some((Endpoint::CountMessageTokens, "POST")),
         "/v1/responses" | "/responses" => return Some((Endpoint::Responses, "POST")),
         "/v1/embeddings" | "/embeddings" => return Some((Endpoint::Embeddings, "POST")),
         "/v1/images/generations" | "/images/generations" => return Some((Endpoint::Images, "POST")),
@@ -100,6 +110,7 @@ fn gemini_method(path: &str) -> Option<Endpoint> {
     match method {
         "generateContent" => Some(Endpoint::Generate { model, stream: false }),
         "streamGenerateContent" => Some(Endpoint::Generate { model, stream: true }),
+        "countTokens" => Some(Endpoint::CountTokens { model }),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@
 pub mod attempt;
 pub mod auth;
 pub mod body;
+pub mod count;
 pub mod ctx;
 pub mod endpoint;
 pub mod forward;
@@ -79,6 +80,8 @@ impl Gateway {
             Endpoint::Generate { model, stream } => {
                 return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Gemini, Some(model), stream)).await
             }
+            Endpoint::CountTokens { model } => return count::handle(session, ctx, &snapshot, Protocol::Gemini, Some(model)).await,
+            Endpoint::CountMessageTokens => return count::handle(session, ctx, &snapshot, Protocol::Anthropic, None).await,
             Endpoint::Embeddings => return forward::handle(session, ctx, &snapshot, &self.upstreams, forward::Forwarded::Embeddings).await,
             Endpoint::Images => return forward::handle(session, ctx, &snapshot, &self.upstreams, forward::Forwarded::Images).await,
             Endpoint::Models => models::list(&snapshot, listing),

@@ -1,6 +1,7 @@
 //! The model lists, each in its client's own shape (OpenAI, Anthropic, Gemini), from the config.
 
 use super::snapshot::Snapshot;
+use crate::config::{Model, ModelKind};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::routing::catalog::ModelRoute;
 use bytes::Bytes;
@@ -32,21 +33,65 @@ impl Listing {
     }
 }
 
-fn entry(route: &ModelRoute, listing: Listing) -> Value {
-    match listing {
+/// What every listing carries besides its own shape: capabilities, endpoints, pricing.
+fn details(model: Option<&Model>, id: &str) -> (Value, Vec<String>, Value) {
+    let Some(model) = model else { return (json!({}), Vec::new(), Value::Null) };
+    let caps = &model.capabilities;
+    let capabilities = json!({ "vision": caps.vision, "function_call": caps.function_call, "reasoning": caps.reasoning });
+    let endpoints = match model.kind {
+        ModelKind::Chat => vec![
+            "/v1/chat/completions".to_owned(),
+            "/v1/responses".to_owned(),
+            "/v1/messages".to_owned(),
+            format!("/v1beta/models/{id}:generateContent"),
+            format!("/v1beta/models/{id}:streamGenerateContent"),
+        ],
+        ModelKind::Embedding => vec!["/v1/embeddings".to_owned()],
+        ModelKind::Image => vec!["/v1/images/generations".to_owned()],
+    };
+    let pricing = match &model.price {
+        Some(p) => json!({
+            "currency": "USD",
+            "unit": "1M tokens",
+            "input": p.input.to_string(),
+            "output": p.output.to_string(),
+            "cache_read": p.cache_read.map(|v| v.to_string()),
+            "cache_write": p.cache_write.map(|v| v.to_string()),
+        }),
+        None => Value::Null,
+    };
+    (capabilities, endpoints, pricing)
+}
+
+fn entry(route: &ModelRoute, model: Option<&Model>, listing: Listing) -> Value {
+    let (capabilities, endpoints, pricing) = details(model, &route.id);
+    let mut v = match listing {
         Listing::OpenAi => json!({ "id": route.id, "object": "model", "created": 0, "owned_by": "switchyard" }),
         Listing::Anthropic => json!({ "type": "model", "id": route.id, "display_name": route.id, "created_at": "1970-01-01T00:00:00Z" }),
-        Listing::Gemini => json!({
-            "name": format!("models/{}", route.id),
-            "displayName": route.id,
-            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
-        }),
+        Listing::Gemini => {
+            let methods: &[&str] = match model.map(|m| m.kind) {
+                Some(ModelKind::Embedding) => &["embedContent", "batchEmbedContents"],
+                Some(ModelKind::Image) => &[],
+                _ => &["generateContent", "streamGenerateContent", "countTokens"],
+            };
+            json!({ "name": format!("models/{}", route.id), "displayName": route.id, "supportedGenerationMethods": methods })
+        }
+    };
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("capabilities".into(), capabilities);
+        obj.insert("endpoints".into(), json!(endpoints));
+        obj.insert("pricing".into(), pricing);
     }
+    v
+}
+
+fn config_model<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a Model> {
+    snapshot.config.models.iter().find(|m| m.id == id)
 }
 
 /// The whole list.
 pub fn list(snapshot: &Snapshot, listing: Listing) -> Bytes {
-    let data: Vec<Value> = snapshot.catalog.models().iter().map(|m| entry(m, listing)).collect();
+    let data: Vec<Value> = snapshot.catalog.models().iter().map(|m| entry(m, config_model(snapshot, &m.id), listing)).collect();
     let body = match listing {
         Listing::OpenAi => json!({ "object": "list", "data": data }),
         Listing::Anthropic => {
@@ -65,6 +110,6 @@ pub fn one(snapshot: &Snapshot, name: &str, listing: Listing) -> Result<Bytes, A
     snapshot
         .catalog
         .resolve(name)
-        .map(|m| Bytes::from(entry(m, listing).to_string()))
+        .map(|m| Bytes::from(entry(m, config_model(snapshot, &m.id), listing).to_string()))
         .ok_or_else(|| ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_code("model_not_found"))
 }
