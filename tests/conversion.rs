@@ -257,6 +257,17 @@ async fn embeddings_and_images_reach_openai_channels_only() {
     assert!(v["data"][0]["b64_json"].is_string(), "{v}");
     let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-anthropic", "input": "x"})).send().await.unwrap();
     assert_eq!(assert_error(resp, 400).await["error"]["code"], "unsupported_endpoint");
+
+    // A Gemini channel: batchEmbedContents upstream, the OpenAI shape back; base64 (the OpenAI
+    // SDK's default) is exactly the float32-LE bytes of the float answer.
+    let floats: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-gemini", "input": ["a b", "c"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
+    assert!(mock.requests().last().unwrap().path.ends_with("/models/mock-gemini:batchEmbedContents"));
+    let b64: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-gemini", "input": ["a b", "c"], "encoding_format": "base64"})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(floats["data"].as_array().unwrap().len(), 2, "{floats}");
+    let values: Vec<f32> = floats["data"][1]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let bytes: Vec<u8> = values.iter().flat_map(|f| f.to_le_bytes()).collect();
+    assert_eq!(b64["data"][1]["embedding"], switchyard::protocol::gemini::base64_encode(&bytes), "{b64}");
+    assert_eq!(floats["usage"]["prompt_tokens"], 3, "{floats}");
 }
 
 #[tokio::test]

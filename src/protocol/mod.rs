@@ -3,6 +3,7 @@
 
 pub mod anthropic;
 pub mod dialect;
+pub mod embeddings;
 pub mod error;
 pub mod gemini;
 pub mod ir;

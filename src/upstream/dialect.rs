@@ -19,14 +19,17 @@ pub fn generation_path(p: Protocol, base_path: &str, model: &str, stream: bool) 
             let base = base_path.strip_suffix("/v1").unwrap_or(base_path);
             format!("{base}/v1/messages")
         }
-        Protocol::Gemini => {
-            let versioned = base_path.ends_with("/v1beta") || base_path.ends_with("/v1") || base_path.ends_with("/v1alpha");
-            let prefix = if versioned { base_path.to_owned() } else { format!("{base_path}/{GEMINI_VERSION}") };
-            let model = model.strip_prefix("models/").unwrap_or(model);
-            let method = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            format!("{prefix}/models/{model}:{method}")
-        }
+        Protocol::Gemini => gemini_method_path(base_path, model, if stream { "streamGenerateContent?alt=sse" } else { "generateContent" }),
     }
+}
+
+/// A Gemini model method's path (`…/v1beta/models/{model}:{method}`), the version added when
+/// the base URL names none.
+pub fn gemini_method_path(base_path: &str, model: &str, method: &str) -> String {
+    let versioned = base_path.ends_with("/v1beta") || base_path.ends_with("/v1") || base_path.ends_with("/v1alpha");
+    let prefix = if versioned { base_path.to_owned() } else { format!("{base_path}/{GEMINI_VERSION}") };
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    format!("{prefix}/models/{model}:{method}")
 }
 
 /// The headers carrying the provider credential (none when the key is empty).
