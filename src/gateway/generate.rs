@@ -31,16 +31,19 @@ pub struct Inbound {
 }
 
 /// What the gateway reads from any inbound body before routing.
-struct Facts {
+struct Facts<'a> {
     model: String,
     stream: bool,
     include_usage: bool,
+    /// An OpenAI Chat body, parsed once and reused for every channel's passthrough.
+    chat: Option<ChatRequest<'a>>,
 }
 
-fn facts(inbound: &Inbound, raw: &[u8]) -> Result<Facts, ApiError> {
+fn facts<'a>(inbound: &Inbound, raw: &'a [u8]) -> Result<Facts<'a>, ApiError> {
     if inbound.protocol == Protocol::OpenAiChat {
-        let info = ChatRequest::parse(raw)?.info;
-        return Ok(Facts { model: info.model, stream: info.stream, include_usage: info.include_usage });
+        let chat = ChatRequest::parse(raw)?;
+        let info = chat.info.clone();
+        return Ok(Facts { model: info.model, stream: info.stream, include_usage: info.include_usage, chat: Some(chat) });
     }
     let obj = RawObject::parse(raw).map_err(|e| {
         ApiError::new(ErrorClass::InvalidRequest, format!("request body is not a valid JSON object: {e}")).with_code("invalid_json")
@@ -53,7 +56,7 @@ fn facts(inbound: &Inbound, raw: &[u8]) -> Result<Facts, ApiError> {
         },
     };
     let stream = inbound.path_stream || matches!(obj.get_as::<Option<bool>>("stream"), Some(Ok(Some(true))));
-    Ok(Facts { model, stream, include_usage: stream })
+    Ok(Facts { model, stream, include_usage: stream, chat: None })
 }
 
 /// Serves one generation request; `Err` is an error to render before anything was sent.
@@ -101,7 +104,10 @@ pub async fn handle(
         let up = provider.wire_for(inbound.protocol);
         let same = up == inbound.protocol;
         let body = match (&hub, same) {
-            (_, true) => passthrough::request(up, &raw, &channel.upstream_model)?,
+            (_, true) => match &facts.chat {
+                Some(chat) => chat.upstream_body(&channel.upstream_model)?,
+                None => passthrough::request(up, &raw, &channel.upstream_model)?,
+            },
             (Some(hub), false) => {
                 let mut req: ir::Request = hub.clone();
                 req.model = channel.upstream_model.clone();

@@ -60,8 +60,11 @@ impl Gateway {
                 .await
                 .map_err(Handled::Downstream);
         }
-        let listing = models::Listing::for_request(session.req_header());
-        if matches!(endpoint, Endpoint::Models | Endpoint::Model(_)) && listing == models::Listing::Anthropic {
+        let listing = match endpoint {
+            Endpoint::Models | Endpoint::Model(_) => models::Listing::for_request(session.req_header()),
+            _ => models::Listing::OpenAi,
+        };
+        if listing == models::Listing::Anthropic {
             ctx.inbound = Protocol::Anthropic;
         }
         let key = auth::authenticate(&snapshot, session.req_header())?;

@@ -37,24 +37,24 @@ pub fn head(status: u16, content_type: &str, request_id: &str) -> pingora::Resul
 /// Copies an upstream's end-to-end headers, leaving out hop-by-hop and private ones; the
 /// upstream's own request id is kept as `x-upstream-request-id` for support tickets.
 pub fn copy_upstream_headers(from: &ResponseHeader, to: &mut ResponseHeader) -> pingora::Result<()> {
+    // Headers named in `Connection` are hop-by-hop too.
+    let connection_tokens: Vec<&str> = from
+        .headers
+        .get_all("connection")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
     for (name, value) in from.headers.iter() {
         let n = name.as_str();
         if n == "x-request-id" {
             to.insert_header("x-upstream-request-id", value.clone())?;
         }
-        if NOT_FORWARDED.contains(&n) || n == "content-type" {
+        if NOT_FORWARDED.contains(&n) || n == "content-type" || connection_tokens.iter().any(|t| t.eq_ignore_ascii_case(n)) {
             continue;
         }
-        // Headers named in `Connection` are hop-by-hop too.
-        let named_in_connection = from
-            .headers
-            .get_all("connection")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(n)));
-        if !named_in_connection {
-            to.append_header(name.clone(), value.clone())?;
-        }
+        to.append_header(name.clone(), value.clone())?;
     }
     Ok(())
 }

@@ -15,11 +15,10 @@
 //! Files: `http.rs` request parsing and response framing, `conn.rs` one connection's request
 //! loop and stream faults, `routes.rs` protocol classification, refusals and dispatch,
 //! `faults.rs` fault injection, `text.rs` the shared answer and token rules, one file per API
-//! (`openai.rs`, `responses.rs`, `embeddings.rs`, `images.rs`, `anthropic.rs`, `gemini.rs`),
-//! `base64.rs` the encoder they use.
+//! (`openai.rs`, `responses.rs`, `embeddings.rs`, `images.rs`, `anthropic.rs`, `gemini.rs`);
+//! base64 comes from `protocol::gemini`, the crate's one encoder.
 
 mod anthropic;
-mod base64;
 mod conn;
 mod embeddings;
 mod faults;

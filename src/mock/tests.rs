@@ -18,6 +18,45 @@ pub(super) fn url(m: &MockUpstream, path: &str) -> String {
     format!("http://{}{}", m.addr(), path)
 }
 
+/// POSTs `body` as JSON to `path` with no extra headers (the Gemini, embeddings, images and
+/// Responses tests all send this way).
+pub(super) async fn post_to(m: &MockUpstream, path: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url(m, path))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Splits a named-event SSE body (Anthropic, Responses) into (event name, data JSON), checking
+/// both lines are there and that each data's `type` repeats its event name.
+pub(super) fn named_frames(body: &str) -> Vec<(String, Value)> {
+    body.split_terminator("\n\n")
+        .map(|f| {
+            let (event, data) = f.split_once('\n').unwrap();
+            let name = event.strip_prefix("event: ").unwrap().to_owned();
+            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(data["type"], name.as_str());
+            (name, data)
+        })
+        .collect()
+}
+
+/// Reads a streamed body to its end: the bytes received and whether it ended in an error (a
+/// cut) rather than cleanly.
+pub(super) async fn read_until_cut(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
+    let mut received = Vec::new();
+    let cut = loop {
+        match resp.chunk().await {
+            Ok(Some(b)) => received.extend_from_slice(&b),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    (received, cut)
+}
+
 fn chat(text: &str) -> Value {
     json!({"model": "gpt-test", "messages": [
         {"role": "system", "content": "be brief"},

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::tests::{mock, url};
+use super::tests::{mock, named_frames as frames, read_until_cut, url};
 use super::{Faults, MockUpstream};
 
 fn messages(text: &str) -> Value {
@@ -20,19 +20,6 @@ async fn post(m: &MockUpstream, body: &Value) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// Splits an Anthropic SSE body into (event name, data JSON), checking both lines are there.
-fn frames(body: &str) -> Vec<(String, Value)> {
-    body.split_terminator("\n\n")
-        .map(|f| {
-            let (event, data) = f.split_once('\n').unwrap();
-            let name = event.strip_prefix("event: ").unwrap().to_owned();
-            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(data["type"], name.as_str());
-            (name, data)
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -307,15 +294,7 @@ async fn cut_delay_and_hang_faults() {
     let mut body = messages("a b c");
     body["stream"] = json!(true);
     body["mock"] = json!({"cut_after_events": 3});
-    let mut resp = post(&m, &body).await;
-    let mut received = Vec::new();
-    let cut = loop {
-        match resp.chunk().await {
-            Ok(Some(b)) => received.extend_from_slice(&b),
-            Ok(None) => break false,
-            Err(_) => break true,
-        }
-    };
+    let (received, cut) = read_until_cut(post(&m, &body).await).await;
     assert!(cut, "stream ended cleanly after a cut");
     let text = String::from_utf8(received).unwrap();
     assert_eq!(frames(&text).len(), 3);

@@ -4,21 +4,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::tests::{mock, url};
+use super::tests::{mock, post_to as post, read_until_cut, url};
 use super::{Faults, MockUpstream};
 
 fn request(text: &str) -> Value {
     json!({"systemInstruction": {"parts": [{"text": "be brief"}]},
            "contents": [{"role": "user", "parts": [{"text": text}]}]})
-}
-
-async fn post(m: &MockUpstream, path: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(url(m, path))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// The `data: ` payloads of a Gemini SSE body, checking the CRLF framing.
@@ -73,7 +64,7 @@ async fn thinking_and_function_call() {
         "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "OBJECT"}}]}],
         "generationConfig": {"thinkingConfig": {"includeThoughts": true, "thinkingBudget": -1}}});
     let resp: Value = post(&m, GENERATE, &body).await.json().await.unwrap();
-    let sig = super::base64::encode(b"sig_mock_33");
+    let sig = crate::protocol::gemini::base64_encode(b"sig_mock_33");
     assert_eq!(
         resp["candidates"][0]["content"]["parts"],
         json!([{"text": "Thinking about: weather in Paris?", "thought": true},
@@ -124,7 +115,7 @@ async fn stream_chunks_with_running_usage() {
     assert_eq!(answer, "Echo: hi there");
     assert_eq!(
         part(4)["thoughtSignature"],
-        super::base64::encode(b"sig_mock_24")
+        crate::protocol::gemini::base64_encode(b"sig_mock_24")
     );
     assert!(part(5).get("thoughtSignature").is_none());
     for (i, chunk) in c.iter().enumerate() {
@@ -269,15 +260,7 @@ async fn errors_and_faults_use_google_statuses() {
 
     let mut body = request("a b c");
     body["mock"] = json!({"cut_after_events": 2});
-    let mut resp = post(&m, STREAM, &body).await;
-    let mut received = Vec::new();
-    let cut = loop {
-        match resp.chunk().await {
-            Ok(Some(b)) => received.extend_from_slice(&b),
-            Ok(None) => break false,
-            Err(_) => break true,
-        }
-    };
+    let (received, cut) = read_until_cut(post(&m, STREAM, &body).await).await;
     assert!(cut);
     assert_eq!(chunks(&String::from_utf8(received).unwrap()).len(), 2);
 

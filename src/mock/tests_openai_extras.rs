@@ -2,17 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::tests::{mock, url};
+use super::tests::{mock, named_frames, post_to as post};
 use super::MockUpstream;
-
-async fn post(m: &MockUpstream, path: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(url(m, path))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Decodes standard base64 (test side, to check the encoder against an independent decoder).
 fn decode_b64(s: &str) -> Vec<u8> {
@@ -151,17 +142,11 @@ async fn responses_non_stream_text_tool_and_incomplete() {
 
 /// (event line, data) of each Responses stream frame; checks type and sequence numbers.
 fn frames(body: &str) -> Vec<(String, Value)> {
-    body.split_terminator("\n\n")
-        .enumerate()
-        .map(|(n, f)| {
-            let (event, data) = f.split_once('\n').unwrap();
-            let name = event.strip_prefix("event: ").unwrap().to_owned();
-            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(data["type"], name.as_str());
-            assert_eq!(data["sequence_number"], n);
-            (name, data)
-        })
-        .collect()
+    let frames = named_frames(body);
+    for (n, (_, data)) in frames.iter().enumerate() {
+        assert_eq!(data["sequence_number"], n);
+    }
+    frames
 }
 
 #[tokio::test]

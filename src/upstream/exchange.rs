@@ -12,7 +12,6 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::http::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
 use std::time::Duration;
-use tokio::time::timeout;
 
 /// How many times a request is resent when a pooled connection was found closed.
 const STALE_RESENDS: usize = 2;
@@ -56,7 +55,12 @@ pub async fn send(
             .map_err(|e| AttemptError::Connect(describe(&e)))?;
         session.set_write_timeout(Some(deadlines.idle));
         match send_on(&mut session, req, deadlines).await {
-            Ok(()) => return Ok(Exchange { session, idle: deadlines.idle, finished: false }),
+            Ok(()) => {
+                // Pingora applies the read timeout to each body read with its shared timer
+                // wheel: cheaper than a tokio timer per chunk.
+                session.set_read_timeout(Some(deadlines.idle));
+                return Ok(Exchange { session, idle: deadlines.idle, finished: false });
+            }
             // A pooled connection the server closed meanwhile: nothing reached the upstream.
             Err(Failure::Io(_)) if reused && resends < STALE_RESENDS => resends += 1,
             Err(Failure::Io(msg)) => return Err(AttemptError::Send(msg)),
@@ -79,9 +83,11 @@ async fn send_on(session: &mut HttpSession, req: &OutgoingRequest, deadlines: De
     session.write_request_header(Box::new(header)).await.map_err(io)?;
     session.write_request_body(req.body.clone(), true).await.map_err(io)?;
     session.finish_request_body().await.map_err(io)?;
-    match timeout(deadlines.first_byte, session.read_response_header()).await {
-        Ok(result) => result.map_err(io),
-        Err(_) => Err(Failure::Timeout),
+    session.set_read_timeout(Some(deadlines.first_byte));
+    match session.read_response_header().await {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => Err(Failure::Timeout),
+        Err(e) => Err(io(e)),
     }
 }
 
@@ -138,11 +144,11 @@ impl Exchange {
         if self.finished {
             return Ok(None);
         }
-        match timeout(self.idle, self.session.read_response_body()).await {
-            Err(_) => Err(AttemptError::IdleTimeout(self.idle)),
-            Ok(Err(e)) => Err(AttemptError::Read(describe(&e))),
-            Ok(Ok(Some(chunk))) => Ok(Some(chunk)),
-            Ok(Ok(None)) => {
+        match self.session.read_response_body().await {
+            Err(e) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => Err(AttemptError::IdleTimeout(self.idle)),
+            Err(e) => Err(AttemptError::Read(describe(&e))),
+            Ok(Some(chunk)) => Ok(Some(chunk)),
+            Ok(None) => {
                 self.finished = true;
                 Ok(None)
             }

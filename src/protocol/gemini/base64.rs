@@ -1,6 +1,7 @@
 //! Minimal base64 (RFC 4648), because the crate has no base64 dependency.
 //!
-//! Only needed to turn a plain-text document into Gemini `inlineData` and back, so it favours
+//! Needed to turn a plain-text document into Gemini `inlineData` and back, and by the mock for its
+//! base64 embeddings, images and thought signatures (one encoder for the crate), so it favours
 //! clarity over speed. The decoder accepts the standard and URL-safe alphabets, with or without
 //! padding, as proto-JSON parsers do; the encoder writes standard, padded base64.
 
@@ -84,6 +85,12 @@ mod tests {
             assert_eq!(encode(plain.as_bytes()), enc);
             assert_eq!(decode(enc).as_deref(), Ok(plain.as_bytes()));
         }
+    }
+
+    #[test]
+    fn high_bytes_use_plus_and_slash() {
+        assert_eq!(encode(&[0xfb, 0xff, 0xbf]), "+/+/");
+        assert_eq!(encode(&1.0f32.to_le_bytes()), "AACAPw==");
     }
 
     #[test]

@@ -182,10 +182,7 @@ impl History {
 
     fn push(&mut self, role: Role, part: IrPart) {
         // Consecutive same-role turns merge (§3.1); all results of a step land in one turn (§3.4 c).
-        match self.turns.last_mut() {
-            Some(t) if t.role == role => t.parts.push(part),
-            _ => self.turns.push(Turn::new(role, vec![part])),
-        }
+        Turn::last_or_new(&mut self.turns, role).push(part);
     }
 
     fn part(&mut self, p: Part, model: bool, i: usize, j: usize) -> Result<(), ApiError> {

@@ -1,5 +1,6 @@
 //! Small wire helpers every converter needs: data URLs and tool-argument text.
 
+use super::ImageSource;
 use serde_json::{json, Value};
 
 /// Splits `data:<media type>;base64,<payload>` into (media type, payload); `None` for anything
@@ -19,6 +20,28 @@ pub fn data_url(media_type: &str, data: &str) -> String {
     s.push_str(";base64,");
     s.push_str(data);
     s
+}
+
+/// An OpenAI image URL (Chat `image_url.url`, Responses `image_url`) as an [`ImageSource`]: a
+/// base64 data URL is inline data, any other URL stays remote. `None` for a `data:` URL that is
+/// not base64, which the caller refuses naming its own field.
+pub fn image_source_from_url(url: String) -> Option<ImageSource> {
+    match parse_data_url(&url) {
+        Some((media_type, data)) => Some(ImageSource::Base64 { media_type: media_type.into(), data: data.into() }),
+        None if url.starts_with("data:") => None,
+        None => Some(ImageSource::Url(url)),
+    }
+}
+
+impl ImageSource {
+    /// The image as the one URL OpenAI Chat and Responses carry: the remote URL, or a base64
+    /// data URL of inline data.
+    pub fn to_url(&self) -> String {
+        match self {
+            ImageSource::Url(u) => u.clone(),
+            ImageSource::Base64 { media_type, data } => data_url(media_type, data),
+        }
+    }
 }
 
 /// Parses OpenAI-style JSON-string arguments. Invalid JSON (or a non-object) is kept as
@@ -43,6 +66,16 @@ mod tests {
         assert_eq!(parse_data_url(&data_url("application/pdf", "JVBE")), Some(("application/pdf", "JVBE")));
         assert_eq!(parse_data_url("https://x/y.png"), None);
         assert_eq!(parse_data_url("data:text/plain,hello"), None);
+    }
+
+    #[test]
+    fn image_urls_read_and_write_back() {
+        let inline = image_source_from_url("data:image/png;base64,AAAA".into());
+        assert_eq!(inline, Some(ImageSource::Base64 { media_type: "image/png".into(), data: "AAAA".into() }));
+        assert_eq!(image_source_from_url("https://x/y.png".into()), Some(ImageSource::Url("https://x/y.png".into())));
+        assert_eq!(image_source_from_url("data:image/png,raw".into()), None);
+        assert_eq!(inline.map(|s| s.to_url()).as_deref(), Some("data:image/png;base64,AAAA"));
+        assert_eq!(ImageSource::Url("https://x/y.png".into()).to_url(), "https://x/y.png");
     }
 
     #[test]

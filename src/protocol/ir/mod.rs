@@ -13,9 +13,11 @@ mod media;
 mod request;
 mod response;
 mod stream;
+#[cfg(test)]
+pub(crate) mod testutil;
 mod tracker;
 
-pub use media::{data_url, parse_arguments, parse_data_url};
+pub use media::{data_url, image_source_from_url, parse_arguments, parse_data_url};
 pub use convert::{ConvertOptions, Converted, Warning};
 pub use request::{
     CacheHint, DocumentSource, Effort, Extra, ImageSource, Metadata, Part, Reasoning, Request,

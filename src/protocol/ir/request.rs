@@ -3,7 +3,8 @@
 //! Every optional knob is an `Option` so that an explicit `0`, `0.0` or `false` from the client
 //! survives to the upstream (PROTOCOLS.md trap #11); `None` means "the client did not say".
 
-use super::Protocol;
+use super::{Protocol, Warning};
+use crate::protocol::error::ApiError;
 use serde_json::{Map, Value};
 
 /// One model request in Switchyard's own terms.
@@ -102,6 +103,31 @@ impl Turn {
     /// A turn without a cache hint.
     pub fn new(role: Role, parts: Vec<Part>) -> Self {
         Turn { role, parts, cache: None }
+    }
+
+    /// The parts of the last of `turns` when it has `role`, else of a new empty turn pushed for
+    /// it. Every inbound converter groups this way: consecutive same-role input is one hub turn
+    /// (PROTOCOLS.md §3.1) and parallel tool results are one tool turn (§3.4 c).
+    pub fn last_or_new(turns: &mut Vec<Turn>, role: Role) -> &mut Vec<Part> {
+        if turns.last().map(|t| t.role) != Some(role) {
+            turns.push(Turn::new(role, Vec::new()));
+        }
+        // Not empty: a turn was pushed above when there was none.
+        let last = turns.len() - 1;
+        &mut turns[last].parts
+    }
+}
+
+impl Request {
+    /// Adds system texts where they stand: before the first non-system message (`leading`) they
+    /// join [`Request::system`], later they keep their place as a [`Role::System`] turn
+    /// (PROTOCOLS.md §3.1). OpenAI Chat and Responses both carry system text as messages.
+    pub fn push_system_texts(&mut self, texts: Vec<String>, leading: bool) {
+        if leading {
+            self.system.extend(texts.into_iter().map(|text| SystemBlock { text, cache: None }));
+        } else {
+            self.turns.push(Turn::new(Role::System, texts.into_iter().map(Part::text).collect()));
+        }
     }
 }
 
@@ -319,6 +345,37 @@ impl Effort {
             Effort::Max => 0.9,
         }
     }
+
+    /// The effort for a thinking `budget`, for targets that take an effort word and no budget
+    /// (OpenAI Chat and Responses): the least effort whose [`Effort::budget_ratio`] of
+    /// `max_tokens` covers the budget, or fixed thresholds when `max_tokens` is unknown. Written
+    /// once so both OpenAI targets pick the same word for the same request.
+    pub fn for_budget(budget: u32, max_tokens: Option<u32>) -> Effort {
+        match max_tokens.filter(|m| *m > 0) {
+            Some(m) => {
+                let ratio = f64::from(budget) / f64::from(m);
+                [Effort::Minimal, Effort::Low, Effort::Medium, Effort::High, Effort::XHigh]
+                    .into_iter()
+                    .find(|e| ratio <= e.budget_ratio())
+                    .unwrap_or(Effort::High)
+            }
+            None if budget < 4096 => Effort::Low,
+            None if budget < 16384 => Effort::Medium,
+            None => Effort::High,
+        }
+    }
+}
+
+impl Reasoning {
+    /// Reads an OpenAI effort word (Chat `reasoning_effort`, Responses `reasoning.effort`):
+    /// `none` is [`Reasoning::Off`], another known word an effort; `None` for an unknown word,
+    /// which the caller refuses naming its own field.
+    pub fn from_effort_word(word: &str) -> Option<Reasoning> {
+        match word {
+            "none" => Some(Reasoning::Off),
+            e => Effort::parse(e).map(Reasoning::Effort),
+        }
+    }
 }
 
 /// Thinking control.
@@ -353,4 +410,71 @@ pub struct Extra {
     /// Names among `fields` that change the answer's shape: another protocol must refuse (400)
     /// rather than drop them.
     pub answer_changing: Vec<String>,
+}
+
+impl Extra {
+    /// For a target these fields do not belong to: refuses (400) the first answer-changing
+    /// field, else drops every field with a warning. The rule is the same whichever protocol
+    /// renders, so the OpenAI Chat, Responses and Anthropic renderers share it.
+    pub fn refuse_or_drop(&self, warnings: &mut Vec<Warning>) -> Result<(), ApiError> {
+        if let Some(field) = self.answer_changing.first() {
+            return Err(ApiError::invalid_field(field.clone(), format!("`{field}` cannot be sent to this model's provider")));
+        }
+        for k in self.fields.keys() {
+            warnings.push(Warning::FieldDropped { field: k.clone(), reason: "no equivalent in the upstream protocol" });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_map_to_the_covering_effort() {
+        assert_eq!(Effort::for_budget(2000, Some(10000)), Effort::Low);
+        assert_eq!(Effort::for_budget(1000, Some(10000)), Effort::Minimal);
+        assert_eq!(Effort::for_budget(9500, Some(10000)), Effort::High);
+        assert_eq!(Effort::for_budget(100, Some(0)), Effort::Low);
+        assert_eq!(Effort::for_budget(4095, None), Effort::Low);
+        assert_eq!(Effort::for_budget(4096, None), Effort::Medium);
+        assert_eq!(Effort::for_budget(16384, None), Effort::High);
+        assert_eq!(Reasoning::from_effort_word("none"), Some(Reasoning::Off));
+        assert_eq!(Reasoning::from_effort_word("xhigh"), Some(Reasoning::Effort(Effort::XHigh)));
+        assert_eq!(Reasoning::from_effort_word("huge"), None);
+    }
+
+    #[test]
+    fn turns_group_by_role_and_late_system_text_keeps_its_place() {
+        let mut r = Request::default();
+        r.push_system_texts(vec!["a".into()], true);
+        Turn::last_or_new(&mut r.turns, Role::Tool).push(Part::text("1"));
+        Turn::last_or_new(&mut r.turns, Role::Tool).push(Part::text("2"));
+        r.push_system_texts(vec!["b".into()], false);
+        Turn::last_or_new(&mut r.turns, Role::Assistant);
+        assert_eq!(r.system, vec![SystemBlock { text: "a".into(), cache: None }]);
+        assert_eq!(
+            r.turns,
+            vec![
+                Turn::new(Role::Tool, vec![Part::text("1"), Part::text("2")]),
+                Turn::new(Role::System, vec![Part::text("b")]),
+                Turn::new(Role::Assistant, Vec::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_extra_is_refused_when_it_changes_the_answer_else_dropped() {
+        let mut extra = Extra { source: Some(Protocol::OpenAiChat), ..Default::default() };
+        extra.fields.insert("service_tier".into(), Value::from("flex"));
+        let mut warnings = Vec::new();
+        assert!(extra.refuse_or_drop(&mut warnings).is_ok());
+        assert_eq!(
+            warnings,
+            vec![Warning::FieldDropped { field: "service_tier".into(), reason: "no equivalent in the upstream protocol" }]
+        );
+        extra.answer_changing = vec!["audio".into()];
+        assert_eq!(extra.refuse_or_drop(&mut warnings).unwrap_err().param.as_deref(), Some("audio"));
+    }
 }

@@ -3,8 +3,8 @@
 use super::chat_types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, parse_arguments, parse_data_url, Converted, DocumentSource, Effort, ImageSource, Part, Protocol,
-    Reasoning, ResponseFormat, Role, SystemBlock, ToolChoice, Turn, Warning,
+    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource, Effort,
+    Part, Protocol, Reasoning, ResponseFormat, Role, ToolChoice, Turn, Warning,
 };
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -36,13 +36,7 @@ pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
     for (i, msg) in req.messages.into_iter().enumerate() {
         match msg {
             ChatMessage::System { content, .. } | ChatMessage::Developer { content, .. } => {
-                let texts = system_texts(content, i)?;
-                if leading {
-                    out.system.extend(texts.into_iter().map(|text| SystemBlock { text, cache: None }));
-                } else {
-                    let parts = texts.into_iter().map(Part::text).collect();
-                    out.turns.push(Turn::new(Role::System, parts));
-                }
+                out.push_system_texts(system_texts(content, i)?, leading);
             }
             ChatMessage::User { content, .. } => {
                 leading = false;
@@ -94,10 +88,7 @@ pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
                     is_error: false,
                 };
                 // Parallel results belong to one turn (§3.4 c).
-                match out.turns.last_mut() {
-                    Some(t) if t.role == Role::Tool => t.parts.push(result),
-                    _ => out.turns.push(Turn::new(Role::Tool, vec![result])),
-                }
+                Turn::last_or_new(&mut out.turns, Role::Tool).push(result);
             }
             ChatMessage::Function { .. } => {
                 return Err(ApiError::invalid_field(
@@ -153,10 +144,9 @@ pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
     });
     out.reasoning = match req.reasoning_effort.as_deref() {
         None => None,
-        Some("none") => Some(Reasoning::Off),
-        Some(e) => Some(Reasoning::Effort(Effort::parse(e).ok_or_else(|| {
+        Some(e) => Some(Reasoning::from_effort_word(e).ok_or_else(|| {
             ApiError::invalid_field("reasoning_effort", format!("unknown reasoning_effort `{e}`"))
-        })?)),
+        })?),
     };
     out.stream = req.stream.unwrap_or(false);
     out.include_usage = req.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
@@ -214,13 +204,9 @@ fn part_from_chat(p: ChatContentPart, field: &str) -> Result<Part, ApiError> {
         ChatContentPart::Text { text } => Part::text(text),
         ChatContentPart::Refusal { refusal } => Part::text(refusal),
         ChatContentPart::ImageUrl { image_url } => Part::Image {
-            source: match parse_data_url(&image_url.url) {
-                Some((media_type, data)) => ImageSource::Base64 { media_type: media_type.into(), data: data.into() },
-                None if image_url.url.starts_with("data:") => {
-                    return Err(ApiError::invalid_field(format!("{field}.image_url.url"), "data URLs must be base64"))
-                }
-                None => ImageSource::Url(image_url.url),
-            },
+            source: image_source_from_url(image_url.url).ok_or_else(|| {
+                ApiError::invalid_field(format!("{field}.image_url.url"), "data URLs must be base64")
+            })?,
         },
         ChatContentPart::InputAudio { input_audio } => Part::Audio { format: input_audio.format, data: input_audio.data },
         ChatContentPart::File { file } => match (file.file_data, file.file_id) {
@@ -370,13 +356,7 @@ pub(crate) fn apply_extra(
         into.extend(extra.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
         return Ok(());
     }
-    if let Some(field) = extra.answer_changing.first() {
-        return Err(ApiError::invalid_field(field.clone(), format!("`{field}` cannot be sent to this model's provider")));
-    }
-    for k in extra.fields.keys() {
-        warnings.push(Warning::FieldDropped { field: k.clone(), reason: "no equivalent in the upstream protocol" });
-    }
-    Ok(())
+    extra.refuse_or_drop(warnings)
 }
 
 fn effort_for_chat(r: &Reasoning, max_tokens: Option<u32>) -> Option<String> {
@@ -384,21 +364,7 @@ fn effort_for_chat(r: &Reasoning, max_tokens: Option<u32>) -> Option<String> {
         Reasoning::Off => Some("none".into()),
         Reasoning::Effort(e) | Reasoning::Adaptive(Some(e)) => Some(e.as_str().into()),
         Reasoning::Adaptive(None) => None,
-        Reasoning::Budget(b) => {
-            let e = match max_tokens.filter(|m| *m > 0) {
-                Some(m) => {
-                    let ratio = f64::from(*b) / f64::from(m);
-                    [Effort::Minimal, Effort::Low, Effort::Medium, Effort::High, Effort::XHigh]
-                        .into_iter()
-                        .find(|e| ratio <= e.budget_ratio())
-                        .unwrap_or(Effort::High)
-                }
-                None if *b < 4096 => Effort::Low,
-                None if *b < 16384 => Effort::Medium,
-                None => Effort::High,
-            };
-            Some(e.as_str().into())
-        }
+        Reasoning::Budget(b) => Some(Effort::for_budget(*b, max_tokens).as_str().into()),
     }
 }
 
@@ -502,13 +468,7 @@ fn content_for_chat(parts: &[Part], i: usize) -> Result<ChatContent, ApiError> {
         out.push(match p {
             Part::Text { text } => ChatContentPart::Text { text: text.clone() },
             Part::Image { source } => ChatContentPart::ImageUrl {
-                image_url: ImageUrl {
-                    url: match source {
-                        ImageSource::Url(u) => u.clone(),
-                        ImageSource::Base64 { media_type, data } => data_url(media_type, data),
-                    },
-                    detail: None,
-                },
+                image_url: ImageUrl { url: source.to_url(), detail: None },
             },
             Part::Document { source, title } => match source {
                 DocumentSource::Base64 { media_type, data } => ChatContentPart::File {

@@ -10,7 +10,7 @@ use super::object::ResponseEcho;
 use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, parse_arguments, parse_data_url, DocumentSource, Effort, ImageSource, Part, Protocol, Reasoning,
+    self, image_source_from_url, parse_arguments, parse_data_url, DocumentSource, Part, Protocol, Reasoning,
     ResponseFormat, Role, SystemBlock, ToolChoice, Turn,
 };
 use serde_json::{json, Map, Value};
@@ -94,10 +94,9 @@ pub fn responses_to_ir(req: ResponsesRequest) -> Result<ir::Request, ApiError> {
     if let Some(r) = req.reasoning {
         out.reasoning = match r.effort.as_deref() {
             None => None,
-            Some("none") => Some(Reasoning::Off),
-            Some(e) => Some(Reasoning::Effort(Effort::parse(e).ok_or_else(|| {
+            Some(e) => Some(Reasoning::from_effort_word(e).ok_or_else(|| {
                 ApiError::invalid_field("reasoning.effort", format!("unknown reasoning effort `{e}`"))
-            })?)),
+            })?),
         };
         let mut rest = r.rest;
         if let Some(s) = r.summary {
@@ -139,12 +138,7 @@ fn convert_items(items: Vec<InputItem>, out: &mut ir::Request) -> Result<(), Api
         match item {
             InputItem::Message(m) => match m.role.as_str() {
                 "system" | "developer" => {
-                    let texts = system_texts(m.content, i)?;
-                    if leading {
-                        out.system.extend(texts.into_iter().map(|text| SystemBlock { text, cache: None }));
-                    } else {
-                        out.turns.push(Turn::new(Role::System, texts.into_iter().map(Part::text).collect()));
-                    }
+                    out.push_system_texts(system_texts(m.content, i)?, leading);
                 }
                 "user" => {
                     leading = false;
@@ -173,10 +167,7 @@ fn convert_items(items: Vec<InputItem>, out: &mut ir::Request) -> Result<(), Api
                     tool_use_id: o.call_id,
                     is_error: false,
                 };
-                match out.turns.last_mut() {
-                    Some(t) if t.role == Role::Tool => t.parts.push(result),
-                    _ => out.turns.push(Turn::new(Role::Tool, vec![result])),
-                }
+                Turn::last_or_new(&mut out.turns, Role::Tool).push(result);
             }
             InputItem::Reasoning(r) => {
                 leading = false;
@@ -206,12 +197,7 @@ fn convert_items(items: Vec<InputItem>, out: &mut ir::Request) -> Result<(), Api
 
 /// The assistant turn to append to: the last turn when it is one, else a new one.
 fn assistant_turn(out: &mut ir::Request) -> &mut Vec<Part> {
-    if out.turns.last().map(|t| t.role) != Some(Role::Assistant) {
-        out.turns.push(Turn::new(Role::Assistant, Vec::new()));
-    }
-    // Not empty: a turn was pushed above when there was none.
-    let last = out.turns.len() - 1;
-    &mut out.turns[last].parts
+    Turn::last_or_new(&mut out.turns, Role::Assistant)
 }
 
 /// A reasoning item → thinking. A summary (or raw reasoning text) makes a visible
@@ -292,13 +278,8 @@ fn part_from_responses(p: ContentPart, field: &str) -> Result<Part, ApiError> {
         ContentPart::InputText { text } | ContentPart::OutputText { text, .. } => Part::text(text),
         ContentPart::Refusal { refusal } => Part::text(refusal),
         ContentPart::InputImage { image_url: Some(url), .. } => Part::Image {
-            source: match parse_data_url(&url) {
-                Some((media_type, data)) => ImageSource::Base64 { media_type: media_type.into(), data: data.into() },
-                None if url.starts_with("data:") => {
-                    return Err(ApiError::invalid_field(format!("{field}.image_url"), "data URLs must be base64"))
-                }
-                None => ImageSource::Url(url),
-            },
+            source: image_source_from_url(url)
+                .ok_or_else(|| ApiError::invalid_field(format!("{field}.image_url"), "data URLs must be base64"))?,
         },
         ContentPart::InputImage { image_url: None, file_id: Some(id), .. } => {
             Part::FileRef { issuer: Protocol::OpenAiResponses, file_id: id }
@@ -405,6 +386,7 @@ pub(crate) fn extra_object<'a>(extra: &'a ir::Extra, key: &str) -> Option<&'a Ma
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ir::{Effort, ImageSource};
 
     fn conv(v: Value) -> Result<ir::Request, ApiError> {
         responses_request_to_ir(v.to_string().as_bytes())

@@ -12,7 +12,7 @@ use super::request::extra_object;
 use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, Converted, DocumentSource, Effort, ImageSource, Part, Protocol, Reasoning, ResponseFormat, Role,
+    self, data_url, Converted, DocumentSource, Effort, Part, Protocol, Reasoning, ResponseFormat, Role,
     ToolChoice, Turn, Warning,
 };
 use crate::protocol::openai::chat_response::arguments_text;
@@ -129,13 +129,7 @@ fn apply_extra(extra: &ir::Extra, out: &mut ResponsesRequest, warnings: &mut Vec
         }
         return Ok(());
     }
-    if let Some(field) = extra.answer_changing.first() {
-        return Err(ApiError::invalid_field(field.clone(), format!("`{field}` cannot be sent to this model's provider")));
-    }
-    for k in extra.fields.keys() {
-        warnings.push(Warning::FieldDropped { field: k.clone(), reason: "no equivalent in the upstream protocol" });
-    }
-    Ok(())
+    extra.refuse_or_drop(warnings)
 }
 
 fn effort_for_responses(r: &Reasoning, max_tokens: Option<u32>) -> Option<String> {
@@ -143,18 +137,7 @@ fn effort_for_responses(r: &Reasoning, max_tokens: Option<u32>) -> Option<String
         Reasoning::Off => return Some("none".into()),
         Reasoning::Effort(e) | Reasoning::Adaptive(Some(e)) => *e,
         Reasoning::Adaptive(None) => return None,
-        Reasoning::Budget(b) => match max_tokens.filter(|m| *m > 0) {
-            Some(m) => {
-                let ratio = f64::from(*b) / f64::from(m);
-                [Effort::Minimal, Effort::Low, Effort::Medium, Effort::High, Effort::XHigh]
-                    .into_iter()
-                    .find(|e| ratio <= e.budget_ratio())
-                    .unwrap_or(Effort::High)
-            }
-            None if *b < 4096 => Effort::Low,
-            None if *b < 16384 => Effort::Medium,
-            None => Effort::High,
-        },
+        Reasoning::Budget(b) => Effort::for_budget(*b, max_tokens),
     };
     // The Responses API has no `max`; its top level is `xhigh`.
     Some(if e == Effort::Max { Effort::XHigh } else { e }.as_str().into())
@@ -262,10 +245,7 @@ fn input_parts(parts: &[Part], i: usize) -> Result<Vec<ContentPart>, ApiError> {
         out.push(match p {
             Part::Text { text } => ContentPart::InputText { text: text.clone() },
             Part::Image { source } => ContentPart::InputImage {
-                image_url: Some(match source {
-                    ImageSource::Url(u) => u.clone(),
-                    ImageSource::Base64 { media_type, data } => data_url(media_type, data),
-                }),
+                image_url: Some(source.to_url()),
                 file_id: None,
                 detail: Some("auto".into()),
             },
@@ -302,6 +282,7 @@ fn input_parts(parts: &[Part], i: usize) -> Result<Vec<ContentPart>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ir::ImageSource;
     use crate::protocol::responses::request::responses_request_to_ir;
 
     fn round_trip(v: Value) -> Value {
