@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::tests::{mock, post_to as post, read_until_cut, url};
-use super::{Faults, MockUpstream};
+use super::Faults;
 
 fn request(text: &str) -> Value {
     json!({"systemInstruction": {"parts": [{"text": "be brief"}]},

@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use super::tests::{mock, named_frames, post_to as post};
-use super::MockUpstream;
 
 /// Decodes standard base64 (test side, to check the encoder against an independent decoder).
 fn decode_b64(s: &str) -> Vec<u8> {

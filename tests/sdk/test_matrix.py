@@ -399,3 +399,36 @@ def test_anthropic_key_as_x_api_key(stack):
     r = client.messages.create(model="via-anthropic", max_tokens=64,
                                messages=[{"role": "user", "content": PROMPT}])
     assert AnthropicSdk._text(r) == EXPECTED
+
+
+# --- the OpenAI SDK's Responses API, converted to every upstream ------------------------------
+
+
+@pytest.mark.parametrize("model", UPSTREAM)
+def test_responses_text_and_stream(stack, model):
+    client = openai.OpenAI(api_key=stack.key, base_url=stack.base + "/v1", max_retries=0, timeout=20)
+    r = client.responses.create(model=model, input=PROMPT)
+    assert r.output_text == EXPECTED
+    assert r.status == "completed"
+    assert r.usage.input_tokens > 0 and r.usage.output_tokens > 0
+    assert r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens
+
+    # The SDK's stream helper checks the event grammar (created first, items done before
+    # completed) and raises on any violation.
+    with client.responses.stream(model=model, input=PROMPT) as stream:
+        deltas = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert deltas == EXPECTED
+    assert final.output_text == EXPECTED
+    assert final.usage.output_tokens == r.usage.output_tokens
+
+
+@pytest.mark.parametrize("model", UPSTREAM)
+def test_responses_tool_call(stack, model):
+    client = openai.OpenAI(api_key=stack.key, base_url=stack.base + "/v1", max_retries=0, timeout=20)
+    tools = [{"type": "function", "name": "get_weather", "description": "Current weather in a city",
+              "parameters": CITY_SCHEMA}]
+    r = client.responses.create(model=model, input=WEATHER, tools=tools)
+    calls = [item for item in r.output if item.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather"
+    assert json.loads(calls[0].arguments) == TOOL_ARGS
