@@ -344,3 +344,71 @@ async fn count_tokens_is_answered_locally() {
     let resp = c.post(gw.url("/v1beta/models/nope:countTokens")).header("x-goog-api-key", KEY).json(&json!({"contents": []})).send().await.unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+/// A one-file HTTP server on loopback: `GET /cat.png` answers `PNG` bytes.
+async fn image_server(bytes: &'static [u8]) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let found = String::from_utf8_lossy(&buf[..n]).starts_with("GET /cat.png ");
+                let head = if found {
+                    format!("HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", bytes.len())
+                } else {
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+                };
+                let _ = sock.write_all(head.as_bytes()).await;
+                if found {
+                    let _ = sock.write_all(bytes).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn image_urls_are_fetched_and_inlined_for_gemini_only() {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot-really-an-image";
+    let images = image_server(PNG).await;
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let a = mock.addr();
+    let models = "models:\n  - { id: via-gemini, channels: [ { provider: g, model: gm } ] }\n  - { id: via-anthropic, channels: [ { provider: an, model: am } ] }\n";
+    let providers = format!("providers:\n  - {{ name: g, protocol: gemini, base_url: \"http://{a}\", api_key: k }}\n  - {{ name: an, protocol: anthropic, base_url: \"http://{a}\", api_key: k }}\n");
+    let keys = format!("keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n");
+    let open = Gateway::start(&format!("{providers}{models}{keys}limits: {{ media_allow_private: true }}\n")).await;
+    let closed = Gateway::start(&format!("{providers}{models}{keys}")).await;
+    let message = |model: &str, url: String| {
+        json!({"model": model, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": url}}
+        ]}]})
+    };
+    let url = format!("http://{images}/cat.png");
+
+    let resp = open.chat(message("via-gemini", url.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let sent = mock.requests().last().unwrap().json().unwrap();
+    let inline = sent["contents"][0]["parts"].as_array().unwrap().iter().find(|p| p.get("inlineData").is_some()).unwrap().clone();
+    assert_eq!(inline["inlineData"]["mimeType"], "image/png", "{sent}");
+    assert_eq!(inline["inlineData"]["data"], switchyard::protocol::gemini::base64_encode(PNG), "{sent}");
+
+    // Anthropic takes URLs itself: nothing is fetched, the URL goes up as a url source.
+    let resp = open.chat(message("via-anthropic", url.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let sent = mock.requests().last().unwrap().json().unwrap();
+    assert_eq!(sent["messages"][0]["content"][1]["source"]["url"], url.as_str(), "{sent}");
+
+    // By default a client URL may not reach the gateway's own network.
+    let body = assert_error(closed.chat(message("via-gemini", url.clone())).await, 400).await;
+    assert_eq!(body["error"]["code"], "media_fetch_failed");
+    assert!(body["error"]["message"].as_str().unwrap().contains("private network"), "{body}");
+    // A URL that cannot be fetched is a 400 naming it, never a silently dropped image.
+    let missing = format!("http://{images}/missing.png");
+    let body = assert_error(open.chat(message("via-gemini", missing.clone())).await, 400).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains(&missing), "{body}");
+}

@@ -150,12 +150,20 @@ pub struct Limits {
     /// Largest request body accepted; bigger ones get 413. Default 32 MiB, which fits large
     /// multimodal requests while bounding memory per request.
     pub max_body_bytes: usize,
+    /// Largest image or document fetched from a client's URL (for providers that only take
+    /// inline media, i.e. Gemini). Default 20 MiB.
+    pub media_max_bytes: usize,
+    /// Fetch media from loopback and private networks too. Default false, so a client URL can
+    /// never reach the gateway's own network (SSRF); tests and closed deployments turn it on.
+    pub media_allow_private: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 32 * 1024 * 1024,
+            media_max_bytes: 20 * 1024 * 1024,
+            media_allow_private: false,
         }
     }
 }

@@ -19,14 +19,11 @@ use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
-use std::time::Duration;
 
 /// The most of an upstream error body kept for the client's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The largest non-stream upstream response accepted.
 const RESPONSE_LIMIT: usize = 64 * 1024 * 1024;
-/// How long an idle pooled upstream connection is kept (below providers' own keep-alive).
-const POOL_IDLE: Duration = Duration::from_secs(50);
 
 /// Shared upstream plumbing: one connection pool and one DNS cache for every request.
 pub struct Upstreams {
@@ -136,7 +133,7 @@ enum AttemptResult {
 async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, stream: bool, prepared: Prepared) -> Result<AttemptResult, AttemptError> {
     let target = &provider.target;
     let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
-    let peer = Box::new(peer_for(addr, provider));
+    let peer = Box::new(exchange::peer(addr, &provider.target, provider.timeouts.connect));
     let protocol = prepared.protocol;
     let header = request_head(provider, stream, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
     let request = OutgoingRequest { header, body: prepared.body };
@@ -180,20 +177,6 @@ async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, stream: bool
 
 fn is_error_event(event: &SseEvent) -> bool {
     event.data.trim_start().starts_with("{\"error\"") || event.event.as_deref() == Some("error")
-}
-
-fn peer_for(addr: std::net::SocketAddr, provider: &ProviderRuntime) -> HttpPeer {
-    let target = &provider.target;
-    let mut peer = HttpPeer::new(addr, target.tls, if target.tls { target.host.clone() } else { String::new() });
-    peer.options.connection_timeout = Some(provider.timeouts.connect);
-    peer.options.total_connection_timeout = Some(provider.timeouts.connect);
-    peer.options.idle_timeout = Some(POOL_IDLE);
-    if target.tls {
-        // Providers speak h2 over TLS: one connection multiplexes many requests.
-        peer.options.set_http_version(2, 1);
-        peer.options.max_h2_streams = 100;
-    }
-    peer
 }
 
 fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {

@@ -4,6 +4,8 @@
 
 use super::attempt::{self, Call, Prepared, Upstreams};
 use super::body;
+use super::media;
+use crate::upstream::media::FetchPolicy;
 use super::ctx::RequestCtx;
 use super::relay;
 use super::snapshot::{ProviderRuntime, Snapshot};
@@ -95,6 +97,17 @@ pub async fn handle(
     } else {
         None
     };
+    // Gemini takes media only inline: fetch remote images and documents once, for its channels.
+    let gemini_hub = match &hub {
+        Some(h) if media::has_remote_media(h) && order.iter().any(|c| snapshot.providers.get(c.provider).is_some_and(|p| p.wire_for(inbound.protocol) == Protocol::Gemini)) => {
+            let mut inlined = h.clone();
+            let limits = &snapshot.config.limits;
+            let policy = FetchPolicy { max_bytes: limits.media_max_bytes, allow_private: limits.media_allow_private };
+            media::inline_remote_media(&mut inlined, upstreams, policy).await?;
+            Some(inlined)
+        }
+        _ => None,
+    };
     let opts = ConvertOptions::default();
     let client_header = |name: &str| session.req_header().headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let anthropic_version = client_header("anthropic-version");
@@ -109,7 +122,11 @@ pub async fn handle(
                 None => passthrough::request(up, &raw, &channel.upstream_model)?,
             },
             (Some(hub), false) => {
-                let mut req: ir::Request = hub.clone();
+                let source = match (&gemini_hub, up) {
+                    (Some(inlined), Protocol::Gemini) => inlined,
+                    _ => hub,
+                };
+                let mut req: ir::Request = source.clone();
                 req.model = channel.upstream_model.clone();
                 let converted = dialect::ir_to_request(up, &req, &opts)?;
                 for warning in &converted.warnings {

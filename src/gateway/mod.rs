@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod endpoint;
 pub mod forward;
 pub mod generate;
+pub mod media;
 pub mod models;
 pub mod relay;
 pub mod respond;

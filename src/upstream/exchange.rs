@@ -13,6 +13,23 @@ use pingora::protocols::http::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
 use std::time::Duration;
 
+/// How long an idle pooled upstream connection is kept (below providers' own keep-alive).
+const POOL_IDLE: Duration = Duration::from_secs(50);
+
+/// A Pingora peer for `target` at `addr`: SNI and certificate checks on the host name, ALPN
+/// h2 over TLS so one connection multiplexes many requests.
+pub fn peer(addr: std::net::SocketAddr, target: &super::target::Target, connect: Duration) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, target.tls, if target.tls { target.host.clone() } else { String::new() });
+    peer.options.connection_timeout = Some(connect);
+    peer.options.total_connection_timeout = Some(connect);
+    peer.options.idle_timeout = Some(POOL_IDLE);
+    if target.tls {
+        peer.options.set_http_version(2, 1);
+        peer.options.max_h2_streams = 100;
+    }
+    peer
+}
+
 /// How many times a request is resent when a pooled connection was found closed.
 const STALE_RESENDS: usize = 2;
 

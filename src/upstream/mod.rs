@@ -5,5 +5,6 @@
 pub mod dialect;
 pub mod dns;
 pub mod exchange;
+pub mod media;
 pub mod outcome;
 pub mod target;

@@ -7,10 +7,9 @@
 //! is done, because an OpenAI upstream reports usage after its finish reason.
 
 use super::response::{finish_to_anthropic, usage_to_anthropic};
-use crate::protocol::ir::{BlockKind, FinishReason, StreamEncoder, StreamEvent};
+use crate::protocol::ir::{write_json_frame, BlockKind, FinishReason, StreamEncoder, StreamEvent};
 use crate::protocol::usage::Usage;
-use bytes::{BufMut, BytesMut};
-use serde::Serialize;
+use bytes::BytesMut;
 use serde_json::json;
 use std::collections::VecDeque;
 
@@ -56,15 +55,6 @@ impl AnthropicStreamEncoder {
         }
     }
 
-    fn frame<T: Serialize>(out: &mut BytesMut, name: &str, data: &T) {
-        out.put_slice(b"event: ");
-        out.put_slice(name.as_bytes());
-        out.put_slice(b"\ndata: ");
-        // Serialising plain data into memory cannot fail.
-        let _ = serde_json::to_writer(out.writer(), data);
-        out.put_slice(b"\n\n");
-    }
-
     fn start_message(&mut self, id: &str, out: &mut BytesMut) {
         if self.started {
             return;
@@ -78,7 +68,7 @@ impl AnthropicStreamEncoder {
                 "stop_reason": null, "stop_sequence": null, "usage": u,
             }
         });
-        Self::frame(out, "message_start", &message);
+        write_json_frame(out, "message_start", &message);
     }
 
     fn ensure_started(&mut self, out: &mut BytesMut) {
@@ -97,7 +87,7 @@ impl AnthropicStreamEncoder {
             BlockKind::RedactedThinking { data } => json!({"type":"redacted_thinking","data":data}),
             BlockKind::ToolUse { id, name } => json!({"type":"tool_use","id":id,"name":name,"input":{}}),
         };
-        Self::frame(out, "content_block_start", &json!({"type":"content_block_start","index":index,"content_block":block}));
+        write_json_frame(out, "content_block_start", &json!({"type":"content_block_start","index":index,"content_block":block}));
         self.live = Some((hub, index));
         index
     }
@@ -109,17 +99,17 @@ impl AnthropicStreamEncoder {
             BlockKind::ToolUse { .. } => json!({"type":"input_json_delta","partial_json":text}),
             BlockKind::RedactedThinking { .. } => return,
         };
-        Self::frame(out, "content_block_delta", &json!({"type":"content_block_delta","index":index,"delta":delta}));
+        write_json_frame(out, "content_block_delta", &json!({"type":"content_block_delta","index":index,"delta":delta}));
     }
 
     fn emit_signature(index: usize, signature: &str, out: &mut BytesMut) {
         let delta = json!({"type":"signature_delta","signature":signature});
-        Self::frame(out, "content_block_delta", &json!({"type":"content_block_delta","index":index,"delta":delta}));
+        write_json_frame(out, "content_block_delta", &json!({"type":"content_block_delta","index":index,"delta":delta}));
     }
 
     fn emit_stop(&mut self, out: &mut BytesMut) {
         if let Some((_, index)) = self.live.take() {
-            Self::frame(out, "content_block_stop", &json!({"type":"content_block_stop","index":index}));
+            write_json_frame(out, "content_block_stop", &json!({"type":"content_block_stop","index":index}));
         }
     }
 
@@ -236,14 +226,14 @@ impl StreamEncoder for AnthropicStreamEncoder {
                     },
                     "usage": usage_to_anthropic(&self.usage),
                 });
-                Self::frame(out, "message_delta", &delta);
-                Self::frame(out, "message_stop", &json!({"type":"message_stop"}));
+                write_json_frame(out, "message_delta", &delta);
+                write_json_frame(out, "message_stop", &json!({"type":"message_stop"}));
                 self.ended = true;
             }
             StreamEvent::Error(e) => {
                 // Exactly `event: error` + `{"type":"error","error":{type,message}}` (trap #25).
                 let body = json!({"type":"error","error":{"type":e.anthropic_type(),"message":e.message}});
-                Self::frame(out, "error", &body);
+                write_json_frame(out, "error", &body);
                 self.ended = true;
             }
         }

@@ -25,7 +25,7 @@ pub use request::{
 };
 pub use response::{Block, FinishReason, Response};
 pub use stream::{
-    malformed_stream_error, truncated_stream_error, BlockKind, Flow, StreamConverter, StreamDecoder, StreamEncoder,
+    malformed_stream_error, truncated_stream_error, write_json_frame, BlockKind, Flow, StreamConverter, StreamDecoder, StreamEncoder,
     StreamEvent,
 };
 pub use tracker::BlockTracker;

@@ -8,7 +8,19 @@ use super::FinishReason;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
+use serde::Serialize;
+
+/// Writes one named SSE frame, `event: <name>` then `data: <JSON>` on one line. Anthropic and
+/// Responses frames both take this form; one writer keeps their framing byte-identical.
+pub fn write_json_frame<T: Serialize>(out: &mut BytesMut, name: &str, data: &T) {
+    out.put_slice(b"event: ");
+    out.put_slice(name.as_bytes());
+    out.put_slice(b"\ndata: ");
+    // Serialising plain data into memory cannot fail.
+    let _ = serde_json::to_writer(out.writer(), data);
+    out.put_slice(b"\n\n");
+}
 
 /// What a started block holds.
 #[derive(Clone, Debug, PartialEq, Eq)]

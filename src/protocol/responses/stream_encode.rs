@@ -16,9 +16,9 @@ use super::ids::{call_id, item_id, response_id};
 use super::object::{OutputItem, ResponseEcho, ResponseObject};
 use super::response::{finish_to_responses, now_secs, usage_to_responses};
 use crate::protocol::error::ApiError;
-use crate::protocol::ir::{BlockKind, FinishReason, StreamEncoder, StreamEvent};
+use crate::protocol::ir::{write_json_frame, BlockKind, FinishReason, StreamEncoder, StreamEvent};
 use crate::protocol::usage::Usage;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 
@@ -106,12 +106,7 @@ impl ResponsesStreamEncoder {
             o.insert("sequence_number".into(), Value::from(self.seq));
         }
         self.seq += 1;
-        out.put_slice(b"event: ");
-        out.put_slice(kind.as_bytes());
-        out.put_slice(b"\ndata: ");
-        // Serialising a Value into memory cannot fail.
-        let _ = serde_json::to_writer(out.writer(), &data);
-        out.put_slice(b"\n\n");
+        write_json_frame(out, kind, &data);
     }
 
     fn snapshot(&self) -> ResponseObject {
