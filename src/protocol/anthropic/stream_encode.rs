@@ -69,6 +69,9 @@ impl AnthropicStreamEncoder {
             }
         });
         write_json_frame(out, "message_start", &message);
+        // Anthropic sends a ping right after the start; clients (and proxies' idle timers) see
+        // the stream is alive before the first token.
+        write_json_frame(out, "ping", &json!({ "type": "ping" }));
     }
 
     fn ensure_started(&mut self, out: &mut BytesMut) {
