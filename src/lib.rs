@@ -13,6 +13,7 @@ pub mod mock;
 pub mod protocol;
 pub mod routing;
 pub mod server;
+pub mod store;
 pub mod telemetry;
 pub mod upstream;
 pub mod usage;

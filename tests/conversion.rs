@@ -412,3 +412,60 @@ async fn image_urls_are_fetched_and_inlined_for_gemini_only() {
     let body = assert_error(open.chat(message("via-gemini", missing.clone())).await, 400).await;
     assert!(body["error"]["message"].as_str().unwrap().contains(&missing), "{body}");
 }
+
+/// The tool-loop history an OpenAI client sends back after a call.
+fn second_turn(model: &str, call: &Value) -> Value {
+    json!({
+        "model": model,
+        "reasoning_effort": "low",
+        "max_completion_tokens": 4000,
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": tool_schema()}}],
+        "messages": [
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "{\"sky\":\"clear\"}"}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn chat_clients_get_signed_reasoning_back_to_its_issuer_on_the_next_turn() {
+    let (mock, gw) = matrix().await;
+    let first = |model: &str, stream: bool| {
+        json!({
+            "model": model, "stream": stream, "reasoning_effort": "low", "max_completion_tokens": 4000,
+            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": tool_schema()}}],
+            "messages": [{"role": "user", "content": "What is the weather in Paris?"}]
+        })
+    };
+
+    // Gemini, whole answer: the functionCall's thoughtSignature returns on the next turn.
+    let v: Value = gw.chat(first("via-gemini", false)).await.json().await.unwrap();
+    let call = v["choices"][0]["message"]["tool_calls"][0].clone();
+    let sent = mock.requests().last().unwrap().json().unwrap();
+    assert_eq!(sent["generationConfig"]["thinkingConfig"]["includeThoughts"], true, "{sent}");
+    assert_eq!(gw.chat(second_turn("via-gemini", &call)).await.status(), 200);
+    let sent = mock.requests().last().unwrap().json().unwrap();
+    let model_turn = sent["contents"].as_array().unwrap().iter().find(|c| c["role"] == "model").unwrap().clone();
+    let signed = model_turn["parts"].as_array().unwrap().iter().find_map(|p| p["thoughtSignature"].as_str()).unwrap_or_default().to_owned();
+    assert!(!signed.is_empty() && signed != "skip_thought_signature_validator", "the stored signature, not the sentinel: {model_turn}");
+
+    // Anthropic, streamed answer: the signed thinking block opens the assistant turn again.
+    let body = gw.chat(first("via-anthropic", true)).await.text().await.unwrap();
+    let mut id = String::new();
+    for data in sse_data(&body) {
+        if let Ok(v) = serde_json::from_str::<Value>(&data) {
+            if let Some(i) = v["choices"][0]["delta"]["tool_calls"][0]["id"].as_str() {
+                id = i.to_owned();
+            }
+        }
+    }
+    assert!(!id.is_empty(), "{body}");
+    let call = json!({"id": id, "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}});
+    assert_eq!(gw.chat(second_turn("via-anthropic", &call)).await.status(), 200);
+    let sent = mock.requests().last().unwrap().json().unwrap();
+    let assistant = &sent["messages"][1];
+    assert_eq!(assistant["content"][0]["type"], "thinking", "{sent}");
+    assert!(assistant["content"][0]["signature"].as_str().is_some_and(|s| s.starts_with("sig_mock_")), "{sent}");
+    assert_eq!(sent["thinking"]["type"], "enabled", "thinking stays on: {sent}");
+}

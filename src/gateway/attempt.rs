@@ -31,6 +31,8 @@ pub struct Upstreams {
     pub connector: Connector,
     /// Async DNS with TTL cache.
     pub dns: DnsCache,
+    /// Signed reasoning kept for clients that cannot carry it.
+    pub signatures: std::sync::Arc<crate::store::signatures::SignatureStore>,
 }
 
 /// One channel's upstream request, built by the endpoint handler.

@@ -5,6 +5,7 @@
 use super::attempt::{self, Call, Prepared, Upstreams};
 use super::body;
 use super::media;
+use super::signatures;
 use crate::upstream::media::FetchPolicy;
 use super::ctx::RequestCtx;
 use super::relay;
@@ -128,6 +129,9 @@ pub async fn handle(
                 };
                 let mut req: ir::Request = source.clone();
                 req.model = channel.upstream_model.clone();
+                if signatures::needed(inbound.protocol, up) {
+                    signatures::restore(&upstreams.signatures, up, &mut req);
+                }
                 let converted = dialect::ir_to_request(up, &req, &opts)?;
                 for warning in &converted.warnings {
                     tracing::info!(target: "conversion", channel = %channel.label, "{warning:?}");

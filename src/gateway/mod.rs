@@ -17,6 +17,7 @@ pub mod media;
 pub mod models;
 pub mod relay;
 pub mod respond;
+pub mod signatures;
 pub mod snapshot;
 
 use crate::telemetry::access_log::{self, AccessRecord};
@@ -46,7 +47,8 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway serving `snapshot`, sending upstream through `connector`.
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
-        Gateway { snapshot, upstreams: Upstreams { connector, dns: crate::upstream::dns::DnsCache::new() }, metrics }
+        let upstreams = Upstreams { connector, dns: crate::upstream::dns::DnsCache::new(), signatures: Arc::default() };
+        Gateway { snapshot, upstreams, metrics }
     }
 
     async fn serve(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Handled> {

@@ -5,6 +5,7 @@
 use super::attempt::{Committed, Upstreams};
 use super::ctx::RequestCtx;
 use super::respond;
+use super::signatures;
 use crate::protocol::dialect::{self, ClientSpec, DynDecoder, DynEncoder};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{ConvertOptions, Flow, Protocol, StreamConverter};
@@ -40,7 +41,11 @@ pub async fn relay(session: &mut Session, ctx: &mut RequestCtx, upstreams: &Upst
         Committed::Rejected(err) => respond::error(session, ctx, &err).await,
         Committed::Whole { protocol, head, body } => {
             let same = protocol == spec.inbound;
-            let converted = if same { Ok(passthrough::response(protocol, &body, spec.public_model)) } else { convert_whole(protocol, &body, spec, &ctx.request_id) };
+            let converted = if same {
+                Ok(passthrough::response(protocol, &body, spec.public_model))
+            } else {
+                convert_whole(protocol, &body, spec, &ctx.request_id, upstreams)
+            };
             let (body, usage) = match converted {
                 Ok(v) => v,
                 Err(err) => return respond::error(session, ctx, &err).await,
@@ -58,7 +63,14 @@ pub async fn relay(session: &mut Session, ctx: &mut RequestCtx, upstreams: &Upst
             } else {
                 let client = spec.client(&ctx.request_id);
                 match (dialect::stream_decoder(protocol), dialect::stream_encoder(spec.inbound, &client)) {
-                    (Ok(d), Ok(e)) => Pipe::Convert(Box::new(StreamConverter::new(d, e))),
+                    (Ok(d), Ok(e)) => {
+                        let d: DynDecoder = if signatures::needed(spec.inbound, protocol) {
+                            Box::new(signatures::Recording::new(d, upstreams.signatures.clone(), protocol))
+                        } else {
+                            d
+                        };
+                        Pipe::Convert(Box::new(StreamConverter::new(d, e)))
+                    }
                     (Err(err), _) | (_, Err(err)) => return respond::error(session, ctx, &err).await,
                 }
             };
@@ -93,10 +105,13 @@ impl Spec<'_> {
     }
 }
 
-fn convert_whole(protocol: Protocol, body: &[u8], spec: &Spec<'_>, request_id: &str) -> Result<(Bytes, Option<Usage>), ApiError> {
+fn convert_whole(protocol: Protocol, body: &[u8], spec: &Spec<'_>, request_id: &str, upstreams: &Upstreams) -> Result<(Bytes, Option<Usage>), ApiError> {
     let mut resp = dialect::response_to_ir(protocol, body).map_err(|e| {
         ApiError::new(ErrorClass::Server, format!("the upstream answer could not be read: {}", e.message)).with_status(502)
     })?;
+    if signatures::needed(spec.inbound, protocol) {
+        signatures::remember_response(&upstreams.signatures, protocol, &resp);
+    }
     resp.model = spec.public_model.to_owned();
     let usage = resp.usage;
     Ok((Bytes::from(dialect::ir_to_response(spec.inbound, &resp, &spec.client(request_id))?), Some(usage)))
