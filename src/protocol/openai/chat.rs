@@ -220,15 +220,15 @@ impl ChatStreamRewriter {
         if bytes.first() != Some(&b'{') || bytes.get(1) == Some(&b'"') && data[1..].starts_with("\"error\"") {
             return None;
         }
-        let (model_start, model_end) = structural_string_value(bytes, b"\"model\":\"")?;
-        let usage = structural_key(bytes, b"\"usage\":");
+        let (model_start, model_end) = structural_string_value(bytes, &MODEL_KEY)?;
+        let usage = structural_key(bytes, &USAGE_KEY);
         let drop_usage = match usage {
             None => None,
             // A real usage object (the last chunk) takes the parsing path.
             Some(at) if !bytes[at..].starts_with(b"null") => return None,
             Some(_) if self.client_wants_usage => None,
             Some(at) => {
-                let key_start = at - b"\"usage\":".len();
+                let key_start = at - USAGE_KEY.needle().len();
                 // Only `,"usage":null` is cut out byte-exact; another layout takes the slow path.
                 if key_start == 0 || bytes[key_start - 1] != b',' {
                     return None;
@@ -236,11 +236,11 @@ impl ChatStreamRewriter {
                 Some((key_start - 1, at + 4))
             }
         };
-        if memchr::memmem::find(bytes, b"\"error\"").is_some() {
+        if ERROR_KEY.find(bytes).is_some() {
             return None;
         }
         if !self.finished {
-            if let Some(at) = structural_key(bytes, b"\"finish_reason\":") {
+            if let Some(at) = structural_key(bytes, &FINISH_KEY) {
                 self.finished = bytes.get(at) == Some(&b'"');
             }
         }
@@ -303,14 +303,23 @@ impl ChatStreamRewriter {
     }
 }
 
+/// A substring searcher built once: building one per search cost more than the search.
+type Key = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
+
+static MODEL_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"model\":\""));
+static USAGE_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"usage\":"));
+static FINISH_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"finish_reason\":"));
+static ERROR_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"error\""));
+
 /// The position just after `key` where it appears as an object key (preceded by `{` or `,`),
 /// so the same bytes inside a string value (where quotes are escaped) never match.
-fn structural_key(bytes: &[u8], key: &[u8]) -> Option<usize> {
+fn structural_key(bytes: &[u8], key: &Key) -> Option<usize> {
+    let needle_len = key.needle().len();
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&bytes[from..], key) {
+    while let Some(i) = key.find(&bytes[from..]) {
         let at = from + i;
         if at > 0 && matches!(bytes[at - 1], b'{' | b',') {
-            return Some(at + key.len());
+            return Some(at + needle_len);
         }
         from = at + 1;
     }
@@ -318,7 +327,7 @@ fn structural_key(bytes: &[u8], key: &[u8]) -> Option<usize> {
 }
 
 /// The byte range of a structural key's plain string value (`None` if the value has escapes).
-fn structural_string_value(bytes: &[u8], key_with_quote: &[u8]) -> Option<(usize, usize)> {
+fn structural_string_value(bytes: &[u8], key_with_quote: &Key) -> Option<(usize, usize)> {
     let start = structural_key(bytes, key_with_quote)?;
     let len = memchr::memchr2(b'"', b'\\', &bytes[start..])?;
     (bytes[start + len] == b'"').then_some((start, start + len))
