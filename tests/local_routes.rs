@@ -88,3 +88,35 @@ async fn access_log_has_usage_and_never_a_key() {
     let log = gw.log();
     assert!(!log.contains(UPSTREAM_KEY) && !log.contains(KEY) && !log.contains("sk-wrong"), "a key reached the log");
 }
+
+#[tokio::test]
+async fn an_early_error_keeps_the_connection_for_the_next_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_mock, gw) = single().await;
+    let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let body = serde_json::to_string(&hello(json!({}))).unwrap();
+    let request = |key: &str| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // Both requests on one connection: the 401 must not close it.
+    sock.write_all(request("sk-wrong").as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buf = vec![0u8; 16384];
+    while !seen.contains("invalid API key") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "closed after the 401: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 401") && !seen.to_ascii_lowercase().contains("connection: close"), "{seen}");
+    sock.write_all(request(KEY).as_bytes()).await.unwrap();
+    let mut second = String::new();
+    while !second.contains("Echo: Hello there") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "closed before the second answer: {second}");
+        second.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+}

@@ -59,6 +59,18 @@ pub fn copy_upstream_headers(from: &ResponseHeader, to: &mut ResponseHeader) -> 
     Ok(())
 }
 
+/// An error answered before the request body was read (a wrong key, an unknown route) would
+/// close the client's connection; when the unread body is small, Pingora drains it after the
+/// answer instead, so SDK clients keep their pooled connection. A large body still closes.
+fn keep_alive_if_small_body(session: &mut Session) {
+    const DRAINABLE: usize = 64 * 1024;
+    let declared = session.req_header().headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n <= DRAINABLE) {
+        session.set_close_on_response_before_downstream_finish(false);
+        session.set_total_drain_timeout(Some(std::time::Duration::from_secs(1)));
+    }
+}
+
 /// Writes a complete response with `Content-Length`.
 pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, mut resp: ResponseHeader, body: Bytes) -> pingora::Result<()> {
     resp.insert_header("content-length", body.len())?;
@@ -81,6 +93,7 @@ pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body
 /// Writes an error in the client protocol's envelope, with `Retry-After` when it carries one.
 pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) -> pingora::Result<()> {
     ctx.error = Some(err.message.clone());
+    keep_alive_if_small_body(session);
     let (status, body) = crate::protocol::dialect::error_response(ctx.inbound, err, &ctx.request_id);
     let mut resp = head(status, "application/json", &ctx.request_id)?;
     if let Some(secs) = err.retry_after {
