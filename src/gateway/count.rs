@@ -7,7 +7,6 @@ use super::ctx::RequestCtx;
 use super::generate::Handled;
 use super::respond;
 use super::snapshot::Snapshot;
-use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::Protocol;
 use crate::protocol::json::RawObject;
 use crate::protocol::{anthropic, gemini};
@@ -20,14 +19,9 @@ pub async fn handle(session: &mut Session, ctx: &mut RequestCtx, snapshot: &Snap
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
     let model = match path_model {
         Some(m) => m,
-        None => RawObject::parse(&raw)
-            .ok()
-            .and_then(|o| o.get_str("model").map(|m| m.into_owned()))
-            .ok_or_else(|| ApiError::new(ErrorClass::InvalidRequest, "missing required field `model`").with_param("model"))?,
+        None => RawObject::parse_body(&raw)?.model()?,
     };
-    let Some(route) = snapshot.catalog.resolve(&model) else {
-        return Err(ApiError::new(ErrorClass::NotFound, format!("model `{model}` does not exist")).with_code("model_not_found").into());
-    };
+    let route = snapshot.catalog.resolve_or_404(&model)?;
     ctx.model = Some(route.id.clone());
     let body = match p {
         Protocol::Gemini => {

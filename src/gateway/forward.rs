@@ -49,16 +49,8 @@ impl Forwarded {
 /// Serves one forwarded request.
 pub async fn handle(session: &mut Session, ctx: &mut RequestCtx, snapshot: &Snapshot, upstreams: &Upstreams, kind: Forwarded) -> Result<(), Handled> {
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
-    let obj = crate::protocol::json::RawObject::parse(&raw).map_err(|e| {
-        ApiError::new(ErrorClass::InvalidRequest, format!("request body is not a valid JSON object: {e}")).with_code("invalid_json")
-    })?;
-    let model = match obj.get_str("model") {
-        Some(m) if !m.is_empty() => m.into_owned(),
-        _ => return Err(ApiError::new(ErrorClass::InvalidRequest, "missing required field `model`").with_param("model").into()),
-    };
-    let Some(route) = snapshot.catalog.resolve(&model) else {
-        return Err(ApiError::new(ErrorClass::NotFound, format!("model `{model}` does not exist")).with_param("model").with_code("model_not_found").into());
-    };
+    let model = crate::protocol::json::RawObject::parse_body(&raw)?.model()?;
+    let route = snapshot.catalog.resolve_or_404(&model)?;
     ctx.model = Some(route.id.clone());
     let capable: Vec<&Channel> = plan(&route.channels, &mut rand::rng())
         .into_iter()

@@ -48,15 +48,10 @@ fn facts<'a>(inbound: &Inbound, raw: &'a [u8]) -> Result<Facts<'a>, ApiError> {
         let info = chat.info.clone();
         return Ok(Facts { model: info.model, stream: info.stream, include_usage: info.include_usage, chat: Some(chat) });
     }
-    let obj = RawObject::parse(raw).map_err(|e| {
-        ApiError::new(ErrorClass::InvalidRequest, format!("request body is not a valid JSON object: {e}")).with_code("invalid_json")
-    })?;
+    let obj = RawObject::parse_body(raw)?;
     let model = match &inbound.path_model {
         Some(m) => m.clone(),
-        None => match obj.get_str("model") {
-            Some(m) if !m.is_empty() => m.into_owned(),
-            _ => return Err(ApiError::new(ErrorClass::InvalidRequest, "missing required field `model`").with_param("model")),
-        },
+        None => obj.model()?,
     };
     let stream = inbound.path_stream || matches!(obj.get_as::<Option<bool>>("stream"), Some(Ok(Some(true))));
     Ok(Facts { model, stream, include_usage: stream, chat: None })
@@ -73,12 +68,7 @@ pub async fn handle(
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
     let facts = facts(&inbound, &raw)?;
     ctx.stream = facts.stream;
-    let Some(route) = snapshot.catalog.resolve(&facts.model) else {
-        return Err(ApiError::new(ErrorClass::NotFound, format!("model `{}` does not exist", facts.model))
-            .with_param("model")
-            .with_code("model_not_found")
-            .into());
-    };
+    let route = snapshot.catalog.resolve_or_404(&facts.model)?;
     ctx.model = Some(route.id.clone());
     let order = plan(&route.channels, &mut rand::rng());
 

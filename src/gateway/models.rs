@@ -2,7 +2,7 @@
 
 use super::snapshot::Snapshot;
 use crate::config::{Model, ModelKind};
-use crate::protocol::error::{ApiError, ErrorClass};
+use crate::protocol::error::ApiError;
 use crate::routing::catalog::ModelRoute;
 use bytes::Bytes;
 use pingora::http::RequestHeader;
@@ -107,9 +107,6 @@ pub fn list(snapshot: &Snapshot, listing: Listing) -> Bytes {
 /// One model by id or alias (the answer names its public id).
 pub fn one(snapshot: &Snapshot, name: &str, listing: Listing) -> Result<Bytes, ApiError> {
     let name = name.strip_prefix("models/").unwrap_or(name);
-    snapshot
-        .catalog
-        .resolve(name)
-        .map(|m| Bytes::from(entry(m, config_model(snapshot, &m.id), listing).to_string()))
-        .ok_or_else(|| ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_code("model_not_found"))
+    let route = snapshot.catalog.resolve_or_404(name)?;
+    Ok(Bytes::from(entry(route, config_model(snapshot, &route.id), listing).to_string()))
 }

@@ -35,6 +35,25 @@ impl<'a> RawObject<'a> {
         Ok(RawObject { fields })
     }
 
+    /// Parses a request body, or the 400 a client gets for one that is not a JSON object.
+    pub fn parse_body(body: &'a [u8]) -> Result<Self, crate::protocol::error::ApiError> {
+        RawObject::parse(body).map_err(|e| {
+            crate::protocol::error::ApiError::new(
+                crate::protocol::error::ErrorClass::InvalidRequest,
+                format!("request body is not a valid JSON object: {e}"),
+            )
+            .with_code("invalid_json")
+        })
+    }
+
+    /// The request's `model`: a non-empty string, or the 400 naming the field.
+    pub fn model(&self) -> Result<String, crate::protocol::error::ApiError> {
+        match self.get_str("model") {
+            Some(m) if !m.is_empty() => Ok(m.into_owned()),
+            _ => Err(missing_model()),
+        }
+    }
+
     /// The raw value of a top-level field (the last one when a key repeats, as JSON parsers do).
     pub fn get(&self, key: &str) -> Option<&RawValue> {
         self.fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
@@ -90,6 +109,12 @@ impl<'a> RawObject<'a> {
         out.push(b'}');
         out
     }
+}
+
+/// The 400 for a request without a usable `model`.
+pub fn missing_model() -> crate::protocol::error::ApiError {
+    crate::protocol::error::ApiError::new(crate::protocol::error::ErrorClass::InvalidRequest, "missing required field `model`")
+        .with_param("model")
 }
 
 /// One line of a serde_json error, without the "at line 1 column N" noise for one-line bodies.

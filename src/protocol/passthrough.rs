@@ -34,13 +34,9 @@ pub fn request(p: Protocol, body: &[u8], upstream_model: &str) -> Result<Bytes, 
 
 /// The body with its top-level `model` replaced, every other byte kept.
 pub fn with_model(body: &[u8], model: &str) -> Result<Bytes, ApiError> {
-    let mut obj = RawObject::parse(body).map_err(|e| invalid_json(&e.to_string()))?;
+    let mut obj = RawObject::parse_body(body)?;
     obj.set("model", model).map_err(|e| ApiError::new(ErrorClass::Server, format!("could not build the upstream body: {e}")))?;
     Ok(Bytes::from(obj.to_vec()))
-}
-
-fn invalid_json(detail: &str) -> ApiError {
-    ApiError::new(ErrorClass::InvalidRequest, format!("request body is not a valid JSON object: {detail}")).with_code("invalid_json")
 }
 
 /// A whole response for the client: the public model id back in, usage read on the side.

@@ -1,5 +1,6 @@
 //! The public model catalogue: ids and aliases resolved to their channels.
 
+use crate::protocol::error::{ApiError, ErrorClass};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -57,6 +58,13 @@ impl Catalog {
     /// The route for a public id or alias.
     pub fn resolve(&self, name: &str) -> Option<&Arc<ModelRoute>> {
         self.by_name.get(name)
+    }
+
+    /// The route for `name`, or the 404 a client gets for an unknown model.
+    pub fn resolve_or_404(&self, name: &str) -> Result<&Arc<ModelRoute>, ApiError> {
+        self.resolve(name).ok_or_else(|| {
+            ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_param("model").with_code("model_not_found")
+        })
     }
 
     /// Every model in config order (for `GET /v1/models`).

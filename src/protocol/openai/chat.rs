@@ -5,7 +5,7 @@
 //! its bytes, so explicit `0`/`false`, `null` and fields unknown to us reach the upstream as sent.
 
 use super::super::error::{ApiError, ErrorClass};
-use super::super::json::RawObject;
+use super::super::json::{missing_model, RawObject};
 use super::super::sse::SseEvent;
 use super::super::usage::Usage;
 use bytes::{Bytes, BytesMut};
@@ -40,10 +40,7 @@ struct StreamOptions {
 impl<'a> ChatRequest<'a> {
     /// Parses a request body; a malformed body or a missing/invalid field is a 400 naming it.
     pub fn parse(body: &'a [u8]) -> Result<Self, ApiError> {
-        let obj = RawObject::parse(body).map_err(|e| {
-            ApiError::new(ErrorClass::InvalidRequest, format!("request body is not a valid JSON object: {e}"))
-                .with_code("invalid_json")
-        })?;
+        let obj = RawObject::parse_body(body)?;
         let model = match obj.get("model") {
             None => return Err(missing_model()),
             Some(raw) => match serde_json::from_str::<String>(raw.get()) {
@@ -99,9 +96,6 @@ impl<'a> ChatRequest<'a> {
     }
 }
 
-fn missing_model() -> ApiError {
-    ApiError::new(ErrorClass::InvalidRequest, "missing required field `model`").with_param("model")
-}
 
 /// The `usage` object of a chat completion or its final stream chunk.
 #[derive(Deserialize, Default, Debug)]
