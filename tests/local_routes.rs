@@ -82,6 +82,7 @@ async fn access_log_has_usage_and_never_a_key() {
     assert_eq!(records.len(), 4, "{}", gw.log());
     // The stream did not ask for usage, yet it was counted from the injected usage chunk.
     let stream = records.iter().find(|r| r["stream"] == true).unwrap();
+    assert_eq!(stream["endpoint"], "chat_completions");
     assert_eq!((stream["input_tokens"].as_u64(), stream["output_tokens"].as_u64()), (Some(5), Some(3)));
     assert_eq!(stream["key"], "tester");
     assert!(records.iter().any(|r| r["status"] == 401 && r["key"].is_null()));

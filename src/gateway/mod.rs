@@ -179,6 +179,7 @@ impl ProxyHttp for Gateway {
             request_id: &ctx.request_id,
             method: req.method.as_str(),
             path: req.uri.path(),
+            endpoint: ctx.endpoint.as_ref().map(Endpoint::name),
             status,
             key: ctx.key_name.as_deref(),
             model: ctx.model.as_deref(),

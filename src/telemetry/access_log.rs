@@ -14,6 +14,8 @@ pub struct AccessRecord<'a> {
     pub method: &'a str,
     /// Request path without the query (which may hold `?key=`).
     pub path: &'a str,
+    /// The recognised endpoint (`chat_completions`, `messages`, …).
+    pub endpoint: Option<&'a str>,
     /// Status sent to the client.
     pub status: u16,
     /// The client key's name, when authenticated.
