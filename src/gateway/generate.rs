@@ -72,8 +72,11 @@ pub async fn handle(
     ctx.model = Some(route.id.clone());
     let order = plan(&route.channels, &mut rand::rng());
 
+    // The protocol each planned channel is called in, for this client.
+    let wires: Vec<Protocol> = order.iter().filter_map(|c| snapshot.providers.get(c.provider)).map(|p| p.wire_for(inbound.protocol)).collect();
+
     // The hub form is built once, and only when some channel speaks another protocol.
-    let converts = order.iter().any(|c| snapshot.providers.get(c.provider).is_some_and(|p| p.wire_for(inbound.protocol) != inbound.protocol));
+    let converts = wires.iter().any(|w| *w != inbound.protocol);
     let mut responses_echo = ResponseEcho::default();
     let hub = if converts {
         let mut req = if inbound.protocol == Protocol::OpenAiResponses {
@@ -90,7 +93,7 @@ pub async fn handle(
     };
     // Gemini takes media only inline: fetch remote images and documents once, for its channels.
     let gemini_hub = match &hub {
-        Some(h) if media::has_remote_media(h) && order.iter().any(|c| snapshot.providers.get(c.provider).is_some_and(|p| p.wire_for(inbound.protocol) == Protocol::Gemini)) => {
+        Some(h) if wires.contains(&Protocol::Gemini) && media::has_remote_media(h) => {
             let mut inlined = h.clone();
             let limits = &snapshot.config.limits;
             let policy = FetchPolicy { max_bytes: limits.media_max_bytes, allow_private: limits.media_allow_private };
@@ -101,8 +104,7 @@ pub async fn handle(
     };
     let opts = ConvertOptions::default();
     let client_header = |name: &str| session.req_header().headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let anthropic_version = client_header("anthropic-version");
-    let anthropic_beta = client_header("anthropic-beta");
+    let anthropic_client = AnthropicHeaders { version: client_header("anthropic-version"), beta: client_header("anthropic-beta") };
 
     let prepare = |channel: &Channel, provider: &ProviderRuntime| -> Result<Prepared, ApiError> {
         let up = provider.wire_for(inbound.protocol);
@@ -132,11 +134,7 @@ pub async fn handle(
         };
         let mut headers = wire::auth_headers(up, provider.api_key.expose());
         if up == Protocol::Anthropic {
-            let version = if same { anthropic_version.clone() } else { None };
-            headers.push(("anthropic-version", version.unwrap_or_else(|| wire::ANTHROPIC_VERSION.to_owned())));
-            if let (true, Some(beta)) = (same, &anthropic_beta) {
-                headers.push(("anthropic-beta", beta.clone()));
-            }
+            anthropic_client.add_to(&mut headers, same);
         }
         let path = wire::generation_path(up, &provider.target.base_path, &channel.upstream_model, facts.stream);
         Ok(Prepared { protocol: up, path, body, headers })
@@ -162,6 +160,23 @@ pub async fn handle(
         opts: &opts,
     };
     relay::relay(session, ctx, upstreams, committed?, &spec).await.map_err(Handled::Downstream)
+}
+
+/// An Anthropic client's version and beta headers: forwarded when the upstream is Anthropic too;
+/// a converted request gets the version whose fields the converter writes.
+struct AnthropicHeaders {
+    version: Option<String>,
+    beta: Option<String>,
+}
+
+impl AnthropicHeaders {
+    fn add_to(&self, headers: &mut Vec<(&'static str, String)>, passthrough: bool) {
+        let version = self.version.as_ref().filter(|_| passthrough).cloned();
+        headers.push(("anthropic-version", version.unwrap_or_else(|| wire::ANTHROPIC_VERSION.to_owned())));
+        if let (true, Some(beta)) = (passthrough, &self.beta) {
+            headers.push(("anthropic-beta", beta.clone()));
+        }
+    }
 }
 
 /// Resolves when the client closes its connection (HTTP/1 FIN, h2 reset); pending otherwise.

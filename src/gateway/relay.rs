@@ -177,8 +177,10 @@ impl Stream {
                 session.write_response_body(None, true).await?;
             }
             End::Done | End::Open => {
-                session.write_response_body(None, true).await?;
+                // Back to the pool before the client sees the end, so its next request (which
+                // may follow at once) finds the connection idle instead of opening another.
                 drain_and_release(self.exchange, upstreams, &self.peer).await;
+                session.write_response_body(None, true).await?;
             }
         }
         Ok(())
