@@ -121,3 +121,27 @@ async fn an_early_error_keeps_the_connection_for_the_next_request() {
     }
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
 }
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_before_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_mock, gw) = single().await;
+    let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let body = serde_json::to_string(&hello(json!({}))).unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 16384];
+    let n = tokio::time::timeout(std::time::Duration::from_millis(800), sock.read(&mut buf)).await.expect("a 100 Continue before the body").unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100"), "{}", String::from_utf8_lossy(&buf[..n]));
+    sock.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    while !answer.contains("Echo: Hello there") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "{answer}");
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 200") || answer.contains("HTTP/1.1 200"), "{answer}");
+}
