@@ -7,6 +7,7 @@
 
 use super::dialect::{self, DynDecoder};
 use super::error::{ApiError, ErrorClass};
+use super::gemini::{merge_snapshot, usage_from_gemini, UsageMetadata};
 use super::ir::{Protocol, StreamEvent};
 use super::json::RawObject;
 use super::openai::chat::{ChatRequest, ChatStreamRewriter, StreamStep};
@@ -63,14 +64,29 @@ pub struct PassthroughStream {
     scratch: Vec<StreamEvent>,
     usage: Option<Usage>,
     terminal: bool,
+    /// Gemini: the running usage snapshot (per field, the last value wins).
+    gemini_usage: UsageMetadata,
+    /// Gemini: a finish reason was seen (its streams end at EOF, with no terminal event).
+    gemini_finished: bool,
 }
 
 impl PassthroughStream {
     /// A stream of protocol `p` shown to the client as `public_model`.
     pub fn new(p: Protocol, public_model: &str, client_wants_usage: bool) -> Self {
         let chat = (p == Protocol::OpenAiChat).then(|| ChatStreamRewriter::new(public_model, client_wants_usage));
-        let side = if chat.is_some() { None } else { dialect::stream_decoder(p).ok() };
-        PassthroughStream { protocol: p, public_model: public_model.to_owned(), chat, side, scratch: Vec::new(), usage: None, terminal: false }
+        // Chat and Gemini are read with light probes below; the others by their hub decoder.
+        let side = if matches!(p, Protocol::OpenAiChat | Protocol::Gemini) { None } else { dialect::stream_decoder(p).ok() };
+        PassthroughStream {
+            protocol: p,
+            public_model: public_model.to_owned(),
+            chat,
+            side,
+            scratch: Vec::new(),
+            usage: None,
+            terminal: false,
+            gemini_usage: UsageMetadata::default(),
+            gemini_finished: false,
+        }
     }
 
     /// The last usage the upstream reported.
@@ -82,6 +98,9 @@ impl PassthroughStream {
     pub fn on_event(&mut self, event: &SseEvent) -> StreamStep {
         if let Some(chat) = self.chat.as_mut() {
             return chat.on_event(event);
+        }
+        if self.protocol == Protocol::Gemini {
+            return self.gemini_event(event);
         }
         let mut ended = None;
         if let Some(side) = self.side.as_mut() {
@@ -111,11 +130,41 @@ impl PassthroughStream {
         }
     }
 
+    /// A Gemini chunk: one field-level parse reads `usageMetadata`, notices a finish reason and
+    /// puts the public model in `modelVersion`; the full hub decoder is not needed to forward.
+    fn gemini_event(&mut self, event: &SseEvent) -> StreamStep {
+        let Ok(mut obj) = RawObject::parse(event.data.as_bytes()) else {
+            return StreamStep::Forward(event.to_bytes());
+        };
+        if obj.get("error").is_some() {
+            self.terminal = true;
+            return StreamStep::Error(event.to_bytes());
+        }
+        if let Some(Ok(meta)) = obj.get_as::<UsageMetadata>("usageMetadata") {
+            merge_snapshot(&mut self.gemini_usage, &meta);
+            self.usage = Some(usage_from_gemini(&self.gemini_usage));
+        }
+        if obj.get("candidates").is_some_and(|c| memchr::memmem::find(c.get().as_bytes(), b"\"finishReason\"").is_some()) {
+            self.gemini_finished = true;
+        }
+        if obj.get("modelVersion").is_some() && obj.set("modelVersion", &self.public_model).is_ok() {
+            let mut out = Vec::with_capacity(event.data.len() + 8);
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&obj.to_vec());
+            out.extend_from_slice(b"\n\n");
+            return StreamStep::Forward(Bytes::from(out));
+        }
+        StreamStep::Forward(event.to_bytes())
+    }
+
     /// The upstream ended (EOF): true when the protocol's stream was complete. Gemini streams
-    /// have no terminal event; their decoder decides from the finish reason it saw.
+    /// have no terminal event: complete when a finish reason arrived.
     pub fn finish_is_clean(&mut self) -> bool {
         if self.terminal {
             return true;
+        }
+        if self.protocol == Protocol::Gemini {
+            return self.gemini_finished;
         }
         let Some(side) = self.side.as_mut() else { return false };
         self.scratch.clear();
@@ -127,7 +176,6 @@ impl PassthroughStream {
         let rewritten = match self.protocol {
             Protocol::Anthropic if event.event.as_deref() == Some("message_start") => set_nested_model(&event.data, "message", &self.public_model),
             Protocol::OpenAiResponses => set_nested_model(&event.data, "response", &self.public_model),
-            Protocol::Gemini => set_top_model(&event.data, "modelVersion", &self.public_model),
             _ => None,
         };
         match rewritten {
@@ -135,13 +183,6 @@ impl PassthroughStream {
             None => event.to_bytes(),
         }
     }
-}
-
-fn set_top_model(data: &str, field: &str, model: &str) -> Option<String> {
-    let mut obj = RawObject::parse(data.as_bytes()).ok()?;
-    obj.get(field)?;
-    obj.set(field, model).ok()?;
-    String::from_utf8(obj.to_vec()).ok()
 }
 
 fn set_nested_model(data: &str, outer: &str, model: &str) -> Option<String> {
@@ -165,6 +206,22 @@ mod tests {
         let up = request(Protocol::Anthropic, body, "claude-up").unwrap();
         assert_eq!(&up[..], br#"{"model":"claude-up","max_tokens":0,"temperature":0,"x_beta":{"a":null}}"#);
         assert_eq!(&request(Protocol::Gemini, b"{\"contents\":[]}", "g").unwrap()[..], b"{\"contents\":[]}");
+    }
+
+    #[test]
+    fn gemini_stream_keeps_the_last_usage_snapshot_and_ends_clean_after_a_finish() {
+        let mut s = PassthroughStream::new(Protocol::Gemini, "public", false);
+        let chunk = |text: &str, tail: &str| SseEvent::data(format!(
+            r#"{{"candidates":[{{"content":{{"role":"model","parts":[{{"text":"{text}"}}]}}{tail}}}],"usageMetadata":{{"promptTokenCount":10,"candidatesTokenCount":{n}}},"modelVersion":"up"}}"#,
+            n = text.len()
+        ));
+        let StreamStep::Forward(first) = s.on_event(&chunk("ab", "")) else { panic!("forwarded") };
+        assert!(String::from_utf8_lossy(&first).contains(r#""modelVersion":"public""#));
+        assert!(!s.finish_is_clean(), "no finish reason yet: a cut stream");
+        s.on_event(&chunk("abcde", r#","finishReason":"STOP""#));
+        let u = s.usage().unwrap();
+        assert_eq!((u.in_base, u.out_total), (10, 5), "the last snapshot, never a sum");
+        assert!(s.finish_is_clean());
     }
 
     #[test]
