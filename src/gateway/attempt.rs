@@ -109,7 +109,7 @@ pub async fn run(
             Ok(AttemptResult::RetryableStatus { status, .. }) => format!("status_{status}"),
             Err(e) => e.label().to_owned(),
         };
-        ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome: label.clone() });
+        ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome: label });
         match outcome {
             Ok(AttemptResult::Committed(c)) => return Ok(c),
             Ok(AttemptResult::RetryableStatus { protocol, status, body, retry_after }) => {
