@@ -315,7 +315,7 @@ fn relay_stream(upstream: Protocol, client: Protocol, chunks: &[&[u8]], opts: &C
         return (written, pipe.usage());
     }
     let spec = ClientSpec { public_model: CLIENT_MODEL, include_usage: true, include_thoughts: false, responses_echo: Default::default(), fallback_id: "req_bench", opts };
-    let mut conv = StreamConverter::new(dialect::stream_decoder(upstream).unwrap(), dialect::stream_encoder(client, &spec).unwrap());
+    let mut conv = StreamConverter::new(dialect::stream_decoder(upstream), dialect::stream_encoder(client, &spec));
     let mut flow = Flow::Continue;
     'read: for chunk in chunks {
         events.clear();

@@ -22,6 +22,10 @@ models:\n\
   - {{ id: via-openai, channels: [ {{ provider: up-openai, model: mock-openai }} ], price: {{ input: 0.15, output: 0.6, cache_read: 0.075 }}, capabilities: {{ vision: true, function_call: true }} }}\n\
   - {{ id: via-anthropic, channels: [ {{ provider: up-anthropic, model: mock-anthropic }} ] }}\n\
   - {{ id: via-gemini, channels: [ {{ provider: up-gemini, model: mock-gemini }} ] }}\n\
+  - {{ id: emb-openai, kind: embedding, channels: [ {{ provider: up-openai, model: mock-openai }} ] }}\n\
+  - {{ id: img-openai, kind: image, channels: [ {{ provider: up-openai, model: mock-openai }} ] }}\n\
+  - {{ id: emb-anthropic, kind: embedding, channels: [ {{ provider: up-anthropic, model: mock-anthropic }} ] }}\n\
+  - {{ id: emb-gemini, kind: embedding, channels: [ {{ provider: up-gemini, model: mock-gemini }} ] }}\n\
 keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
     );
     let gw = Gateway::start(&yaml).await;
@@ -249,20 +253,31 @@ async fn model_lists_in_each_sdks_shape() {
 async fn embeddings_and_images_reach_openai_channels_only() {
     let (mock, gw) = matrix().await;
     let c = reqwest::Client::new();
-    let v: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-openai", "input": ["a", "b"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
+    let v: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-openai", "input": ["a", "b"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}");
-    assert_eq!(v["model"], "via-openai");
+    assert_eq!(v["model"], "emb-openai");
     assert_eq!(mock.requests().last().unwrap().json().unwrap()["model"], "mock-openai");
-    let v: Value = c.post(gw.url("/v1/images/generations")).bearer_auth(KEY).json(&json!({"model": "via-openai", "prompt": "a cat"})).send().await.unwrap().json().await.unwrap();
+    let v: Value = c.post(gw.url("/v1/images/generations")).bearer_auth(KEY).json(&json!({"model": "img-openai", "prompt": "a cat"})).send().await.unwrap().json().await.unwrap();
     assert!(v["data"][0]["b64_json"].is_string(), "{v}");
-    let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-anthropic", "input": "x"})).send().await.unwrap();
+    let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-anthropic", "input": "x"})).send().await.unwrap();
     assert_eq!(assert_error(resp, 400).await["error"]["code"], "unsupported_endpoint");
+
+    // A model of another kind is refused on the endpoint, naming it, before any upstream call.
+    let before = mock.requests().len();
+    let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-openai", "input": "x"})).send().await.unwrap();
+    let body = assert_error(resp, 400).await;
+    assert_eq!(body["error"]["code"], "model_not_supported_on_endpoint", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("/v1/embeddings"), "{body}");
+    let resp = c.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&json!({"model": "emb-openai", "messages": [{"role": "user", "content": "hi"}]})).send().await.unwrap();
+    let body = assert_error(resp, 400).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("/v1/chat/completions"), "{body}");
+    assert_eq!(mock.requests().len(), before, "refused before any upstream call");
 
     // A Gemini channel: batchEmbedContents upstream, the OpenAI shape back; base64 (the OpenAI
     // SDK's default) is exactly the float32-LE bytes of the float answer.
-    let floats: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-gemini", "input": ["a b", "c"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
+    let floats: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-gemini", "input": ["a b", "c"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
     assert!(mock.requests().last().unwrap().path.ends_with("/models/mock-gemini:batchEmbedContents"));
-    let b64: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-gemini", "input": ["a b", "c"], "encoding_format": "base64"})).send().await.unwrap().json().await.unwrap();
+    let b64: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-gemini", "input": ["a b", "c"], "encoding_format": "base64"})).send().await.unwrap().json().await.unwrap();
     assert_eq!(floats["data"].as_array().unwrap().len(), 2, "{floats}");
     let values: Vec<f32> = floats["data"][1]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let bytes: Vec<u8> = values.iter().flat_map(|f| f.to_le_bytes()).collect();

@@ -86,17 +86,26 @@ async fn all_channels_failing_give_the_last_status_in_the_envelope() {
     b.set_faults(Faults { status: Some(429), ..Faults::default() });
     let resp = gw.chat(hello(json!({}))).await;
     assert_eq!(resp.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = assert_error(resp, 429).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("tried"), "{body}");
+    let text = body.to_string();
+    // The client learns what happened, never which providers or channels were behind it.
+    assert!(!text.contains("first") && !text.contains("second") && !text.contains("upstream-model#"), "{body}");
+    let error = gw.access_record(&id).await["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("first/upstream-model#0") && error.contains("second/upstream-model#1"), "the log keeps every attempt: {error}");
 }
 
 #[tokio::test]
 async fn no_reachable_channel_is_503_no_available_channel() {
     let gw = Gateway::start(&config(&[provider("dead1", free_addr(), FAST), provider("dead2", free_addr(), FAST)], &[("dead1", 0), ("dead2", 1)], "")).await;
-    let body = assert_error(gw.chat(hello(json!({"stream": true}))).await, 503).await;
+    let resp = gw.chat(hello(json!({"stream": true}))).await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = assert_error(resp, 503).await;
     assert_eq!(body["error"]["code"], "no_available_channel");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("dead1") && message.contains("dead2"), "{message}");
+    assert!(!message.contains("dead") && !message.contains("127.0.0.1") && !message.contains("refused"), "{message}");
+    let error = gw.access_record(&id).await["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("dead1") && error.contains("dead2") && error.contains("connect"), "{error}");
 }
 
 #[tokio::test]
@@ -128,8 +137,13 @@ async fn first_byte_timeout_on_the_only_channel_says_so() {
     let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     mock.set_faults(Faults { header_delay: Duration::from_millis(3000), ..Faults::default() });
     let gw = Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 500ms, idle: 1s")], &[("slow", 0)], "")).await;
-    let body = assert_error(gw.chat(hello(json!({}))).await, 503).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("first_byte timeout"), "{body}");
+    let resp = gw.chat(hello(json!({}))).await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = assert_error(resp, 503).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("in time") && !message.contains("slow"), "{body}");
+    let error = gw.access_record(&id).await["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("first_byte_timeout") && error.contains("slow/upstream-model#0"), "{error}");
 }
 
 #[tokio::test]

@@ -293,18 +293,7 @@ pub struct Model {
     pub capabilities: Capabilities,
 }
 
-/// The kind of a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Text generation: chat completions, responses, messages, generateContent.
-    #[default]
-    Chat,
-    /// Embeddings (`/v1/embeddings`).
-    Embedding,
-    /// Image generation (`/v1/images/generations`).
-    Image,
-}
+pub use crate::protocol::listing::ModelKind;
 
 /// Capabilities a model advertises in the model lists (they do not change routing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

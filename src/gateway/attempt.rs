@@ -3,159 +3,118 @@
 //!
 //! A connect error, a timeout, 429, 5xx (and 401/403 on the channel's own credentials) move on
 //! to the next channel. A stream is committed only after its first event arrived and was not an
-//! error, so a provider that fails at the start of a stream is failed over too. Once something
-//! is returned from here, it goes to the client: nothing is ever replayed after that.
+//! error, so a provider that fails at the start of a stream is failed over too. Once an answer is
+//! returned from here, it goes to the client: nothing is ever replayed after that.
+//!
+//! What is expected back is a type ([`Whole`] or [`Streamed`]), so a caller that asked for a whole
+//! answer can never be handed a stream.
 
 use super::ctx::{AttemptRecord, RequestCtx};
+use super::failure::{logged_body, Failure, UpstreamError};
 use super::snapshot::{ProviderRuntime, Snapshot};
+use crate::protocol::dialect::Dialect;
 use crate::protocol::error::{ApiError, ErrorClass};
-use crate::protocol::ir::Protocol;
+use crate::protocol::ir::Warning;
 use crate::protocol::sse::{SseDecoder, SseEvent};
 use crate::routing::catalog::Channel;
-use crate::upstream::dns::DnsCache;
 use crate::upstream::exchange::{self, Deadlines, Exchange, OutgoingRequest};
 use crate::upstream::outcome::{status_is_retryable, AttemptError};
+use crate::upstream::pool::Upstreams;
 use bytes::Bytes;
-use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
+use std::future::Future;
+use std::time::Instant;
 
-/// The most of an upstream error body kept for the client's message.
+/// The most of an upstream error body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The largest non-stream upstream response accepted.
 const RESPONSE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Shared upstream plumbing: one connection pool and one DNS cache for every request.
-pub struct Upstreams {
-    /// Pingora's pooled connector.
-    pub connector: Connector,
-    /// Async DNS with TTL cache.
-    pub dns: DnsCache,
-    /// Signed reasoning kept for clients that cannot carry it.
-    pub signatures: std::sync::Arc<crate::store::signatures::SignatureStore>,
-}
-
-/// One channel's upstream request, built by the endpoint handler.
+/// One channel's upstream request.
 pub struct Prepared {
-    /// The protocol the upstream speaks.
-    pub protocol: Protocol,
+    /// The protocol the upstream is called in.
+    pub dialect: &'static dyn Dialect,
     /// Path and query below the provider's host.
     pub path: String,
     /// The body.
     pub body: Bytes,
-    /// Auth and protocol headers (`authorization`, `x-api-key`, `anthropic-version`, …).
+    /// Auth and protocol headers.
     pub headers: Vec<(&'static str, String)>,
+    /// What the conversion for this channel changed or dropped.
+    pub warnings: Vec<Warning>,
 }
 
-/// What one upstream request needs besides the channel.
-pub struct Call<'a> {
-    /// Whether a stream is expected.
-    pub stream: bool,
-    /// Builds the upstream request for a channel (model id, protocol and path differ per channel).
-    pub prepare: &'a (dyn Fn(&Channel, &ProviderRuntime) -> Result<Prepared, ApiError> + Sync),
+/// Builds each channel's upstream request from one client request (model id, protocol and path
+/// differ per channel).
+pub trait UpstreamCall: Sync {
+    /// The request for `channel` of `provider`; an error here goes to the client as is.
+    fn prepare(&self, channel: &Channel, provider: &ProviderRuntime) -> impl Future<Output = Result<Prepared, Failure>> + Send;
 }
 
-/// The answer a channel committed to.
-pub enum Committed {
-    /// A whole 2xx body.
-    Whole {
-        /// The upstream's protocol.
-        protocol: Protocol,
-        /// The upstream response head.
-        head: ResponseHeader,
-        /// The body.
-        body: Bytes,
-    },
-    /// A stream whose first events have arrived.
-    Stream {
-        /// The upstream's protocol.
-        protocol: Protocol,
-        /// The open exchange, positioned after `first`.
-        exchange: Box<Exchange>,
-        /// The peer, to release the connection to the pool at the end.
+/// What a caller expects back from a channel, and how it is read before committing.
+pub trait Expect {
+    /// The committed answer.
+    type Answer: Send;
+    /// Whether the request asks for a stream (sets `Accept`).
+    const STREAM: bool;
+    /// Reads a 2xx answer far enough to commit to it.
+    fn accept(
+        upstreams: &Upstreams,
+        dialect: &'static dyn Dialect,
+        exchange: Exchange,
         peer: Box<HttpPeer>,
-        /// The decoder, holding any partial event.
-        decoder: SseDecoder,
-        /// Events read before committing.
-        first: Vec<SseEvent>,
-    },
-    /// A non-retryable error from the upstream (a 4xx about the request itself).
-    Rejected(ApiError),
+    ) -> impl Future<Output = Result<Self::Answer, AttemptError>> + Send;
 }
 
-enum LastFailure {
-    None,
-    Transport,
-    Status { protocol: Protocol, status: u16, body: Bytes, retry_after: Option<String> },
+/// A whole answer is expected.
+pub struct Whole;
+/// A stream is expected.
+pub struct Streamed;
+
+/// A whole 2xx answer.
+pub struct WholeAnswer {
+    /// The upstream's protocol.
+    pub dialect: &'static dyn Dialect,
+    /// The upstream response head.
+    pub head: ResponseHeader,
+    /// The body.
+    pub body: Bytes,
 }
 
-/// Tries `plan` in order; returns the first committed answer or the error for the client.
-pub async fn run(
-    upstreams: &Upstreams,
-    snapshot: &Snapshot,
-    plan: &[&Channel],
-    call: &Call<'_>,
-    ctx: &mut RequestCtx,
-) -> Result<Committed, ApiError> {
-    let mut last = LastFailure::None;
-    let mut summary = Vec::with_capacity(plan.len());
-    for channel in plan {
-        let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
-        ctx.channel = Some(channel.label.clone());
-        let prepared = (call.prepare)(channel, provider)?;
-        let outcome = attempt(upstreams, provider, call.stream, prepared).await;
-        let label = match &outcome {
-            Ok(AttemptResult::Committed(_)) => "ok".to_owned(),
-            Ok(AttemptResult::RetryableStatus { status, .. }) => format!("status_{status}"),
-            Err(e) => e.label().to_owned(),
+/// A stream whose first events have arrived.
+pub struct StreamAnswer {
+    /// The upstream's protocol.
+    pub dialect: &'static dyn Dialect,
+    /// The open exchange, positioned after `first`.
+    pub exchange: Box<Exchange>,
+    /// The peer, to release the connection to the pool at the end.
+    pub peer: Box<HttpPeer>,
+    /// The decoder, holding any partial event.
+    pub decoder: SseDecoder,
+    /// Events read before committing.
+    pub first: Vec<SseEvent>,
+}
+
+impl Expect for Whole {
+    type Answer = WholeAnswer;
+    const STREAM: bool = false;
+
+    async fn accept(upstreams: &Upstreams, dialect: &'static dyn Dialect, mut ex: Exchange, peer: Box<HttpPeer>) -> Result<WholeAnswer, AttemptError> {
+        let body = ex.read_to_end(RESPONSE_LIMIT).await?;
+        let Some(head) = ex.header().cloned() else {
+            return Err(AttemptError::Read("no response head".into()));
         };
-        ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome: label });
-        match outcome {
-            Ok(AttemptResult::Committed(c)) => return Ok(c),
-            Ok(AttemptResult::RetryableStatus { protocol, status, body, retry_after }) => {
-                summary.push(format!("{}: HTTP {status}", channel.label));
-                last = LastFailure::Status { protocol, status, body, retry_after };
-            }
-            Err(e) => {
-                summary.push(format!("{}: {e}", channel.label));
-                last = LastFailure::Transport;
-            }
-        }
+        ex.release(&upstreams.connector, &peer).await;
+        Ok(WholeAnswer { dialect, head, body })
     }
-    Err(exhausted(ctx.model.as_deref().unwrap_or(""), last, &summary))
 }
 
-// Built and moved once per attempt: boxing would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-enum AttemptResult {
-    Committed(Committed),
-    RetryableStatus { protocol: Protocol, status: u16, body: Bytes, retry_after: Option<String> },
-}
+impl Expect for Streamed {
+    type Answer = StreamAnswer;
+    const STREAM: bool = true;
 
-async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, stream: bool, prepared: Prepared) -> Result<AttemptResult, AttemptError> {
-    let target = &provider.target;
-    let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
-    let peer = Box::new(exchange::peer(addr, &provider.target, provider.timeouts.connect));
-    let protocol = prepared.protocol;
-    let header = request_head(provider, stream, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
-    let request = OutgoingRequest { header, body: prepared.body };
-    let deadlines = Deadlines { first_byte: provider.timeouts.first_byte, idle: provider.timeouts.idle };
-    let mut ex = exchange::send(&upstreams.connector, &peer, &request, deadlines).await?;
-    let status = ex.status();
-    if status_is_retryable(status) {
-        let retry_after = ex.header_str("retry-after").map(str::to_owned);
-        let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
-        ex.release(&upstreams.connector, &peer).await;
-        return Ok(AttemptResult::RetryableStatus { protocol, status, body, retry_after });
-    }
-    if !(200..300).contains(&status) {
-        let retry_after = ex.header_str("retry-after").map(str::to_owned);
-        let body = ex.read_to_end(ERROR_BODY_LIMIT).await?;
-        ex.release(&upstreams.connector, &peer).await;
-        let err = ApiError::from_upstream(protocol, status, &body, retry_after.as_deref());
-        return Ok(AttemptResult::Committed(Committed::Rejected(err)));
-    }
-    if stream {
+    async fn accept(_upstreams: &Upstreams, dialect: &'static dyn Dialect, mut ex: Exchange, peer: Box<HttpPeer>) -> Result<StreamAnswer, AttemptError> {
         let mut decoder = SseDecoder::new();
         let mut first = Vec::new();
         while first.is_empty() {
@@ -164,21 +123,90 @@ async fn attempt(upstreams: &Upstreams, provider: &ProviderRuntime, stream: bool
                 None => return Err(AttemptError::Read("the stream ended before its first event".into())),
             }
         }
-        if let Some(err) = first.first().filter(|e| is_error_event(e)) {
+        if let Some(err) = first.first().filter(|e| dialect.is_error_event(e)) {
             return Err(AttemptError::Read(format!("the stream began with an error: {}", err.data)));
         }
-        return Ok(AttemptResult::Committed(Committed::Stream { protocol, exchange: Box::new(ex), peer, decoder, first }));
+        Ok(StreamAnswer { dialect, exchange: Box::new(ex), peer, decoder, first })
     }
-    let body = ex.read_to_end(RESPONSE_LIMIT).await?;
-    let Some(head) = ex.header().cloned() else {
-        return Err(AttemptError::Read("no response head".into()));
-    };
-    ex.release(&upstreams.connector, &peer).await;
-    Ok(AttemptResult::Committed(Committed::Whole { protocol, head, body }))
 }
 
-fn is_error_event(event: &SseEvent) -> bool {
-    event.data.trim_start().starts_with("{\"error\"") || event.event.as_deref() == Some("error")
+/// The committed answer and what the relay needs to know about how it was reached.
+pub struct Answered<A> {
+    /// The answer.
+    pub answer: A,
+    /// What the answering channel's conversion changed.
+    pub warnings: Vec<Warning>,
+}
+
+enum Tried<A> {
+    Committed(A),
+    /// A non-2xx answer: retryable (try the next channel) or about the request (give up).
+    Status { status: u16, body: Bytes, retry_after: Option<String>, dialect: &'static dyn Dialect },
+}
+
+enum LastFailure {
+    None,
+    Transport(AttemptError),
+    Status { status: u16, body: Bytes, retry_after: Option<String>, dialect: &'static dyn Dialect, secret: String },
+}
+
+/// Tries `plan` in order; returns the first committed answer or why every channel failed.
+pub async fn run<E: Expect, C: UpstreamCall>(
+    upstreams: &Upstreams,
+    snapshot: &Snapshot,
+    plan: &[&Channel],
+    call: &C,
+    ctx: &mut RequestCtx,
+) -> Result<Answered<E::Answer>, Failure> {
+    let mut last = LastFailure::None;
+    for channel in plan {
+        let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
+        ctx.channel = Some(channel.label.clone());
+        ctx.provider = Some(provider.name.clone());
+        let prepared = call.prepare(channel, provider).await?;
+        let warnings = prepared.warnings.clone();
+        let started = Instant::now();
+        let tried = attempt::<E>(upstreams, provider, prepared).await;
+        let outcome = match &tried {
+            Ok(Tried::Committed(_)) => "ok".to_owned(),
+            Ok(Tried::Status { status, .. }) => format!("status_{status}"),
+            Err(e) => e.label().to_owned(),
+        };
+        ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome, duration_ms: started.elapsed().as_millis() as u64 });
+        match tried {
+            Ok(Tried::Committed(answer)) => return Ok(Answered { answer, warnings }),
+            Ok(Tried::Status { status, body, retry_after, dialect }) => {
+                let secret = provider.api_key.expose().to_owned();
+                if !status_is_retryable(status) {
+                    // About the request itself: another channel would refuse it too.
+                    let failure = LastFailure::Status { status, body, retry_after, dialect, secret };
+                    return Err(exhausted(ctx, failure));
+                }
+                last = LastFailure::Status { status, body, retry_after, dialect, secret };
+            }
+            Err(e) => last = LastFailure::Transport(e),
+        }
+    }
+    Err(exhausted(ctx, last))
+}
+
+async fn attempt<E: Expect>(upstreams: &Upstreams, provider: &ProviderRuntime, prepared: Prepared) -> Result<Tried<E::Answer>, AttemptError> {
+    let target = &provider.target;
+    let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
+    let peer = Box::new(exchange::peer(addr, &provider.target, provider.timeouts.connect));
+    let dialect = prepared.dialect;
+    let header = request_head(provider, E::STREAM, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
+    let request = OutgoingRequest { header, body: prepared.body };
+    let deadlines = Deadlines { first_byte: provider.timeouts.first_byte, idle: provider.timeouts.idle };
+    let mut ex = exchange::send(&upstreams.connector, &peer, &request, deadlines).await?;
+    let status = ex.status();
+    if !(200..300).contains(&status) {
+        let retry_after = ex.header_str("retry-after").map(str::to_owned);
+        let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
+        ex.release(&upstreams.connector, &peer).await;
+        return Ok(Tried::Status { status, body, retry_after, dialect });
+    }
+    E::accept(upstreams, dialect, ex, peer).await.map(Tried::Committed)
 }
 
 fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {
@@ -194,46 +222,78 @@ fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -
     Ok(head)
 }
 
-fn exhausted(model: &str, last: LastFailure, summary: &[String]) -> ApiError {
-    let tried = summary.join("; ");
-    match last {
-        LastFailure::Status { protocol, status, body, retry_after } => {
-            let upstream = ApiError::from_upstream(protocol, status, &body, retry_after.as_deref());
-            if status == 401 || status == 403 {
+/// The failure after the last attempt: what the client sees is built from the upstream's own
+/// error envelope (redacted) or a plain sentence; the attempt list stays in the log.
+fn exhausted(ctx: &RequestCtx, last: LastFailure) -> Failure {
+    let summary = ctx.attempts.iter().map(|a| format!("{}: {}", a.channel, a.outcome)).collect::<Vec<_>>().join("; ");
+    let model = ctx.model.as_deref().unwrap_or("");
+    let (client, status, body, source) = match last {
+        LastFailure::Status { status, body, retry_after, dialect, secret } => {
+            let client = if status == 401 || status == 403 {
                 // The gateway's own provider credentials were refused: not the client's fault.
-                return ApiError::new(ErrorClass::Server, format!("upstream refused the gateway's credentials ({tried})"))
-                    .with_status(502)
-                    .with_code("upstream_auth_failed");
-            }
-            // The status is kept (529 included); each inbound renderer maps it for its clients.
-            ApiError { message: format!("{} (tried: {tried})", upstream.message), ..upstream }
-        }
-        LastFailure::Transport | LastFailure::None => {
-            let message = if summary.is_empty() {
-                format!("no available channel for model `{model}`")
+                ApiError::new(ErrorClass::Server, "the upstream refused the gateway's credentials").with_status(502).with_code("upstream_auth_failed")
             } else {
-                format!("no available channel for model `{model}`: every channel failed ({tried})")
+                // The status is kept (529 included); each inbound renderer maps it for its clients.
+                dialect.upstream_error(status, &body, retry_after.as_deref()).redacted(&[secret.as_str()])
             };
-            ApiError::new(ErrorClass::Unavailable, message).with_code("no_available_channel")
+            (client, Some(status), logged_body(&body), None)
         }
-    }
+        LastFailure::Transport(e) => {
+            let message = match e {
+                AttemptError::FirstByteTimeout(_) | AttemptError::IdleTimeout(_) => format!("no upstream for model `{model}` answered in time"),
+                _ => format!("no upstream could serve model `{model}` right now"),
+            };
+            let client = ApiError::new(ErrorClass::Unavailable, message).with_code("no_available_channel");
+            (client, None, String::new(), Some(e))
+        }
+        LastFailure::None => {
+            let client = ApiError::new(ErrorClass::Unavailable, format!("no available channel for model `{model}`")).with_code("no_available_channel");
+            (client, None, String::new(), None)
+        }
+    };
+    Failure::Upstream(Box::new(UpstreamError { client, status, body, summary, source }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::dialect;
+    use crate::protocol::ir::Protocol;
+
+    fn ctx_with(attempts: &[(&str, &str)]) -> RequestCtx {
+        let mut ctx = RequestCtx::new();
+        ctx.model = Some("m".into());
+        ctx.attempts = attempts.iter().map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1 }).collect();
+        ctx
+    }
+
+    fn status(p: Protocol, status: u16, body: &'static [u8], retry_after: Option<&str>) -> LastFailure {
+        LastFailure::Status { status, body: Bytes::from_static(body), retry_after: retry_after.map(str::to_owned), dialect: dialect::of(p), secret: "prov-key-123".into() }
+    }
 
     #[test]
     fn exhausted_keeps_last_status_or_says_no_channel() {
-        let e = exhausted("m", LastFailure::Status { protocol: Protocol::OpenAiChat, status: 429, body: Bytes::new(), retry_after: Some("3".into()) }, &["a: HTTP 429".into()]);
+        let ctx = ctx_with(&[("backup/m#0", "status_429")]);
+        let e = exhausted(&ctx, status(Protocol::OpenAiChat, 429, b"", Some("3"))).client_view();
         assert_eq!((e.status, e.retry_after), (429, Some(3)));
-        let e = exhausted("m", LastFailure::Status { protocol: Protocol::Anthropic, status: 529, body: Bytes::from_static(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#), retry_after: None }, &[]);
+        let body = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let e = exhausted(&ctx, status(Protocol::Anthropic, 529, body, None)).client_view();
         assert_eq!((e.status, e.status_for_openai(), e.class), (529, 503, ErrorClass::Unavailable));
-        assert!(e.message.starts_with("Overloaded"));
-        let e = exhausted("m", LastFailure::Transport, &["a: connect failed: refused".into()]);
+        assert_eq!(e.message, "Overloaded");
+        let f = exhausted(&ctx, LastFailure::Transport(AttemptError::Connect("refused by 10.0.0.9".into())));
+        let e = f.client_view();
         assert_eq!((e.status, e.code.as_deref()), (503, Some("no_available_channel")));
-        assert!(e.message.contains("refused"));
-        let e = exhausted("m", LastFailure::Status { protocol: Protocol::OpenAiChat, status: 401, body: Bytes::new(), retry_after: None }, &[]);
+        assert!(!e.message.contains("10.0.0.9") && !e.message.contains("backup"), "{}", e.message);
+        assert!(f.log_detail().contains("backup/m#0"), "{}", f.log_detail());
+        let e = exhausted(&ctx, status(Protocol::OpenAiChat, 401, b"", None)).client_view();
         assert_eq!(e.status, 502);
+    }
+
+    #[test]
+    fn an_upstream_message_echoing_the_provider_key_is_redacted() {
+        let body = br#"{"error":{"message":"Incorrect API key provided: prov-key-123","type":"invalid_request_error"}}"#;
+        let e = exhausted(&ctx_with(&[]), status(Protocol::OpenAiChat, 400, body, None)).client_view();
+        assert_eq!(e.status, 400);
+        assert!(!e.message.contains("prov-key-123"), "{}", e.message);
     }
 }

@@ -1,7 +1,7 @@
 //! The per-request context: everything one request learns on its way, read by `logging`.
 
-use super::endpoint::Endpoint;
 use super::snapshot::Snapshot;
+use crate::protocol::dialect::Operation;
 use crate::protocol::ir::Protocol;
 use crate::protocol::usage::Usage;
 use std::sync::Arc;
@@ -14,6 +14,8 @@ pub struct AttemptRecord {
     pub channel: String,
     /// `ok`, `status_503`, `connect_error`, …
     pub outcome: String,
+    /// How long the attempt took until it committed or failed.
+    pub duration_ms: u64,
 }
 
 /// State of one request.
@@ -24,8 +26,10 @@ pub struct RequestCtx {
     pub request_id: String,
     /// The snapshot this request uses from start to end.
     pub snapshot: Option<Arc<Snapshot>>,
-    /// The recognised endpoint.
-    pub endpoint: Option<Endpoint>,
+    /// The recognised operation (`None` for the gateway's own routes and unknown ones).
+    pub operation: Option<Operation>,
+    /// A stable name of what was asked (`chat_completions`, `health`, …) for logs and metrics.
+    pub endpoint: Option<&'static str>,
     /// The client's protocol: its errors are rendered in that protocol's envelope.
     pub inbound: Protocol,
     /// The authenticated key's name.
@@ -34,6 +38,8 @@ pub struct RequestCtx {
     pub model: Option<String>,
     /// The channel that answered, or the last one tried.
     pub channel: Option<String>,
+    /// The provider of that channel.
+    pub provider: Option<String>,
     /// Every attempt in order.
     pub attempts: Vec<AttemptRecord>,
     /// Whether the answer is streamed.
@@ -44,8 +50,14 @@ pub struct RequestCtx {
     pub ttft: Option<Duration>,
     /// Usage the upstream reported.
     pub usage: Option<Usage>,
-    /// Why the request failed (message of the error sent, or of a broken stream).
+    /// Why the request failed, with every detail (for the log only).
     pub error: Option<String>,
+    /// What conversions changed or dropped (their codes).
+    pub warnings: Vec<&'static str>,
+    /// The upstream's own finish reason, as it sent it.
+    pub finish_reason: Option<String>,
+    /// The upstream's own request id (for support tickets with the provider).
+    pub upstream_request_id: Option<String>,
 }
 
 impl RequestCtx {
@@ -55,17 +67,22 @@ impl RequestCtx {
             started: Instant::now(),
             request_id: String::new(),
             snapshot: None,
+            operation: None,
             endpoint: None,
             inbound: Protocol::OpenAiChat,
             key_name: None,
             model: None,
             channel: None,
+            provider: None,
             attempts: Vec::new(),
             stream: false,
             status: 0,
             ttft: None,
             usage: None,
             error: None,
+            warnings: Vec::new(),
+            finish_reason: None,
+            upstream_request_id: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Inlining media a client sent by URL, for upstreams that only take inline data (Gemini).
 
-use super::attempt::Upstreams;
+use crate::upstream::pool::Upstreams;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::gemini::base64_encode;
 use crate::protocol::ir::{DocumentSource, ImageSource, Part, Request};

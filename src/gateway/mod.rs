@@ -1,110 +1,64 @@
-//! The Pingora `ProxyHttp` implementation: orchestration only.
+//! The Pingora `ProxyHttp` implementation: orchestration only. It names no field, path or
+//! header of any LLM protocol; each protocol's [`Dialect`](crate::protocol::dialect::Dialect)
+//! does.
 //!
-//! Every request is answered inside `request_filter` (PINGORA.md §2): recognise the endpoint,
-//! authenticate, read and parse the body, route, run the attempt loop over Pingora's pooled
-//! connector, relay the answer. `logging` then records metrics and the access log for every
+//! Every request is answered inside `request_filter` by the [`pipeline`] (recognise →
+//! authenticate → read body → resolve and plan → admit → attempt → relay → settle), over
+//! Pingora's pooled connector. `logging` then records metrics and the access log for every
 //! request, failed or not. Pingora's own proxy path (`upstream_peer`) is never used.
 
 pub mod attempt;
 pub mod auth;
 pub mod body;
-pub mod count;
 pub mod ctx;
-pub mod endpoint;
+pub mod failure;
 pub mod forward;
 pub mod generate;
 pub mod media;
 pub mod models;
+mod pipeline;
 pub mod relay;
 pub mod respond;
-pub mod signatures;
 pub mod snapshot;
 
+use crate::protocol::ir::{Part, Protocol};
+use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
 use crate::telemetry::metrics::Metrics;
+use crate::upstream::pool::Upstreams;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use attempt::Upstreams;
-use bytes::Bytes;
-use generate::{Handled, Inbound};
-use crate::protocol::ir::Protocol;
 use ctx::RequestCtx;
-use endpoint::Endpoint;
 use pingora::connectors::http::Connector;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
+use relay::Exit;
 use snapshot::Snapshot;
 use std::sync::Arc;
+
+/// Signed reasoning kept for clients whose protocol cannot carry it, by issuing protocol.
+pub type Signatures = SignatureStore<Protocol, Vec<Part>>;
 
 /// The gateway service: the current snapshot, the upstream pool and the metrics.
 pub struct Gateway {
     snapshot: Arc<ArcSwap<Snapshot>>,
     upstreams: Upstreams,
+    signatures: Arc<Signatures>,
     metrics: Arc<Metrics>,
 }
 
 impl Gateway {
     /// A gateway serving `snapshot`, sending upstream through `connector`.
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
-        let upstreams = Upstreams { connector, dns: crate::upstream::dns::DnsCache::new(), signatures: Arc::default() };
-        Gateway { snapshot, upstreams, metrics }
-    }
-
-    async fn serve(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Handled> {
-        let snapshot = self.snapshot.load_full();
-        ctx.snapshot = Some(snapshot.clone());
-        let req = session.req_header();
-        ctx.inbound = endpoint::protocol_of_path(req.uri.path());
-        let endpoint = endpoint::recognise(req.method.as_str(), req.uri.path())?;
-        ctx.endpoint = Some(endpoint.clone());
-        if endpoint == Endpoint::Health {
-            return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#))
-                .await
-                .map_err(Handled::Downstream);
-        }
-        let listing = match endpoint {
-            Endpoint::Models | Endpoint::Model(_) => models::Listing::for_request(session.req_header()),
-            _ => models::Listing::OpenAi,
-        };
-        if listing == models::Listing::Anthropic {
-            ctx.inbound = Protocol::Anthropic;
-        }
-        let key = auth::authenticate(&snapshot, session.req_header())?;
-        ctx.key_name = Some(key.name.clone());
-        let inbound = |protocol, path_model, path_stream| Inbound { protocol, path_model, path_stream };
-        let body = match endpoint {
-            Endpoint::ChatCompletions => {
-                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::OpenAiChat, None, false)).await
-            }
-            Endpoint::Messages => {
-                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Anthropic, None, false)).await
-            }
-            Endpoint::Responses => {
-                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::OpenAiResponses, None, false)).await
-            }
-            Endpoint::Generate { model, stream } => {
-                return generate::handle(session, ctx, &snapshot, &self.upstreams, inbound(Protocol::Gemini, Some(model), stream)).await
-            }
-            Endpoint::CountTokens { model } => return count::handle(session, ctx, &snapshot, Protocol::Gemini, Some(model)).await,
-            Endpoint::CountMessageTokens => return count::handle(session, ctx, &snapshot, Protocol::Anthropic, None).await,
-            Endpoint::Embeddings => return forward::handle(session, ctx, &snapshot, &self.upstreams, forward::Forwarded::Embeddings).await,
-            Endpoint::Images => return forward::handle(session, ctx, &snapshot, &self.upstreams, forward::Forwarded::Images).await,
-            Endpoint::Models => models::list(&snapshot, listing),
-            Endpoint::GeminiModels => models::list(&snapshot, models::Listing::Gemini),
-            Endpoint::Model(name) => models::one(&snapshot, &name, listing)?,
-            Endpoint::Health => return Ok(()),
-        };
-        respond::json(session, ctx, 200, body).await.map_err(Handled::Downstream)
+        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics }
     }
 }
 
 /// The client's `x-request-id` when it is sane (1–128 visible, unambiguous characters),
-/// otherwise a new random one.
+/// otherwise a new one.
 pub fn request_id(session: &Session) -> String {
-    let sane = |v: &str| {
-        !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-    };
+    let sane = |v: &str| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     match session.req_header().headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
         Some(v) if sane(v) => v.to_owned(),
         _ => new_request_id(),
@@ -122,6 +76,12 @@ fn new_request_id() -> String {
     format!("req_{prefix:016x}{:016x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Whether a Pingora error is an ordinary client disconnect (logged below ERROR).
+fn is_client_disconnect(e: &Error) -> bool {
+    matches!(e.etype(), ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError | ErrorType::ReadTimedout | ErrorType::WriteTimedout)
+        || matches!(e.esource(), pingora::ErrorSource::Downstream)
+}
+
 #[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
@@ -132,21 +92,20 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
         ctx.request_id = request_id(session);
-        match self.serve(session, ctx).await {
+        match pipeline::serve(self, session, ctx).await {
             Ok(()) => {}
-            Err(Handled::Api(err)) => {
+            Err(Exit::Failed(failure)) => {
+                ctx.error = Some(failure.log_detail());
                 if session.response_written().is_none() {
-                    respond::error(session, ctx, &err).await?;
-                } else {
-                    ctx.error = Some(err.message);
+                    respond::error(session, ctx, &failure.client_view()).await?;
                 }
             }
-            Err(Handled::ClientGone) => {
+            Err(Exit::ClientGone) => {
                 ctx.status = 499;
                 ctx.error = Some("the client closed the connection before the answer".to_owned());
                 return Err(Error::explain(ErrorType::ConnectionClosed, "client closed the connection"));
             }
-            Err(Handled::Downstream(e)) => {
+            Err(Exit::Downstream(e)) => {
                 ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
                 return Err(e);
             }
@@ -157,6 +116,22 @@ impl ProxyHttp for Gateway {
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
         // Every request is answered in request_filter; reaching Pingora's proxy path is a bug.
         Err(Error::explain(ErrorType::InternalError, "switchyard answers in request_filter"))
+    }
+
+    /// What Pingora's own error lines say about a request: method and path only, never the
+    /// query (a Gemini client's `?key=` would otherwise be logged).
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        format!("{} {} request_id={}", req.method, req.uri.path(), ctx.request_id)
+    }
+
+    /// A client that goes away is ordinary traffic: it is in the access log, not an ERROR line.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        if is_client_disconnect(error) {
+            tracing::debug!(target: "switchyard::gateway", "client disconnected: {}", error.etype().as_str());
+            return true;
+        }
+        false
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
@@ -179,7 +154,7 @@ impl ProxyHttp for Gateway {
             request_id: &ctx.request_id,
             method: req.method.as_str(),
             path: req.uri.path(),
-            endpoint: ctx.endpoint.as_ref().map(Endpoint::name),
+            endpoint: ctx.endpoint,
             status,
             key: ctx.key_name.as_deref(),
             model: ctx.model.as_deref(),

@@ -1,95 +1,43 @@
 //! Sending a committed upstream answer to the client: whole bodies at once, streams event by
 //! event as they arrive (chunked, never buffered), ending a broken stream with the client
-//! protocol's in-stream error instead of a silent success.
+//! protocol's in-stream error instead of a silent success. Usage is recorded in the context
+//! however the relay ends, a client hanging up included.
 
-use super::attempt::{Committed, Upstreams};
+use super::attempt::{Answered, StreamAnswer, WholeAnswer};
 use super::ctx::RequestCtx;
+use super::failure::Failure;
 use super::respond;
-use super::signatures;
-use crate::protocol::dialect::{self, ClientSpec, DynDecoder, DynEncoder};
+use super::Signatures;
+use crate::protocol::dialect::{self, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder};
 use crate::protocol::error::{ApiError, ErrorClass};
-use crate::protocol::ir::{ConvertOptions, Flow, Protocol, StreamConverter};
-use crate::protocol::openai::chat::StreamStep;
-use crate::protocol::passthrough::{self, PassthroughStream};
+use crate::protocol::ir::signatures::{self, Recording, SignatureSink};
+use crate::protocol::ir::{ConvertOptions, Flow, Part, Protocol, StreamConverter, Warning};
+use crate::protocol::passthrough::{PassthroughStream, StreamStep};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
 use crate::upstream::exchange::Exchange;
 use crate::upstream::outcome::AttemptError;
+use crate::upstream::pool::Upstreams;
 use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
+use std::sync::Arc;
 
 /// What the client asked for, as the relay needs it.
 pub struct Spec<'a> {
     /// The client's protocol.
-    pub inbound: Protocol,
+    pub inbound: &'static dyn Dialect,
     /// The model id the client sees.
     pub public_model: &'a str,
     /// The client asked for usage in the stream (OpenAI `include_usage`).
     pub include_usage: bool,
-    /// The client asked to see thought text (Gemini `includeThoughts`).
-    pub include_thoughts: bool,
-    /// The Responses client's settings, repeated in its answers.
-    pub responses_echo: crate::protocol::responses::ResponseEcho,
+    /// What the client's answers repeat.
+    pub echo: ClientEcho,
     /// Conversion options.
     pub opts: &'a ConvertOptions,
-}
-
-/// Writes a committed answer to the client.
-pub async fn relay(session: &mut Session, ctx: &mut RequestCtx, upstreams: &Upstreams, committed: Committed, spec: &Spec<'_>) -> pingora::Result<()> {
-    match committed {
-        Committed::Rejected(err) => respond::error(session, ctx, &err).await,
-        Committed::Whole { protocol, head, body } => {
-            let same = protocol == spec.inbound;
-            let converted = if same {
-                Ok(passthrough::response(protocol, &body, spec.public_model))
-            } else {
-                convert_whole(protocol, &body, spec, &ctx.request_id, upstreams)
-            };
-            let (body, usage) = match converted {
-                Ok(v) => v,
-                Err(err) => return respond::error(session, ctx, &err).await,
-            };
-            ctx.usage = usage;
-            let mut resp = respond::head(head.status.as_u16(), "application/json", &ctx.request_id)?;
-            if same {
-                respond::copy_upstream_headers(&head, &mut resp)?;
-            }
-            respond::whole(session, ctx, resp, body).await
-        }
-        Committed::Stream { protocol, exchange, peer, decoder, first } => {
-            let pipe = if protocol == spec.inbound {
-                Pipe::Pass(Box::new(PassthroughStream::new(protocol, spec.public_model, spec.include_usage)))
-            } else {
-                let client = spec.client(&ctx.request_id);
-                match (dialect::stream_decoder(protocol), dialect::stream_encoder(spec.inbound, &client)) {
-                    (Ok(d), Ok(e)) => {
-                        let d: DynDecoder = if signatures::needed(spec.inbound, protocol) {
-                            Box::new(signatures::Recording::new(d, upstreams.signatures.clone(), protocol))
-                        } else {
-                            d
-                        };
-                        Pipe::Convert(Box::new(StreamConverter::new(d, e)))
-                    }
-                    (Err(err), _) | (_, Err(err)) => return respond::error(session, ctx, &err).await,
-                }
-            };
-            let mut resp = respond::head(200, "text/event-stream", &ctx.request_id)?;
-            if protocol == spec.inbound {
-                if let Some(up) = exchange.header() {
-                    respond::copy_upstream_headers(up, &mut resp)?;
-                }
-            }
-            resp.insert_header("cache-control", "no-cache")?;
-            resp.insert_header("transfer-encoding", "chunked")?;
-            // Tells nginx-style buffering proxies in front of us to pass events at once.
-            resp.insert_header("x-accel-buffering", "no")?;
-            ctx.status = 200;
-            session.write_response_header(Box::new(resp), false).await?;
-            let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound };
-            stream.run(session, ctx, upstreams, first).await
-        }
-    }
+    /// The answering provider's key: a response header carrying it is never forwarded.
+    pub provider_key: &'a str,
 }
 
 impl Spec<'_> {
@@ -97,30 +45,163 @@ impl Spec<'_> {
         ClientSpec {
             public_model: self.public_model,
             include_usage: self.include_usage,
-            include_thoughts: self.include_thoughts,
-            responses_echo: self.responses_echo.clone(),
+            include_thoughts: self.echo.include_thoughts,
+            responses_echo: self.echo.responses.clone(),
             fallback_id: request_id,
             opts: self.opts,
         }
     }
+
+    /// Whether answers from `upstream` carry signed reasoning this client cannot keep.
+    fn keeps_signatures_for(&self, upstream: &dyn Dialect) -> bool {
+        !self.inbound.carries_signed_reasoning() && upstream.signed_reasoning().is_some()
+    }
 }
 
-fn convert_whole(protocol: Protocol, body: &[u8], spec: &Spec<'_>, request_id: &str, upstreams: &Upstreams) -> Result<(Bytes, Option<Usage>), ApiError> {
-    let mut resp = dialect::response_to_ir(protocol, body).map_err(|e| {
-        ApiError::new(ErrorClass::Server, format!("the upstream answer could not be read: {}", e.message)).with_status(502)
+/// Remembers signed reasoning of one issuer in the gateway's store.
+struct StoreSink {
+    store: Arc<Signatures>,
+    issuer: Protocol,
+}
+
+impl SignatureSink for StoreSink {
+    fn remember(&self, id: &str, parts: Vec<Part>) {
+        self.store.remember(id, self.issuer, parts);
+    }
+}
+
+/// The response head every relayed answer starts with: the request id, the warning codes and,
+/// for a same-protocol answer, the upstream headers its protocol lets through.
+fn answer_head(ctx: &mut RequestCtx, status: u16, content_type: &str, upstream: Option<&ResponseHeader>, spec: &Spec<'_>, warnings: &[Warning]) -> pingora::Result<ResponseHeader> {
+    let mut resp = respond::head(status, content_type, &ctx.request_id)?;
+    if let Some(up) = upstream {
+        ctx.upstream_request_id = respond::upstream_request_id(up);
+        respond::copy_allowed_headers(up, &mut resp, spec.inbound.forwarded_response_headers(), spec.provider_key)?;
+    }
+    let mut codes: Vec<&'static str> = warnings.iter().map(Warning::code).collect();
+    codes.dedup();
+    if !codes.is_empty() {
+        resp.insert_header(respond::WARNINGS_HEADER, codes.join(","))?;
+        for w in warnings {
+            tracing::info!(target: "conversion", request_id = %ctx.request_id, code = w.code(), field = w.field().unwrap_or(""), "{w:?}");
+        }
+        ctx.warnings = codes;
+    }
+    Ok(resp)
+}
+
+/// Writes a whole answer; an upstream answer that cannot be read or rendered is a failure the
+/// caller renders.
+pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, signatures: &Arc<Signatures>, answered: Answered<WholeAnswer>, spec: &Spec<'_>) -> Result<(), Exit> {
+    let Answered { answer: WholeAnswer { dialect: up, head, body }, warnings } = answered;
+    let same = up.protocol() == spec.inbound.protocol();
+    let (body, usage) = if same {
+        up.passthrough_response(&body, spec.public_model)
+    } else {
+        convert_whole(up, &body, spec, &ctx.request_id, signatures)?
+    };
+    ctx.usage = usage;
+    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &warnings).map_err(Exit::Downstream)?;
+    respond::whole(session, ctx, resp, body).await.map_err(Exit::Downstream)
+}
+
+/// Writes a forwarded operation's answer (embeddings, images), converted by its provider.
+pub async fn forwarded(session: &mut Session, ctx: &mut RequestCtx, answered: Answered<WholeAnswer>, converted: (Bytes, Option<Usage>), spec: &Spec<'_>) -> Result<(), Exit> {
+    let WholeAnswer { dialect: up, head, .. } = answered.answer;
+    ctx.usage = converted.1;
+    let same = up.protocol() == spec.inbound.protocol();
+    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &answered.warnings).map_err(Exit::Downstream)?;
+    respond::whole(session, ctx, resp, converted.0).await.map_err(Exit::Downstream)
+}
+
+fn convert_whole(up: &dyn Dialect, body: &[u8], spec: &Spec<'_>, request_id: &str, store: &Arc<Signatures>) -> Result<(Bytes, Option<Usage>), Failure> {
+    let mut resp = up.parse_response(body).map_err(|e| {
+        Failure::Upstream(Box::new(super::failure::UpstreamError {
+            client: ApiError::new(ErrorClass::Server, "the upstream answer could not be read").with_status(502).with_code("bad_upstream_answer"),
+            status: None,
+            body: super::failure::logged_body(body),
+            summary: e.message,
+            source: None,
+        }))
     })?;
-    if signatures::needed(spec.inbound, protocol) {
-        signatures::remember_response(&upstreams.signatures, protocol, &resp);
+    if spec.keeps_signatures_for(up) {
+        signatures::remember_response(&StoreSink { store: store.clone(), issuer: up.protocol() }, &resp);
     }
     resp.model = spec.public_model.to_owned();
     let usage = resp.usage;
-    Ok((Bytes::from(dialect::ir_to_response(spec.inbound, &resp, &spec.client(request_id))?), Some(usage)))
+    let rendered = spec.inbound.render_response(&resp, &spec.client(request_id))?;
+    Ok((Bytes::from(rendered), Some(usage)))
+}
+
+/// Writes a stream as it arrives.
+pub async fn stream(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    upstreams: &Upstreams,
+    signatures: &Arc<Signatures>,
+    answered: Answered<StreamAnswer>,
+    spec: &Spec<'_>,
+) -> Result<(), Exit> {
+    let Answered { answer: StreamAnswer { dialect: up, exchange, peer, decoder, first }, warnings } = answered;
+    let same = up.protocol() == spec.inbound.protocol();
+    let pipe = if same {
+        Pipe::Pass(Box::new(up.passthrough_stream(spec.public_model, spec.include_usage)))
+    } else {
+        let client = spec.client(&ctx.request_id);
+        let decoder: DynDecoder = if spec.keeps_signatures_for(up) {
+            Box::new(Recording::new(up.stream_decoder(), StoreSink { store: signatures.clone(), issuer: up.protocol() }))
+        } else {
+            up.stream_decoder()
+        };
+        Pipe::Convert(Box::new(StreamConverter::new(decoder, spec.inbound.stream_encoder(&client))))
+    };
+    let mut resp = answer_head(ctx, 200, "text/event-stream", if same { exchange.header() } else { None }, spec, &warnings).map_err(Exit::Downstream)?;
+    let mut add = |name: &'static str, value: &'static str| resp.insert_header(name, value).map_err(Exit::Downstream);
+    add("cache-control", "no-cache")?;
+    add("transfer-encoding", "chunked")?;
+    // Tells nginx-style buffering proxies in front of us to pass events at once.
+    add("x-accel-buffering", "no")?;
+    ctx.status = 200;
+    session.write_response_header(Box::new(resp), false).await.map_err(Exit::Downstream)?;
+    let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound };
+    stream.run(session, ctx, upstreams, first).await.map_err(Exit::Downstream)
+}
+
+/// How serving a request ended without an answer.
+pub enum Exit {
+    /// A failure the client must see (nothing was written yet).
+    Failed(Failure),
+    /// Writing to the client failed; nothing more can be sent.
+    Downstream(Box<pingora::Error>),
+    /// The client closed the connection before an answer was ready.
+    ClientGone,
+}
+
+impl From<Failure> for Exit {
+    fn from(f: Failure) -> Self {
+        Exit::Failed(f)
+    }
+}
+
+impl From<ApiError> for Exit {
+    fn from(e: ApiError) -> Self {
+        Exit::Failed(Failure::Client(e))
+    }
 }
 
 /// How events become client bytes: passed through or converted.
 enum Pipe {
     Pass(Box<PassthroughStream>),
     Convert(Box<StreamConverter<DynDecoder, DynEncoder>>),
+}
+
+impl Pipe {
+    fn usage(&self) -> Option<Usage> {
+        match self {
+            Pipe::Pass(p) => p.usage(),
+            Pipe::Convert(c) => c.usage(),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -139,13 +220,16 @@ struct Stream {
     peer: Box<HttpPeer>,
     decoder: crate::protocol::sse::SseDecoder,
     pipe: Pipe,
-    inbound: Protocol,
+    inbound: &'static dyn Dialect,
 }
 
 impl Stream {
     async fn run(mut self, session: &mut Session, ctx: &mut RequestCtx, upstreams: &Upstreams, first: Vec<SseEvent>) -> pingora::Result<()> {
         let mut out = BytesMut::new();
         let mut end = self.apply(&first, &mut out);
+        // Usage is recorded before every write, so a client that hangs up still leaves what
+        // the upstream reported so far in the log (and, later, the bill).
+        ctx.usage = self.pipe.usage();
         flush(session, ctx, &mut out).await?;
         let mut events = Vec::new();
         while end == End::Open {
@@ -158,17 +242,14 @@ impl Stream {
                 Ok(None) => end = self.upstream_eof(&mut out),
                 Err(e) => end = End::Broken(e),
             }
+            ctx.usage = self.pipe.usage();
             flush(session, ctx, &mut out).await?;
         }
-        ctx.usage = match &self.pipe {
-            Pipe::Pass(p) => p.usage(),
-            Pipe::Convert(c) => c.usage(),
-        };
         match end {
             End::Broken(e) => {
-                let err = ApiError::new(ErrorClass::Server, format!("upstream stream failed: {e}")).with_code(e.label());
-                ctx.error = Some(err.message.clone());
-                let frame = dialect::stream_error_frame(self.inbound, &err, &ctx.request_id);
+                ctx.error = Some(format!("upstream stream failed: {e}"));
+                let err = ApiError::new(ErrorClass::Server, "the upstream stream broke off").with_code(e.label());
+                let frame = dialect::stream_error_frame(self.inbound.protocol(), &err, &ctx.request_id);
                 session.write_response_body(Some(frame), true).await?;
                 // The upstream connection is in an unknown state: dropped, not pooled.
             }

@@ -1,30 +1,14 @@
 //! Writing whole responses and errors downstream, with the headers every response carries.
 
 use super::ctx::RequestCtx;
+use crate::protocol::dialect::{self, Unrouted};
 use crate::protocol::error::ApiError;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
-/// Hop-by-hop and upstream-private headers never copied from an upstream response.
-const NOT_FORWARDED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "content-encoding",
-    "set-cookie",
-    "x-request-id",
-    "openai-organization",
-    "openai-project",
-    "alt-svc",
-];
+/// The response header listing the codes of what conversions changed or dropped.
+pub const WARNINGS_HEADER: &str = "x-switchyard-warnings";
 
 /// A response head with the request id and the given content type.
 pub fn head(status: u16, content_type: &str, request_id: &str) -> pingora::Result<ResponseHeader> {
@@ -34,27 +18,22 @@ pub fn head(status: u16, content_type: &str, request_id: &str) -> pingora::Resul
     Ok(resp)
 }
 
-/// Copies an upstream's end-to-end headers, leaving out hop-by-hop and private ones; the
-/// upstream's own request id is kept as `x-upstream-request-id` for support tickets.
-pub fn copy_upstream_headers(from: &ResponseHeader, to: &mut ResponseHeader) -> pingora::Result<()> {
-    // Headers named in `Connection` are hop-by-hop too.
-    let connection_tokens: Vec<&str> = from
-        .headers
-        .get_all("connection")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
+/// The upstream's own request id, for the access log (clients never see it).
+pub fn upstream_request_id(from: &ResponseHeader) -> Option<String> {
+    ["x-request-id", "request-id"].iter().find_map(|n| from.headers.get(*n)).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(128).collect())
+}
+
+/// Copies only the upstream headers in `allowed` (an allowlist: servers, proxies, cookies,
+/// CORS and anything custom stay with the gateway), and none whose value carries `secret`.
+pub fn copy_allowed_headers(from: &ResponseHeader, to: &mut ResponseHeader, allowed: &[&str], secret: &str) -> pingora::Result<()> {
     for (name, value) in from.headers.iter() {
-        let n = name.as_str();
-        if n == "x-request-id" {
-            to.insert_header("x-upstream-request-id", value.clone())?;
-        }
-        if NOT_FORWARDED.contains(&n) || n == "content-type" || connection_tokens.iter().any(|t| t.eq_ignore_ascii_case(n)) {
+        if !allowed.contains(&name.as_str()) {
             continue;
         }
-        to.append_header(name.clone(), value.clone())?;
+        let leaks = secret.len() >= 4 && value.to_str().is_ok_and(|v| v.contains(secret));
+        if !leaks {
+            to.append_header(name.clone(), value.clone())?;
+        }
     }
     Ok(())
 }
@@ -92,16 +71,18 @@ pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body
 
 /// Writes an error in the client protocol's envelope, with `Retry-After` when it carries one.
 pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &ApiError) -> pingora::Result<()> {
-    ctx.error = Some(err.message.clone());
+    if ctx.error.is_none() {
+        ctx.error = Some(err.message.clone());
+    }
     keep_alive_if_small_body(session);
-    let (status, body) = crate::protocol::dialect::error_response(ctx.inbound, err, &ctx.request_id);
+    let (status, body) = dialect::of(ctx.inbound).error_response(err, &ctx.request_id);
     let mut resp = head(status, "application/json", &ctx.request_id)?;
     if let Some(secs) = err.retry_after {
         resp.insert_header("retry-after", secs)?;
     }
     if err.status == 405 {
-        if let Some((_, allow)) = super::endpoint::route(session.req_header().uri.path()) {
-            resp.insert_header("allow", allow)?;
+        if let Err(Unrouted::MethodNotAllowed { allowed }) = dialect::recognise("", session.req_header().uri.path()) {
+            resp.insert_header("allow", allowed)?;
         }
     }
     if err.status == 401 {
@@ -115,31 +96,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hop_by_hop_and_private_headers_are_not_copied() {
+    fn only_allowed_headers_without_the_key_are_copied() {
         let mut up = ResponseHeader::build(200, None).unwrap();
         for (k, v) in [
-            ("connection", "keep-alive, x-hop"),
-            ("x-hop", "1"),
-            ("keep-alive", "timeout=5"),
-            ("transfer-encoding", "chunked"),
-            ("content-length", "10"),
+            ("server", "nginx/1.25.3"),
+            ("via", "1.1 internal-lb"),
+            ("x-powered-by", "Express"),
+            ("strict-transport-security", "max-age=1"),
+            ("location", "http://10.0.0.1/"),
+            ("access-control-allow-origin", "*"),
+            ("content-security-policy", "default-src 'none'"),
+            ("x-debug-key", "prov-secret"),
             ("set-cookie", "a=b"),
             ("x-request-id", "up-1"),
-            ("openai-organization", "org-secret"),
-            ("x-ratelimit-remaining-requests", "99"),
-            ("openai-processing-ms", "12"),
+            ("retry-after", "3"),
         ] {
             up.append_header(k.to_string(), v).unwrap();
         }
         let mut out = head(200, "application/json", "req-1").unwrap();
-        copy_upstream_headers(&up, &mut out).unwrap();
+        copy_allowed_headers(&up, &mut out, &["retry-after", "x-debug-key"], "prov-secret").unwrap();
         let names: Vec<&str> = out.headers.keys().map(|k| k.as_str()).collect();
-        for gone in ["connection", "x-hop", "keep-alive", "transfer-encoding", "content-length", "set-cookie", "openai-organization"] {
-            assert!(!names.contains(&gone), "{gone} was copied");
-        }
+        assert_eq!(names, ["content-type", "x-request-id", "retry-after"]);
         assert_eq!(out.headers["x-request-id"], "req-1");
-        assert_eq!(out.headers["x-upstream-request-id"], "up-1");
-        assert_eq!(out.headers["x-ratelimit-remaining-requests"], "99");
-        assert_eq!(out.headers["openai-processing-ms"], "12");
+        assert_eq!(upstream_request_id(&up).as_deref(), Some("up-1"));
     }
 }

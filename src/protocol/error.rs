@@ -151,10 +151,9 @@ impl ApiError {
             // Gemini: {"error":{"code","message","status"}}; its `status` word picks the class.
             Protocol::Gemini => parse_gemini_error(body),
         };
-        let (message, kind, param, code) = parsed.unwrap_or_else(|| {
-            let snippet: String = String::from_utf8_lossy(body).chars().take(200).collect();
-            (format!("upstream returned HTTP {status}: {snippet}"), None, None, None)
-        });
+        // Only a message from the protocol's own JSON envelope is kept: a raw body (an HTML
+        // error page, a proxy's text) can name servers, versions and internal addresses.
+        let (message, kind, param, code) = parsed.unwrap_or_else(|| (format!("the upstream answered HTTP {status}"), None, None, None));
         let in_stream = (200..300).contains(&status);
         let class = match (in_stream, kind.as_deref()) {
             (true, Some(k)) => class_for_type(k).unwrap_or(ErrorClass::Server),
@@ -170,6 +169,14 @@ impl ApiError {
         e
     }
 
+    /// The same error with every credential-looking text in its message replaced: each of
+    /// `secrets` (the provider keys the gateway holds), `Bearer <token>` and `sk-…` keys.
+    /// Upstream messages can echo what they were sent; a client must never see a key.
+    pub fn redacted(mut self, secrets: &[&str]) -> Self {
+        self.message = redact(&self.message, secrets);
+        self
+    }
+
     /// The OpenAI envelope `{"error":{"message","type","param","code","request_id"}}`.
     pub fn to_openai_json(&self, request_id: &str) -> Vec<u8> {
         let body = json!({
@@ -182,6 +189,41 @@ impl ApiError {
             }
         });
         body.to_string().into_bytes()
+    }
+}
+
+/// `text` with each secret, `Bearer <token>` and `sk-…`-style key replaced by `[redacted]`.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret, "[redacted]");
+    }
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some((at, skip)) = next_credential(rest) {
+        result.push_str(&rest[..at + skip]);
+        result.push_str("[redacted]");
+        let tail = &rest[at + skip..];
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.~+/=".contains(c))).unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    result.push_str(rest);
+    result
+}
+
+/// The next `Bearer <token>` or `sk-<key>` in `text`: where it starts and how much of it (the
+/// scheme word) is kept.
+fn next_credential(text: &str) -> Option<(usize, usize)> {
+    let lower = text.to_ascii_lowercase();
+    let bearer = lower.find("bearer ").filter(|&i| text[i + 7..].starts_with(|c: char| c.is_ascii_alphanumeric())).map(|i| (i, 7));
+    let key = lower
+        .match_indices("sk-")
+        .find(|(i, _)| *i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
+        .filter(|(i, _)| text[i + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').count() >= 8)
+        .map(|(i, _)| (i, 0));
+    match (bearer, key) {
+        (Some(b), Some(k)) => Some(if b.0 <= k.0 { b } else { k }),
+        (b, k) => b.or(k),
     }
 }
 
@@ -352,6 +394,23 @@ mod tests {
     fn in_stream_errors_take_their_class_from_the_type() {
         let e = ApiError::from_upstream(Protocol::Anthropic, 200, br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, None);
         assert_eq!((e.class, e.status), (ErrorClass::Unavailable, 503));
+    }
+
+    #[test]
+    fn credentials_never_survive_redaction() {
+        let e = ApiError::new(ErrorClass::InvalidRequest, "bad header Authorization: Bearer sk-proj-abcdefghijklmnop for key prov-secret-1 and sk-ant-api03-xyzxyzxyzxyz end")
+            .redacted(&["prov-secret-1"]);
+        assert!(!e.message.contains("abcdefghijklmnop"), "{}", e.message);
+        assert!(!e.message.contains("prov-secret-1"), "{}", e.message);
+        assert!(!e.message.contains("xyzxyzxyzxyz"), "{}", e.message);
+        assert!(e.message.starts_with("bad header Authorization: Bearer [redacted] for key [redacted] and [redacted] end"), "{}", e.message);
+        assert_eq!(redact("risk-taking is fine; task-1", &[]), "risk-taking is fine; task-1");
+    }
+
+    #[test]
+    fn non_json_upstream_bodies_are_never_relayed() {
+        let e = ApiError::from_upstream(Protocol::OpenAiChat, 500, b"<html>nginx/1.2.3 at 10.0.0.7</html>", None);
+        assert!(!e.message.contains("nginx") && !e.message.contains("10.0.0.7"), "{}", e.message);
     }
 
     #[test]

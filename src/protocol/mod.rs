@@ -8,6 +8,7 @@ pub mod error;
 pub mod gemini;
 pub mod ir;
 pub mod json;
+pub mod listing;
 pub mod openai;
 pub mod responses;
 pub mod passthrough;

@@ -10,7 +10,8 @@ use super::error::{ApiError, ErrorClass};
 use super::gemini::{merge_snapshot, usage_from_gemini, UsageMetadata};
 use super::ir::{Protocol, StreamEvent};
 use super::json::RawObject;
-use super::openai::chat::{ChatRequest, ChatStreamRewriter, StreamStep};
+use super::openai::chat::{ChatRequest, ChatStreamRewriter};
+pub use super::openai::chat::StreamStep;
 use super::sse::SseEvent;
 use super::usage::Usage;
 use bytes::Bytes;
@@ -36,7 +37,7 @@ pub fn request(p: Protocol, body: &[u8], upstream_model: &str) -> Result<Bytes, 
 /// The body with its top-level `model` replaced, every other byte kept.
 pub fn with_model(body: &[u8], model: &str) -> Result<Bytes, ApiError> {
     let mut obj = RawObject::parse_body(body)?;
-    obj.set("model", model).map_err(|e| ApiError::new(ErrorClass::Server, format!("could not build the upstream body: {e}")))?;
+    obj.set("model", model).map_err(|_| ApiError::new(ErrorClass::Server, "the upstream request could not be built"))?;
     Ok(Bytes::from(obj.to_vec()))
 }
 
@@ -75,7 +76,7 @@ impl PassthroughStream {
     pub fn new(p: Protocol, public_model: &str, client_wants_usage: bool) -> Self {
         let chat = (p == Protocol::OpenAiChat).then(|| ChatStreamRewriter::new(public_model, client_wants_usage));
         // Chat and Gemini are read with light probes below; the others by their hub decoder.
-        let side = if matches!(p, Protocol::OpenAiChat | Protocol::Gemini) { None } else { dialect::stream_decoder(p).ok() };
+        let side = if matches!(p, Protocol::OpenAiChat | Protocol::Gemini) { None } else { Some(dialect::stream_decoder(p)) };
         PassthroughStream {
             protocol: p,
             public_model: public_model.to_owned(),

@@ -1,6 +1,6 @@
 //! The public model catalogue: ids and aliases resolved to their channels.
 
-use crate::protocol::error::{ApiError, ErrorClass};
+use crate::protocol::listing::ModelKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,6 +31,8 @@ pub struct ModelRoute {
     pub aliases: Vec<String>,
     /// Every channel, in config order.
     pub channels: Vec<Channel>,
+    /// Which operations it serves.
+    pub kind: ModelKind,
 }
 
 /// Lookup from every public name (id or alias) to its route.
@@ -58,13 +60,6 @@ impl Catalog {
     /// The route for a public id or alias.
     pub fn resolve(&self, name: &str) -> Option<&Arc<ModelRoute>> {
         self.by_name.get(name)
-    }
-
-    /// The route for `name`, or the 404 a client gets for an unknown model.
-    pub fn resolve_or_404(&self, name: &str) -> Result<&Arc<ModelRoute>, ApiError> {
-        self.resolve(name).ok_or_else(|| {
-            ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_param("model").with_code("model_not_found")
-        })
     }
 
     /// Every model in config order (for `GET /v1/models`).

@@ -5,7 +5,6 @@
 //! gateway remembers them by the tool-call id the client does carry, and puts them back when
 //! that id returns in the client's history — only to the provider that issued them.
 
-use crate::protocol::ir::{Part, Protocol};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,33 +14,38 @@ const TTL: Duration = Duration::from_secs(3600);
 /// The most entries kept; the oldest go first.
 const CAPACITY: usize = 100_000;
 
-struct Entry {
-    issuer: Protocol,
-    parts: Vec<Part>,
+struct Entry<I, V> {
+    issuer: I,
+    parts: V,
     expires: Instant,
 }
 
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<String, Entry>,
+struct Inner<I, V> {
+    entries: HashMap<String, Entry<I, V>>,
     order: VecDeque<String>,
 }
 
-/// Signed reasoning by tool-call id, bounded in size and age.
-#[derive(Default)]
-pub struct SignatureStore {
-    inner: Mutex<Inner>,
+/// Opaque values (the signed reasoning) by tool-call id and issuer, bounded in size and age.
+/// The store does not look inside them: what a value is, is the protocol code's business.
+pub struct SignatureStore<I, V> {
+    inner: Mutex<Inner<I, V>>,
 }
 
-impl SignatureStore {
+impl<I, V> Default for SignatureStore<I, V> {
+    fn default() -> Self {
+        SignatureStore { inner: Mutex::new(Inner { entries: HashMap::new(), order: VecDeque::new() }) }
+    }
+}
+
+impl<I: PartialEq, V: Clone> SignatureStore<I, V> {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Remembers the reasoning `parts` that preceded tool call `id` in an answer from `issuer`.
-    pub fn remember(&self, id: &str, issuer: Protocol, parts: Vec<Part>) {
-        if parts.is_empty() || id.is_empty() {
+    /// Remembers `parts`, the reasoning that preceded tool call `id` in an answer from `issuer`.
+    pub fn remember(&self, id: &str, issuer: I, parts: V) {
+        if id.is_empty() {
             return;
         }
         let Ok(mut inner) = self.inner.lock() else { return };
@@ -56,12 +60,12 @@ impl SignatureStore {
     }
 
     /// The reasoning remembered for tool call `id`, if `issuer` issued it and it has not expired.
-    pub fn recall(&self, id: &str, issuer: Protocol) -> Option<Vec<Part>> {
+    pub fn recall(&self, id: &str, issuer: &I) -> Option<V> {
         let inner = self.inner.lock().ok()?;
         inner
             .entries
             .get(id)
-            .filter(|e| e.issuer == issuer && e.expires > Instant::now())
+            .filter(|e| e.issuer == *issuer && e.expires > Instant::now())
             .map(|e| e.parts.clone())
     }
 }
@@ -70,27 +74,33 @@ impl SignatureStore {
 mod tests {
     use super::*;
 
-    fn thinking(sig: &str) -> Vec<Part> {
-        vec![Part::Thinking { text: "t".into(), signature: Some(sig.into()) }]
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Issuer {
+        Gemini,
+        Anthropic,
+    }
+
+    fn thinking(sig: &str) -> Vec<String> {
+        vec![sig.to_owned()]
     }
 
     #[test]
     fn recalls_only_for_the_issuer() {
         let store = SignatureStore::new();
-        store.remember("call_1", Protocol::Gemini, thinking("s1"));
-        assert_eq!(store.recall("call_1", Protocol::Gemini), Some(thinking("s1")));
-        assert_eq!(store.recall("call_1", Protocol::Anthropic), None);
-        assert_eq!(store.recall("call_2", Protocol::Gemini), None);
+        store.remember("call_1", Issuer::Gemini, thinking("s1"));
+        assert_eq!(store.recall("call_1", &Issuer::Gemini), Some(thinking("s1")));
+        assert_eq!(store.recall("call_1", &Issuer::Anthropic), None);
+        assert_eq!(store.recall("call_2", &Issuer::Gemini), None);
     }
 
     #[test]
     fn bounded_by_capacity() {
         let store = SignatureStore::new();
         for i in 0..CAPACITY + 10 {
-            store.remember(&format!("c{i}"), Protocol::Anthropic, thinking("s"));
+            store.remember(&format!("c{i}"), Issuer::Anthropic, thinking("s"));
         }
-        assert_eq!(store.recall("c0", Protocol::Anthropic), None);
-        assert!(store.recall(&format!("c{}", CAPACITY + 9), Protocol::Anthropic).is_some());
+        assert_eq!(store.recall("c0", &Issuer::Anthropic), None);
+        assert!(store.recall(&format!("c{}", CAPACITY + 9), &Issuer::Anthropic).is_some());
         assert!(store.inner.lock().unwrap().entries.len() <= CAPACITY);
     }
 }

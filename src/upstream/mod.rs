@@ -2,9 +2,9 @@
 //! blocking ([`dns`]), and one HTTP exchange over Pingora's pooled connector with deadlines
 //! ([`exchange`]), classified into retry-or-not outcomes ([`outcome`]).
 
-pub mod dialect;
 pub mod dns;
 pub mod exchange;
 pub mod media;
 pub mod outcome;
+pub mod pool;
 pub mod target;

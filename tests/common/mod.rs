@@ -94,6 +94,18 @@ impl Gateway {
             .collect()
     }
 
+    /// The access-log record of request `id`, waiting for it (it is written after the answer).
+    pub async fn access_record(&self, id: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(r) = self.access_records().into_iter().find(|r| r["request_id"] == id) {
+                return r;
+            }
+            assert!(std::time::Instant::now() < deadline, "no access record for {id}:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -3,6 +3,7 @@
 //! `bridge` holds the Chat ⇄ Anthropic entry points; the other files each do one job.
 
 pub mod bridge;
+pub mod dialect;
 pub mod ids;
 pub mod request;
 pub mod response;

@@ -72,9 +72,10 @@ pub fn to_gemini_json(err: &ApiError) -> Vec<u8> {
 /// becomes `retry_after` (a `Retry-After` header, when present, is the caller's to add).
 pub fn parse_gemini_error(status: u16, body: &[u8]) -> ApiError {
     let Some(err) = envelope(body) else {
-        let snippet: String = String::from_utf8_lossy(body).chars().take(200).collect();
+        // A body that is not Gemini's envelope (an HTML error page, a proxy's text) is never
+        // shown: it can name servers, versions and internal addresses.
         let status = if (200..300).contains(&status) { 502 } else { status };
-        return ApiError::new(class_for_status(status), format!("upstream returned HTTP {status}: {snippet}"))
+        return ApiError::new(class_for_status(status), format!("the upstream answered HTTP {status}"))
             .with_status(status);
     };
     let in_stream = (200..300).contains(&status);

@@ -13,6 +13,7 @@
 
 mod base64;
 pub mod count_tokens;
+pub mod dialect;
 mod error;
 mod finish;
 mod ids;

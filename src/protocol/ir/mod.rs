@@ -12,10 +12,12 @@ mod convert;
 mod media;
 mod request;
 mod response;
+pub mod signatures;
 mod stream;
 #[cfg(test)]
 pub(crate) mod testutil;
 mod tracker;
+mod warning_codes;
 
 pub use media::{data_url, image_source_from_url, parse_arguments, parse_data_url};
 pub use convert::{ConvertOptions, Converted, Warning};

@@ -26,6 +26,7 @@ pub struct ChatRequestInfo {
 /// A parsed chat request whose unknown fields are kept raw.
 #[derive(Debug)]
 pub struct ChatRequest<'a> {
+    raw: &'a [u8],
     body: RawObject<'a>,
     /// The facts read from the body.
     pub info: ChatRequestInfo,
@@ -75,14 +76,20 @@ impl<'a> ChatRequest<'a> {
                 return Err(ApiError::new(ErrorClass::InvalidRequest, "missing required field `messages`").with_param("messages"))
             }
         }
-        Ok(ChatRequest { body: obj, info: ChatRequestInfo { model, stream, include_usage } })
+        Ok(ChatRequest { raw: body, body: obj, info: ChatRequestInfo { model, stream, include_usage } })
+    }
+
+    /// The body exactly as the client sent it.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
     }
 
     /// The body to send upstream: the channel's model id, and for streams `include_usage`
     /// forced on (other `stream_options` fields kept) so usage is always counted.
     pub fn upstream_body(&self, upstream_model: &str) -> Result<Bytes, ApiError> {
         let mut body = self.body.clone();
-        let internal = |e: serde_json::Error| ApiError::new(ErrorClass::Server, format!("could not build upstream body: {e}"));
+        // Re-serialising parsed JSON cannot fail in practice; the client never sees serde's words.
+        let internal = |_: serde_json::Error| ApiError::new(ErrorClass::Server, "the upstream request could not be built");
         body.set("model", upstream_model).map_err(internal)?;
         if self.info.stream {
             let mut options: serde_json::Map<String, serde_json::Value> = match body.get("stream_options") {

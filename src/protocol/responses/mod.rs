@@ -7,6 +7,7 @@
 //! does one job.
 
 pub mod bridge;
+pub mod dialect;
 pub mod ids;
 pub mod object;
 pub mod request;

@@ -1,0 +1,267 @@
+//! One request, step by step:
+//!
+//! ```text
+//! recognise → authenticate → read body → resolve and plan → admit → attempt → relay → settle → log
+//! ```
+//!
+//! Every operation goes through the same steps; what differs is the [`Job`] that resolving
+//! produces (a local answer, a generation, a forwarded call). Admission runs before anything is
+//! sent upstream and settlement after the relay however it ended, so limits and billing have one
+//! place each. The log step is Pingora's `logging` hook (see the module root).
+
+use super::attempt::{self, Streamed, Whole};
+use super::auth;
+use super::body;
+use super::ctx::RequestCtx;
+use super::failure::Failure;
+use super::forward::{self, ForwardCall};
+use super::generate::{self, GenerationCall};
+use super::models;
+use super::relay::{self, Exit, Spec};
+use super::respond;
+use super::snapshot::Snapshot;
+use super::Gateway;
+use crate::protocol::dialect::{self, Operation, Unrouted};
+use crate::protocol::error::{ApiError, ErrorClass};
+use crate::protocol::ir::ConvertOptions;
+use crate::routing::catalog::{Channel, ModelRoute};
+use crate::routing::plan::plan;
+use crate::upstream::media::FetchPolicy;
+use crate::usage::tokenizer;
+use bytes::Bytes;
+use pingora::proxy::Session;
+use std::sync::Arc;
+
+/// The request header that turns every conversion loss into a 400.
+const STRICT_HEADER: &str = "x-switchyard-strict";
+
+/// Serves one request through every step.
+pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Exit> {
+    let snapshot = gw.snapshot.load_full();
+    ctx.snapshot = Some(snapshot.clone());
+    let Some(op) = recognise(session, ctx)? else {
+        return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream);
+    };
+    let key = auth::authenticate(&snapshot, session.req_header())?;
+    ctx.key_name = Some(key.name.clone());
+    if let Some(listing) = list_models(&snapshot, &op, ctx) {
+        return respond::json(session, ctx, 200, listing?).await.map_err(Exit::Downstream);
+    }
+    let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
+    let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
+    let admission = admit(ctx, &job).await?;
+    let result = run(gw, &snapshot, session, ctx, job).await;
+    settle(admission, ctx).await;
+    result
+}
+
+/// Step 1: what the request is for (`None`: the gateway's own health check), and the protocol
+/// whose envelope its errors use.
+fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Option<Operation>, Exit> {
+    let req = session.req_header();
+    let path = req.uri.path();
+    ctx.inbound = dialect::protocol_of_path(path);
+    if path == "/healthz" {
+        ctx.endpoint = Some("health");
+        return Ok(None);
+    }
+    let method = req.method.as_str();
+    let op = dialect::recognise(method, path).map_err(|why| match why {
+        Unrouted::NotFound => ApiError::new(ErrorClass::NotFound, format!("unknown route {method} {path}")).with_code("unknown_route"),
+        Unrouted::MethodNotAllowed { allowed } => {
+            ApiError::new(ErrorClass::MethodNotAllowed, format!("{path} accepts {allowed}, not {method}")).with_code("method_not_allowed")
+        }
+    })?;
+    ctx.endpoint = Some(op.name());
+    match &op {
+        Operation::ListModels | Operation::GetModel(_) => {
+            ctx.inbound = dialect::listing_protocol(path, &|name| req.headers.contains_key(name));
+        }
+        Operation::Generate { protocol, .. } | Operation::CountTokens { protocol, .. } => ctx.inbound = *protocol,
+        Operation::Embeddings | Operation::Images => {}
+    }
+    ctx.operation = Some(op.clone());
+    Ok(Some(op))
+}
+
+/// Model listings answer from the config alone (no body, no upstream).
+fn list_models(snapshot: &Snapshot, op: &Operation, ctx: &mut RequestCtx) -> Option<Result<Bytes, ApiError>> {
+    let shape = dialect::of(ctx.inbound);
+    match op {
+        Operation::ListModels => Some(Ok(models::list(snapshot, shape))),
+        Operation::GetModel(name) => Some(models::one(snapshot, name, shape).ok_or_else(|| model_not_found(name))),
+        _ => None,
+    }
+}
+
+/// The 404 for a model the catalogue does not know.
+fn model_not_found(name: &str) -> ApiError {
+    ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_param("model").with_code("model_not_found")
+}
+
+/// What a request resolved to.
+enum Job<'a> {
+    /// Answered locally: a count of input tokens.
+    Count { tokens: u64 },
+    /// A generation over the model's channels.
+    Generate { route: Arc<ModelRoute>, call: Box<GenerationCall<'a>> },
+    /// A forwarded OpenAI operation over the channels that serve it.
+    Forward { route: Arc<ModelRoute>, op: Operation, raw: &'a Bytes },
+}
+
+/// Step 4: parse the body with the client's dialect, resolve the model and check it serves
+/// this operation.
+fn resolve<'a>(gw: &'a Gateway, snapshot: &Snapshot, session: &Session, ctx: &mut RequestCtx, op: &Operation, raw: &'a Bytes) -> Result<Job<'a>, Exit> {
+    let inbound = dialect::of(ctx.inbound);
+    match op {
+        Operation::CountTokens { path_model, .. } => {
+            let req = inbound.count_request(raw, path_model.as_deref()).ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
+            let route = resolve_model(snapshot, op, &req.model, session)?;
+            ctx.model = Some(route.id.clone());
+            Ok(Job::Count { tokens: tokenizer::count_request(&req) })
+        }
+        Operation::Generate { path_model, path_stream, .. } => {
+            let request = inbound.parse_inbound(raw, path_model.as_deref(), *path_stream)?;
+            let route = resolve_model(snapshot, op, request.model(), session)?;
+            ctx.model = Some(route.id.clone());
+            ctx.stream = request.stream();
+            let limits = &snapshot.config.limits;
+            let policy = FetchPolicy { max_bytes: limits.media_max_bytes, allow_private: limits.media_allow_private };
+            let mut call = GenerationCall::new(inbound, request, &gw.signatures, &gw.upstreams, policy);
+            call.opts = convert_options(snapshot, &route);
+            let headers = &session.req_header().headers;
+            call.strict = generate::wants_strict(headers.get(STRICT_HEADER).and_then(|v| v.to_str().ok()));
+            call.client_headers = inbound
+                .passthrough_headers()
+                .iter()
+                .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).map(|v| (*name, v.to_owned())))
+                .collect();
+            Ok(Job::Generate { route, call: Box::new(call) })
+        }
+        Operation::Embeddings | Operation::Images => {
+            let model = crate::protocol::json::RawObject::parse_body(raw)?.model()?;
+            let route = resolve_model(snapshot, op, &model, session)?;
+            ctx.model = Some(route.id.clone());
+            Ok(Job::Forward { route, op: op.clone(), raw })
+        }
+        Operation::ListModels | Operation::GetModel(_) => Err(Failure::internal("resolving", "a listing reached the body step").into()),
+    }
+}
+
+/// The model behind `name`, refused when it is of another kind than the operation serves.
+fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Session) -> Result<Arc<ModelRoute>, ApiError> {
+    let route = snapshot.catalog.resolve(name).ok_or_else(|| model_not_found(name))?;
+    match op.model_kind() {
+        Some(kind) if kind != route.kind => {
+            let path = session.req_header().uri.path();
+            Err(ApiError::invalid_field("model", format!("model `{}` is a {} model and is not served on {path}", route.id, route.kind.as_str()))
+                .with_code("model_not_supported_on_endpoint"))
+        }
+        _ => Ok(route.clone()),
+    }
+}
+
+/// Conversion options from the model's config.
+fn convert_options(snapshot: &Snapshot, route: &ModelRoute) -> ConvertOptions {
+    let _ = (snapshot, route);
+    ConvertOptions::default()
+}
+
+/// What admission took for a request, handed back to settlement. Nothing yet: rate limits and
+/// balance reservations fill it (one store round trip), and settlement releases or charges it.
+struct Admission;
+
+/// Step 5: admit the request before anything is sent upstream.
+async fn admit(_ctx: &mut RequestCtx, _job: &Job<'_>) -> Result<Admission, Failure> {
+    Ok(Admission)
+}
+
+/// Step 8: settle what admission took against the usage the relay recorded in `ctx`; runs for
+/// every admitted request however it ended.
+async fn settle(_admission: Admission, _ctx: &mut RequestCtx) {}
+
+/// Steps 6 and 7: attempt the channels in plan order and relay the committed answer, while
+/// watching for a client that hangs up before the answer starts.
+async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut RequestCtx, job: Job<'_>) -> Result<(), Exit> {
+    match job {
+        Job::Count { tokens } => {
+            let body = dialect::of(ctx.inbound).count_reply(tokens);
+            respond::json(session, ctx, 200, Bytes::from(body)).await.map_err(Exit::Downstream)
+        }
+        Job::Generate { route, call } => {
+            let order = plan(&route.channels, &mut rand::rng());
+            let stream = call.request.stream();
+            if stream {
+                let answered = watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
+                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
+            } else {
+                let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
+                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                relay::whole(session, ctx, &gw.signatures, answered, &spec).await
+            }
+        }
+        Job::Forward { route, op, raw } => {
+            let order: Vec<&Channel> = plan(&route.channels, &mut rand::rng())
+                .into_iter()
+                .filter(|c| snapshot.providers.get(c.provider).is_some_and(|p| forward::serves(p, &op)))
+                .collect();
+            if order.is_empty() {
+                let path = session.req_header().uri.path().to_owned();
+                return Err(ApiError::invalid_field("model", format!("model `{}` has no upstream that serves {path}", route.id))
+                    .with_code("unsupported_endpoint")
+                    .into());
+            }
+            let call = ForwardCall { op: &op, raw };
+            let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, &call, ctx)).await??;
+            let up = answered.answer.dialect;
+            let converted = up.forward_response(&op, raw, &answered.answer.body, &route.id, &|t| tokenizer::count_text(t))?;
+            let spec = Spec {
+                inbound: dialect::of(ctx.inbound),
+                public_model: &route.id,
+                include_usage: false,
+                echo: Default::default(),
+                opts: &ConvertOptions::default(),
+                provider_key: provider_key(snapshot, ctx),
+            };
+            relay::forwarded(session, ctx, answered, converted, &spec).await
+        }
+    }
+}
+
+/// What the relay needs to know about a generation's client.
+fn generation_spec<'a>(call: &'a GenerationCall<'_>, route: &'a ModelRoute, provider_key: &'a str) -> Spec<'a> {
+    Spec {
+        inbound: call.inbound,
+        public_model: &route.id,
+        include_usage: call.request.include_usage(),
+        echo: call.echo(),
+        opts: &call.opts,
+        provider_key,
+    }
+}
+
+/// The answering provider's key (to keep it out of forwarded headers).
+fn provider_key<'s>(snapshot: &'s Snapshot, ctx: &RequestCtx) -> &'s str {
+    ctx.provider.as_deref().and_then(|name| snapshot.providers.iter().find(|p| p.name == name)).map_or("", |p| p.api_key.expose())
+}
+
+/// Runs `work` unless the client closes its connection first: a client that hangs up while the
+/// upstream is still thinking must not keep a generation (and later, its bill) running.
+async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
+    tokio::select! {
+        r = work => Ok(r),
+        () = client_gone(session) => Err(Exit::ClientGone),
+    }
+}
+
+/// Resolves when the client closes its connection (HTTP/1 FIN, h2 reset); pending otherwise.
+async fn client_gone(session: &mut Session) {
+    loop {
+        match session.read_body_or_idle(true).await {
+            Err(_) => return,
+            Ok(Some(_)) => continue,
+            Ok(None) => return std::future::pending().await,
+        }
+    }
+}
