@@ -22,6 +22,9 @@ impl StreamDecoder for DynDecoder {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         (**self).finish(out)
     }
+    fn raw_finish_reason(&self) -> Option<&str> {
+        (**self).raw_finish_reason()
+    }
 }
 
 impl StreamEncoder for DynEncoder {
@@ -41,8 +44,22 @@ pub fn request_to_ir(p: Protocol, body: &[u8], path_model: Option<&str>, path_st
     }
 }
 
-/// Renders a hub request as an upstream body (the caller has set `req.model`).
+/// Renders a hub request as an upstream body (the caller has set `req.model`). Sampling fields
+/// the model refuses (`opts.rejected_sampling`) are dropped first, each with a warning.
 pub fn ir_to_request(p: Protocol, req: &ir::Request, opts: &ConvertOptions) -> Result<Converted<Vec<u8>>, ApiError> {
+    if ir::has_rejected_sampling(req, opts) {
+        let mut stripped = req.clone();
+        let mut warnings = Vec::new();
+        ir::drop_rejected_sampling(&mut stripped, opts, &mut warnings);
+        let mut converted = render_request(p, &stripped, opts)?;
+        warnings.append(&mut converted.warnings);
+        converted.warnings = warnings;
+        return Ok(converted);
+    }
+    render_request(p, req, opts)
+}
+
+fn render_request(p: Protocol, req: &ir::Request, opts: &ConvertOptions) -> Result<Converted<Vec<u8>>, ApiError> {
     match p {
         Protocol::OpenAiChat => openai::chat_request::ir_to_chat_request(req),
         Protocol::Anthropic => anthropic::request::ir_to_anthropic_request(req, opts),

@@ -8,6 +8,8 @@ pub mod error;
 pub mod gemini;
 pub mod ir;
 pub mod json;
+#[cfg(test)]
+mod loss_tests;
 pub mod openai;
 pub mod responses;
 pub mod passthrough;

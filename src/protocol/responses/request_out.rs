@@ -32,6 +32,9 @@ pub fn ir_to_responses(req: &ir::Request) -> Result<Converted<ResponsesRequest>,
     if req.n.is_some_and(|n| n > 1) {
         return Err(ApiError::invalid_field("n", "this model's provider returns one answer per request; `n` must be 1"));
     }
+    if req.logprobs == Some(true) {
+        return Err(ApiError::invalid_field("logprobs", "this model's provider does not return log-probabilities here"));
+    }
     let mut items = Vec::new();
     let mut dropped_reasoning = false;
     for (i, turn) in req.turns.iter().enumerate() {
