@@ -199,3 +199,14 @@ fn refused_sampling_fields_are_dropped_on_converted_and_passthrough_paths() {
     assert_eq!(untouched.value, passthrough::request(Protocol::Anthropic, anthropic, "up").unwrap());
     assert!(untouched.warnings.is_empty());
 }
+
+#[test]
+fn a_thinking_budget_sent_to_openai_as_an_effort_word_is_a_warning() {
+    let anthropic = br#"{"model":"m","max_tokens":10000,"thinking":{"type":"enabled","budget_tokens":2000},"messages":[{"role":"user","content":"hi"}]}"#;
+    let hub = dialect::request_to_ir(Protocol::Anthropic, anthropic, None, false).unwrap();
+    let conv = dialect::ir_to_request(Protocol::OpenAiChat, &hub, &ConvertOptions::default()).unwrap();
+    let up: Value = serde_json::from_slice(&conv.value).unwrap();
+    assert_eq!(up["reasoning_effort"], "low");
+    let codes: Vec<_> = conv.warnings.iter().map(|w| (w.code(), w.field())).collect();
+    assert_eq!(codes, vec![("thinking_budget_approximated", Some("thinking"))]);
+}

@@ -130,6 +130,7 @@ impl ConvertOptions {
 /// | `max_tokens_raised` | `max_tokens` | a thinking budget at or above `max_tokens` raised it to budget + 1024 (capped by the model) |
 /// | `thinking_budget_raised` | `thinking` | a budget under the target's minimum (1024) was raised to it |
 /// | `thinking_disabled` | `thinking` | thinking was asked for but could not be kept on |
+/// | `thinking_budget_approximated` | `thinking` | a token budget sent as the nearest effort word (OpenAI takes no budget) |
 /// | `tool_choice_relaxed` | `tool_choice` | a forced tool choice became `auto` (the target refuses forced tools with thinking) |
 /// | `sampling_field_dropped` | the field (`temperature`, `top_p`, …) | the model or API version refuses it |
 /// | `field_dropped` | the field | the target has no equivalent and the answer's shape does not depend on it |
@@ -174,6 +175,13 @@ pub enum Warning {
         /// Why.
         reason: &'static str,
     },
+    /// A thinking budget became an effort word (OpenAI Chat and Responses take no budget).
+    ThinkingBudgetApproximated {
+        /// The client's budget.
+        budget: u32,
+        /// The effort word sent.
+        effort: &'static str,
+    },
     /// A forced tool choice became `auto`.
     ToolChoiceRelaxed(&'static str),
     /// Thinking was requested but had to be switched off.
@@ -202,6 +210,7 @@ impl Warning {
             Warning::ThinkingBudgetRaised { .. } => "thinking_budget_raised",
             Warning::FieldDropped { .. } => "field_dropped",
             Warning::SamplingFieldDropped { .. } => "sampling_field_dropped",
+            Warning::ThinkingBudgetApproximated { .. } => "thinking_budget_approximated",
             Warning::ToolChoiceRelaxed(_) => "tool_choice_relaxed",
             Warning::ThinkingDisabled(_) => "thinking_disabled",
             Warning::WhitespaceTextDropped { .. } => "whitespace_text_dropped",
@@ -214,7 +223,9 @@ impl Warning {
         Some(match self {
             Warning::TemperatureClamped { .. } => "temperature",
             Warning::MaxTokensDefaulted(_) | Warning::MaxTokensRaised { .. } => "max_tokens",
-            Warning::ThinkingBudgetRaised { .. } | Warning::ThinkingDisabled(_) => "thinking",
+            Warning::ThinkingBudgetRaised { .. }
+            | Warning::ThinkingDisabled(_)
+            | Warning::ThinkingBudgetApproximated { .. } => "thinking",
             Warning::FieldDropped { field, .. } | Warning::WhitespaceTextDropped { field } => field,
             Warning::SamplingFieldDropped { field, .. } => field.as_str(),
             Warning::ToolChoiceRelaxed(_) => "tool_choice",
@@ -275,6 +286,7 @@ mod tests {
             Warning::SamplingFieldDropped { field: SamplingField::TopP, reason: "x" },
             Warning::ToolChoiceRelaxed("x"),
             Warning::ThinkingDisabled("x"),
+            Warning::ThinkingBudgetApproximated { budget: 1, effort: "low" },
             Warning::WhitespaceTextDropped { field: "messages[0].content[1]".into() },
             Warning::ToolIdRewritten { from: "a:b".into(), to: "a_b".into() },
         ];

@@ -3,7 +3,7 @@
 use super::chat_types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource, Effort,
+    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource,
     Part, Protocol, Reasoning, ResponseFormat, Role, ToolChoice, Turn, Warning,
 };
 use serde_json::{json, Map, Value};
@@ -364,7 +364,8 @@ pub fn ir_to_chat(req: &ir::Request) -> Result<Converted<ChatCompletionRequest>,
             },
         },
     });
-    out.reasoning_effort = req.reasoning.as_ref().and_then(|r| effort_for_chat(r, req.max_output_tokens));
+    out.reasoning_effort =
+        req.reasoning.as_ref().and_then(|r| r.effort_word_for(req.max_output_tokens, &mut warnings)).map(str::to_owned);
     apply_extra(&req.extra, Protocol::OpenAiChat, &mut out.extra, &mut warnings)?;
     Ok(Converted { value: out, warnings })
 }
@@ -382,15 +383,6 @@ pub(crate) fn apply_extra(
         return Ok(());
     }
     extra.refuse_or_drop(warnings)
-}
-
-fn effort_for_chat(r: &Reasoning, max_tokens: Option<u32>) -> Option<String> {
-    match r {
-        Reasoning::Off => Some("none".into()),
-        Reasoning::Effort(e) | Reasoning::Adaptive(Some(e)) => Some(e.as_str().into()),
-        Reasoning::Adaptive(None) => None,
-        Reasoning::Budget(b) => Some(Effort::for_budget(*b, max_tokens).as_str().into()),
-    }
 }
 
 fn tool_choice_to_chat(c: &ToolChoice) -> Value {
