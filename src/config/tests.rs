@@ -92,6 +92,8 @@ fn example_file_parses() {
     assert_eq!(price.output, PricePerMillion(600_000));
     assert_eq!(price.cache_read, Some(PricePerMillion(75_000)));
     assert_eq!(price.cache_write, None);
+    assert_eq!(mini.max_output_tokens, Some(16384));
+    assert!(mini.capabilities.rejects.is_empty());
     assert_eq!(mini.channels[0].weight, 3);
     assert_eq!(mini.channels[1].priority, 1);
     let gpt4o = config.model_by_name("gpt-4o").unwrap();
@@ -621,4 +623,27 @@ fn load_reads_a_file_and_reports_io_errors() {
     let err = load(&missing).unwrap_err();
     assert!(matches!(err, ConfigError::Io { .. }));
     assert!(err.to_string().contains("missing.yaml"), "{err}");
+}
+
+#[test]
+fn max_output_tokens_and_rejected_sampling_fields() {
+    use crate::protocol::ir::SamplingField;
+    let models = r#"
+models:
+  - id: m
+    max_output_tokens: 64000
+    capabilities: { reasoning: true, rejects: [temperature, top_p] }
+    channels:
+      - { provider: openai, model: m }
+"#;
+    let config = ok(&doc("", None, Some(models), None));
+    let m = &config.models[0];
+    assert_eq!(m.max_output_tokens, Some(64000));
+    assert_eq!(m.capabilities.rejects, vec![SamplingField::Temperature, SamplingField::TopP]);
+    let zero = models.replace("64000", "0");
+    assert_err_starts(&doc("", None, Some(&zero), None), "models[0].max_output_tokens");
+    let unknown = models.replace("top_p]", "top_q]");
+    assert!(err(&doc("", None, Some(&unknown), None)).contains("top_q"));
+    let plain = ok(&doc("", None, None, None));
+    assert_eq!((plain.models[0].max_output_tokens, plain.models[0].capabilities.rejects.len()), (None, 0));
 }

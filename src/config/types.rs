@@ -291,12 +291,18 @@ pub struct Model {
     /// What clients choose models by; shown in the model lists.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// The most output tokens the model can produce: the `max_tokens` sent when a client names
+    /// none and a protocol requires it (Anthropic), and the ceiling a thinking budget may raise
+    /// `max_tokens` to. `None`: 4096 by default and no ceiling known.
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
 }
 
 pub use crate::protocol::listing::ModelKind;
 
-/// Capabilities a model advertises in the model lists (they do not change routing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+/// Capabilities a model advertises in the model lists (they do not change routing), and the
+/// sampling fields it refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Capabilities {
     /// Accepts images in the input.
@@ -305,6 +311,11 @@ pub struct Capabilities {
     pub function_call: bool,
     /// Thinks before answering (reasoning / thinking tokens).
     pub reasoning: bool,
+    /// Sampling fields the model refuses (e.g. `[temperature, top_p]` for reasoning models):
+    /// dropped from every request to it, with an `x-switchyard-warnings` entry. Empty: all
+    /// accepted. Names: `temperature`, `top_p`, `top_k`, `seed`, `presence_penalty`,
+    /// `frequency_penalty`, `stop`.
+    pub rejects: Vec<crate::protocol::ir::SamplingField>,
 }
 
 /// Prices in USD per 1M tokens, held as exact integers (see [`PricePerMillion`]).

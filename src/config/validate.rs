@@ -176,6 +176,9 @@ fn check_models(config: &Config) -> Check {
             names.insert(name, path);
         }
         check_channels(config, i, model)?;
+        if model.max_output_tokens == Some(0) {
+            return Err(ConfigError::invalid(format!("models[{i}].max_output_tokens"), "must be greater than 0"));
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::snapshot::ProviderRuntime;
 use super::Signatures;
 use crate::protocol::dialect::{self, ClientEcho, Dialect, InboundRequest};
 use crate::protocol::error::ApiError;
-use crate::protocol::ir::{self, signatures, ConvertOptions, Warning};
+use crate::protocol::ir::{self, signatures, ConvertOptions, Converted, Warning};
 use crate::routing::catalog::Channel;
 use crate::upstream::media::FetchPolicy;
 use crate::upstream::pool::Upstreams;
@@ -78,7 +78,7 @@ impl<'a> GenerationCall<'a> {
             .await
     }
 
-    async fn converted(&self, up: &'static dyn Dialect, channel: &Channel) -> Result<(Bytes, Vec<Warning>), ApiError> {
+    async fn converted(&self, up: &'static dyn Dialect, channel: &Channel) -> Result<Converted<Bytes>, ApiError> {
         let hub = self.hub().await?;
         let source = if up.needs_inline_media() { self.inlined_for(hub).await? } else { &hub.request };
         let mut req = source.clone();
@@ -87,8 +87,8 @@ impl<'a> GenerationCall<'a> {
             let issuer = up.protocol();
             signatures::restore(&mut req, placement, |id| self.signatures.recall(id, &issuer));
         }
-        let converted = up.render_request(&req, &self.opts)?;
-        Ok((Bytes::from(converted.value), converted.warnings))
+        let converted = dialect::convert_request(up, &req, &self.opts)?;
+        Ok(Converted { value: Bytes::from(converted.value), warnings: converted.warnings })
     }
 
     /// The hub request with remote media fetched and inlined (for providers that cannot fetch
@@ -111,11 +111,8 @@ impl UpstreamCall for GenerationCall<'_> {
     async fn prepare(&self, channel: &Channel, provider: &ProviderRuntime) -> Result<Prepared, Failure> {
         let up = dialect::of(provider.wire_for(self.inbound.protocol()));
         let same = up.protocol() == self.inbound.protocol();
-        let (body, warnings) = if same {
-            (self.request.passthrough_body(&channel.upstream_model)?, Vec::new())
-        } else {
-            self.converted(up, channel).await?
-        };
+        let converted = if same { self.request.passthrough_body(&channel.upstream_model, &self.opts)? } else { self.converted(up, channel).await? };
+        let (body, warnings) = (converted.value, converted.warnings);
         if let (true, Some(w)) = (self.strict, warnings.first()) {
             return Err(strict_refusal(w).into());
         }

@@ -161,10 +161,12 @@ fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Sess
     }
 }
 
-/// Conversion options from the model's config.
+/// Conversion options from the model's config (its output cap, the sampling fields it refuses).
 fn convert_options(snapshot: &Snapshot, route: &ModelRoute) -> ConvertOptions {
-    let _ = (snapshot, route);
-    ConvertOptions::default()
+    match snapshot.config.models.get(route.index) {
+        Some(model) => ConvertOptions::for_model(model.max_output_tokens, &model.capabilities.rejects),
+        None => ConvertOptions::default(),
+    }
 }
 
 /// What admission took for a request, handed back to settlement. Nothing yet: rate limits and

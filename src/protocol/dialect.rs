@@ -26,6 +26,9 @@ impl StreamDecoder for DynDecoder {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         (**self).finish(out)
     }
+    fn raw_finish_reason(&self) -> Option<&str> {
+        (**self).raw_finish_reason()
+    }
 }
 
 impl StreamEncoder for DynEncoder {
@@ -109,8 +112,9 @@ pub trait InboundRequest: Send + Sync {
     /// always carry it.
     fn include_usage(&self) -> bool;
     /// The body for an upstream of the same protocol: the original bytes with only the model
-    /// changed (and what the protocol forces, e.g. OpenAI stream usage).
-    fn passthrough_body(&self, upstream_model: &str) -> Result<Bytes, ApiError>;
+    /// changed, what the protocol forces (e.g. OpenAI stream usage) and the sampling fields the
+    /// model refuses dropped (each a warning).
+    fn passthrough_body(&self, upstream_model: &str, opts: &ConvertOptions) -> Result<Converted<Bytes>, ApiError>;
     /// The hub form, with what the client's answers must repeat.
     fn to_hub(&self) -> Result<(ir::Request, ClientEcho), ApiError>;
 }
@@ -138,15 +142,6 @@ pub struct ClientSpec<'a> {
     pub fallback_id: &'a str,
     /// Conversion options.
     pub opts: &'a ConvertOptions,
-}
-
-/// Where a provider wants signed reasoning put back into an assistant turn that calls tools.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignedReasoning {
-    /// First in the turn (Anthropic thinking blocks).
-    TurnStart,
-    /// Right before the tool call it signed (Gemini `thoughtSignature`).
-    BeforeCall,
 }
 
 /// One wire protocol, as a client speaks it to the gateway and as the gateway speaks it to a
@@ -235,7 +230,7 @@ pub trait Dialect: Sync {
         false
     }
     /// The provider signs reasoning that must come back on the next turn, and where it goes.
-    fn signed_reasoning(&self) -> Option<SignedReasoning> {
+    fn signed_reasoning(&self) -> Option<ir::RestoreAt> {
         None
     }
     /// Whether a provider of this protocol serves a forwarded operation (embeddings, images)
@@ -329,7 +324,7 @@ pub fn recognise(method: &str, path: &str) -> Result<Operation, Unrouted> {
 pub(crate) type HubBuilder = fn(&[u8], Option<&str>, bool) -> Result<(ir::Request, ClientEcho), ApiError>;
 
 /// The same-protocol body with another model.
-pub(crate) type PassBuilder = fn(&[u8], &str) -> Result<Bytes, ApiError>;
+pub(crate) type PassBuilder = fn(&[u8], &str, &ConvertOptions) -> Result<Converted<Bytes>, ApiError>;
 
 pub(crate) struct BodyInbound<'a> {
     raw: &'a [u8],
@@ -369,8 +364,8 @@ impl InboundRequest for BodyInbound<'_> {
     fn include_usage(&self) -> bool {
         self.stream
     }
-    fn passthrough_body(&self, upstream_model: &str) -> Result<Bytes, ApiError> {
-        (self.pass)(self.raw, upstream_model)
+    fn passthrough_body(&self, upstream_model: &str, opts: &ConvertOptions) -> Result<Converted<Bytes>, ApiError> {
+        (self.pass)(self.raw, upstream_model, opts)
     }
     fn to_hub(&self) -> Result<(ir::Request, ClientEcho), ApiError> {
         let (mut req, echo) = (self.hub)(self.raw, self.path_model.as_deref(), self.stream)?;
@@ -407,9 +402,24 @@ pub fn request_to_ir(p: Protocol, body: &[u8], path_model: Option<&str>, path_st
     of(p).parse_inbound(body, path_model, path_stream)?.to_hub().map(|(req, _)| req)
 }
 
-/// Renders a hub request as an upstream body.
+/// Renders a hub request as an upstream body of protocol `p`.
 pub fn ir_to_request(p: Protocol, req: &ir::Request, opts: &ConvertOptions) -> Result<Converted<Vec<u8>>, ApiError> {
-    of(p).render_request(req, opts)
+    convert_request(of(p), req, opts)
+}
+
+/// Renders a hub request for an upstream of dialect `up`; sampling fields the model refuses
+/// (`opts.rejected_sampling`) are dropped first, each with a warning.
+pub fn convert_request(up: &dyn Dialect, req: &ir::Request, opts: &ConvertOptions) -> Result<Converted<Vec<u8>>, ApiError> {
+    if !ir::has_rejected_sampling(req, opts) {
+        return up.render_request(req, opts);
+    }
+    let mut stripped = req.clone();
+    let mut warnings = Vec::new();
+    ir::drop_rejected_sampling(&mut stripped, opts, &mut warnings);
+    let mut converted = up.render_request(&stripped, opts)?;
+    warnings.append(&mut converted.warnings);
+    converted.warnings = warnings;
+    Ok(converted)
 }
 
 /// Parses a whole upstream response into the hub.

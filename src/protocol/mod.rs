@@ -9,6 +9,8 @@ pub mod gemini;
 pub mod ir;
 pub mod json;
 pub mod listing;
+#[cfg(test)]
+mod loss_tests;
 pub mod openai;
 pub mod responses;
 pub mod passthrough;

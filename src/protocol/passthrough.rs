@@ -8,7 +8,7 @@
 use super::dialect::{self, DynDecoder};
 use super::error::{ApiError, ErrorClass};
 use super::gemini::{merge_snapshot, usage_from_gemini, UsageMetadata};
-use super::ir::{Protocol, StreamEvent};
+use super::ir::{ConvertOptions, Converted, Protocol, SamplingField, StreamEvent, Warning};
 use super::json::RawObject;
 use super::openai::chat::{ChatRequest, ChatStreamRewriter};
 pub use super::openai::chat::StreamStep;
@@ -31,6 +31,132 @@ pub fn request(p: Protocol, body: &[u8], upstream_model: &str) -> Result<Bytes, 
         Protocol::OpenAiChat => ChatRequest::parse(body)?.upstream_body(upstream_model),
         Protocol::Gemini => Ok(Bytes::copy_from_slice(body)),
         Protocol::Anthropic | Protocol::OpenAiResponses => with_model(body, upstream_model),
+    }
+}
+
+/// [`request`] that also drops the sampling fields the model refuses
+/// (`opts.rejected_sampling`, config `capabilities.rejects`), each with a warning; every other
+/// byte is kept. With nothing to drop the body is exactly what [`request`] returns.
+pub fn request_with(p: Protocol, body: &[u8], upstream_model: &str, opts: &ConvertOptions) -> Result<Converted<Bytes>, ApiError> {
+    if p == Protocol::OpenAiChat {
+        return ChatRequest::parse(body)?.upstream_body_with(upstream_model, opts);
+    }
+    let mut warnings = Vec::new();
+    if opts.rejected_sampling.is_empty() {
+        return Ok(Converted { value: request(p, body, upstream_model)?, warnings });
+    }
+    let mut obj = RawObject::parse_body(body)?;
+    if p == Protocol::Gemini {
+        strip_gemini_sampling(&mut obj, opts, &mut warnings)?;
+    } else {
+        strip_sampling(&mut obj, p, opts, &mut warnings);
+        obj.set("model", upstream_model).map_err(internal)?;
+    }
+    Ok(Converted { value: Bytes::from(obj.to_vec()), warnings })
+}
+
+fn internal(e: serde_json::Error) -> ApiError {
+    ApiError::new(ErrorClass::Server, format!("could not build the upstream body: {e}"))
+}
+
+/// The name protocol `p` gives a sampling field (Gemini's live under `generationConfig`).
+fn wire_name(p: Protocol, f: SamplingField) -> &'static str {
+    match (p, f) {
+        (Protocol::Gemini, SamplingField::Temperature) => "temperature",
+        (Protocol::Gemini, SamplingField::TopP) => "topP",
+        (Protocol::Gemini, SamplingField::TopK) => "topK",
+        (Protocol::Gemini, SamplingField::Seed) => "seed",
+        (Protocol::Gemini, SamplingField::PresencePenalty) => "presencePenalty",
+        (Protocol::Gemini, SamplingField::FrequencyPenalty) => "frequencyPenalty",
+        (Protocol::Gemini, SamplingField::Stop) => "stopSequences",
+        (Protocol::Anthropic, SamplingField::Stop) => "stop_sequences",
+        (_, f) => f.as_str(),
+    }
+}
+
+/// Drops the refused top-level sampling fields of a protocol-`p` body; a field sent as `null`
+/// asked for nothing, so it goes without a warning.
+pub(crate) fn strip_sampling(obj: &mut RawObject<'_>, p: Protocol, opts: &ConvertOptions, warnings: &mut Vec<Warning>) {
+    for f in &opts.rejected_sampling {
+        let name = wire_name(p, *f);
+        let meaningful = obj.get(name).is_some_and(|v| v.get().trim() != "null");
+        if obj.remove(name) && meaningful {
+            warnings.push(Warning::SamplingFieldDropped { field: *f, reason: "the model does not accept this sampling field" });
+        }
+    }
+}
+
+/// Gemini keeps sampling under `generationConfig`: edit that object in place.
+fn strip_gemini_sampling(obj: &mut RawObject<'_>, opts: &ConvertOptions, warnings: &mut Vec<Warning>) -> Result<(), ApiError> {
+    let Some(raw) = obj.get("generationConfig").map(|r| r.get().to_owned()) else {
+        return Ok(());
+    };
+    let Ok(mut gc) = RawObject::parse(raw.as_bytes()) else {
+        // Not an object: Gemini will refuse it itself; nothing of ours to drop.
+        return Ok(());
+    };
+    let before = warnings.len();
+    strip_sampling(&mut gc, Protocol::Gemini, opts, warnings);
+    if warnings.len() == before {
+        return Ok(());
+    }
+    let text = String::from_utf8(gc.to_vec()).map_err(|e| ApiError::new(ErrorClass::Server, e.to_string()))?;
+    let value = serde_json::value::RawValue::from_string(text).map_err(internal)?;
+    obj.set_raw("generationConfig", value);
+    Ok(())
+}
+
+/// The upstream's own finish reason in a whole answer of protocol `p` (`end_turn`, `STOP`,
+/// `length`, a Responses status), for the access log; `None` when absent or unreadable.
+pub fn raw_finish_reason(p: Protocol, body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Chat {
+        #[serde(default)]
+        choices: Vec<ChatChoice>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ChatChoice {
+        #[serde(default)]
+        finish_reason: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Anthropic {
+        #[serde(default)]
+        stop_reason: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Gemini {
+        #[serde(default)]
+        candidates: Vec<GeminiCandidate>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct GeminiCandidate {
+        #[serde(default)]
+        finish_reason: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Responses {
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        incomplete_details: Option<Incomplete>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Incomplete {
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    match p {
+        Protocol::OpenAiChat => serde_json::from_slice::<Chat>(body).ok()?.choices.into_iter().next()?.finish_reason,
+        Protocol::Anthropic => serde_json::from_slice::<Anthropic>(body).ok()?.stop_reason,
+        Protocol::Gemini => serde_json::from_slice::<Gemini>(body).ok()?.candidates.into_iter().next()?.finish_reason,
+        Protocol::OpenAiResponses => {
+            let r = serde_json::from_slice::<Responses>(body).ok()?;
+            let reason = r.incomplete_details.and_then(|d| d.reason);
+            Some(super::responses::response::raw_finish(r.status.as_deref()?, reason.as_deref()))
+        }
     }
 }
 
@@ -69,6 +195,8 @@ pub struct PassthroughStream {
     gemini_usage: UsageMetadata,
     /// Gemini: a finish reason was seen (its streams end at EOF, with no terminal event).
     gemini_finished: bool,
+    /// Gemini: the `finishReason` seen, for the log.
+    gemini_raw_finish: Option<String>,
 }
 
 impl PassthroughStream {
@@ -87,6 +215,18 @@ impl PassthroughStream {
             terminal: false,
             gemini_usage: UsageMetadata::default(),
             gemini_finished: false,
+            gemini_raw_finish: None,
+        }
+    }
+
+    /// The upstream's own finish reason once the stream reported one (for the log).
+    pub fn raw_finish_reason(&self) -> Option<&str> {
+        if let Some(chat) = &self.chat {
+            return chat.raw_finish_reason();
+        }
+        match &self.side {
+            Some(side) => side.raw_finish_reason(),
+            None => self.gemini_raw_finish.as_deref(),
         }
     }
 
@@ -147,6 +287,7 @@ impl PassthroughStream {
         }
         if obj.get("candidates").is_some_and(|c| memchr::memmem::find(c.get().as_bytes(), b"\"finishReason\"").is_some()) {
             self.gemini_finished = true;
+            self.gemini_raw_finish = raw_finish_reason(Protocol::Gemini, event.data.as_bytes());
         }
         if obj.get("modelVersion").is_some() && obj.set("modelVersion", &self.public_model).is_ok() {
             let mut out = Vec::with_capacity(event.data.len() + 8);

@@ -33,6 +33,8 @@ pub struct ModelRoute {
     pub channels: Vec<Channel>,
     /// Which operations it serves.
     pub kind: ModelKind,
+    /// Its position in the config's model list (for what only the config holds).
+    pub index: usize,
 }
 
 /// Lookup from every public name (id or alias) to its route.

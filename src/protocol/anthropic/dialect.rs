@@ -1,7 +1,7 @@
 //! Anthropic Messages (`POST /v1/messages`, `/v1/messages/count_tokens`) as a [`Dialect`].
 
 use crate::protocol::dialect::{
-    envelope_event, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route, SignedReasoning,
+    envelope_event, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
@@ -44,7 +44,7 @@ impl Dialect for AnthropicDialect {
     }
 
     fn parse_inbound<'a>(&self, body: &'a [u8], _path_model: Option<&str>, _path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
-        Ok(Box::new(BodyInbound::parse(body, None, false, hub, passthrough::with_model)?))
+        Ok(Box::new(BodyInbound::parse(body, None, false, hub, |raw, model, opts| passthrough::request_with(Protocol::Anthropic, raw, model, opts))?))
     }
 
     fn count_request(&self, body: &[u8], _path_model: Option<&str>) -> Option<Result<ir::Request, ApiError>> {
@@ -130,8 +130,8 @@ impl Dialect for AnthropicDialect {
         event.event.as_deref() == Some("error") || event.data.trim_start().starts_with(r#"{"type":"error""#)
     }
 
-    fn signed_reasoning(&self) -> Option<SignedReasoning> {
-        Some(SignedReasoning::TurnStart)
+    fn signed_reasoning(&self) -> Option<ir::RestoreAt> {
+        Some(ir::RestoreAt::Start)
     }
 }
 

@@ -5,7 +5,7 @@ use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
     self, CacheHint, ConvertOptions, Converted, DocumentSource, Effort, ImageSource, Part, Protocol, Reasoning,
-    ResponseFormat, Role, SystemBlock, ToolChoice, Turn, Warning,
+    ResponseFormat, Role, SamplingField, SystemBlock, ToolChoice, Turn, Warning, ANSWER_ROOM,
 };
 use crate::protocol::openai::chat_request::apply_extra;
 use serde_json::{json, Map, Value};
@@ -43,114 +43,21 @@ fn cache_hint(c: &Option<CacheControl>) -> Option<CacheHint> {
 /// [`Role::Tool`] turns (in place), and each result gets its call's name recovered.
 pub fn messages_to_ir(req: MessagesRequest) -> Result<ir::Request, ApiError> {
     let mut out = ir::Request { model: req.model, ..Default::default() };
-    match req.system {
-        Some(SystemField::Text(t)) => out.system.push(SystemBlock { text: t, cache: None }),
-        Some(SystemField::Blocks(blocks)) => {
-            for (j, b) in blocks.into_iter().enumerate() {
-                match b {
-                    ContentBlock::Text { text, cache_control } => {
-                        out.system.push(SystemBlock { text, cache: cache_hint(&cache_control) })
-                    }
-                    _ => return Err(ApiError::invalid_field(format!("system[{j}]"), "system blocks must be text")),
-                }
-            }
-        }
-        None => {}
-    }
-    let mut names: HashMap<String, String> = HashMap::new();
-    for (i, msg) in req.messages.into_iter().enumerate() {
-        let role = match msg.role.as_str() {
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "system" => Role::System,
-            other => {
-                return Err(ApiError::invalid_field(format!("messages[{i}].role"), format!("unknown role `{other}`")))
-            }
-        };
-        let blocks = match msg.content {
-            MessageContent::Text(t) => vec![ContentBlock::Text { text: t, cache_control: None }],
-            MessageContent::Blocks(b) => b,
-        };
-        let mut current = Turn::new(role, Vec::new());
-        for (j, b) in blocks.into_iter().enumerate() {
-            let field = || format!("messages[{i}].content[{j}]");
-            let (part, cache) = block_to_part(b, &field, &mut names)?;
-            let part_role = if matches!(part, Part::ToolResult { .. }) { Role::Tool } else { role };
-            if part_role != current.role {
-                if !current.parts.is_empty() {
-                    out.turns.push(std::mem::replace(&mut current, Turn::new(part_role, Vec::new())));
-                } else {
-                    current.role = part_role;
-                }
-            }
-            current.parts.push(part);
-            if cache.is_some() {
-                current.cache = cache;
-            }
-        }
-        if !current.parts.is_empty() {
-            out.turns.push(current);
-        }
-    }
+    out.system = system_to_ir(req.system)?;
+    out.turns = turns_to_ir(req.messages)?;
     out.max_output_tokens = req.max_tokens;
     out.temperature = req.temperature;
     out.top_p = req.top_p;
     out.top_k = req.top_k;
     out.stop = req.stop_sequences.unwrap_or_default();
     out.stream = req.stream.unwrap_or(false);
-    for (i, t) in req.tools.unwrap_or_default().into_iter().enumerate() {
-        match t.kind.as_deref() {
-            None | Some("custom") => {}
-            Some(k) => {
-                return Err(ApiError::invalid_field(
-                    format!("tools[{i}].type"),
-                    format!("server tool `{k}` cannot be sent to another provider"),
-                ))
-            }
-        }
-        out.tools.push(ir::Tool {
-            name: t.name,
-            description: t.description,
-            schema: t.input_schema.unwrap_or_else(|| json!({"type":"object","properties":{}})),
-            strict: t.strict,
-            cache: cache_hint(&t.cache_control),
-        });
-    }
+    out.tools = tools_to_ir(req.tools.unwrap_or_default())?;
     if let Some(tc) = req.tool_choice {
-        out.tool_choice = Some(match tc.kind.as_str() {
-            "auto" => ToolChoice::Auto,
-            "any" => ToolChoice::Required,
-            "none" => ToolChoice::None,
-            "tool" => ToolChoice::Tool(
-                tc.name.ok_or_else(|| ApiError::invalid_field("tool_choice.name", "tool_choice `tool` needs a name"))?,
-            ),
-            other => {
-                return Err(ApiError::invalid_field("tool_choice.type", format!("unknown tool_choice type `{other}`")))
-            }
-        });
         out.parallel_tool_calls = tc.disable_parallel_tool_use.map(|d| !d);
+        out.tool_choice = Some(tool_choice_to_ir(tc)?);
     }
     let output_config = req.output_config.unwrap_or_default();
-    let effort = match output_config.effort.as_deref() {
-        None => None,
-        Some(e) => Some(
-            Effort::parse(e)
-                .ok_or_else(|| ApiError::invalid_field("output_config.effort", format!("unknown effort `{e}`")))?,
-        ),
-    };
-    out.reasoning = match req.thinking {
-        Some(t) => Some(match t.kind.as_str() {
-            "enabled" => Reasoning::Budget(t.budget_tokens.ok_or_else(|| {
-                ApiError::invalid_field("thinking.budget_tokens", "thinking `enabled` needs budget_tokens")
-            })?),
-            "disabled" => Reasoning::Off,
-            "adaptive" => Reasoning::Adaptive(effort),
-            other => {
-                return Err(ApiError::invalid_field("thinking.type", format!("unknown thinking type `{other}`")))
-            }
-        }),
-        None => effort.map(Reasoning::Effort),
-    };
+    out.reasoning = reasoning_to_ir(req.thinking, output_config.effort.as_deref())?;
     if let Some(f) = output_config.format.or(req.output_format) {
         if f.kind != "json_schema" {
             return Err(ApiError::invalid_field("output_config.format.type", format!("unknown format `{}`", f.kind)));
@@ -170,6 +77,117 @@ pub fn messages_to_ir(req: MessagesRequest) -> Result<ir::Request, ApiError> {
         out.extra.fields = req.extra;
     }
     Ok(out)
+}
+
+fn system_to_ir(system: Option<SystemField>) -> Result<Vec<SystemBlock>, ApiError> {
+    match system {
+        Some(SystemField::Text(t)) => Ok(vec![SystemBlock { text: t, cache: None }]),
+        Some(SystemField::Blocks(blocks)) => blocks
+            .into_iter()
+            .enumerate()
+            .map(|(j, b)| match b {
+                ContentBlock::Text { text, cache_control } => Ok(SystemBlock { text, cache: cache_hint(&cache_control) }),
+                _ => Err(ApiError::invalid_field(format!("system[{j}]"), "system blocks must be text")),
+            })
+            .collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Messages → hub turns; tool results leave their user turn for a [`Role::Tool`] turn in place.
+fn turns_to_ir(messages: Vec<Message>) -> Result<Vec<Turn>, ApiError> {
+    let mut turns = Vec::with_capacity(messages.len());
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (i, msg) in messages.into_iter().enumerate() {
+        let role = match msg.role.as_str() {
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "system" => Role::System,
+            other => {
+                return Err(ApiError::invalid_field(format!("messages[{i}].role"), format!("unknown role `{other}`")))
+            }
+        };
+        let blocks = match msg.content {
+            MessageContent::Text(t) => vec![ContentBlock::Text { text: t, cache_control: None }],
+            MessageContent::Blocks(b) => b,
+        };
+        let mut current = Turn::new(role, Vec::new());
+        for (j, b) in blocks.into_iter().enumerate() {
+            let field = || format!("messages[{i}].content[{j}]");
+            let (part, cache) = block_to_part(b, &field, &mut names)?;
+            let part_role = if matches!(part, Part::ToolResult { .. }) { Role::Tool } else { role };
+            if part_role != current.role {
+                if !current.parts.is_empty() {
+                    turns.push(std::mem::replace(&mut current, Turn::new(part_role, Vec::new())));
+                } else {
+                    current.role = part_role;
+                }
+            }
+            current.parts.push(part);
+            if cache.is_some() {
+                current.cache = cache;
+            }
+        }
+        if !current.parts.is_empty() {
+            turns.push(current);
+        }
+    }
+    Ok(turns)
+}
+
+fn tools_to_ir(tools: Vec<Tool>) -> Result<Vec<ir::Tool>, ApiError> {
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, t) in tools.into_iter().enumerate() {
+        match t.kind.as_deref() {
+            None | Some("custom") => {}
+            Some(k) => {
+                return Err(ApiError::invalid_field(
+                    format!("tools[{i}].type"),
+                    format!("server tool `{k}` cannot be sent to another provider"),
+                ))
+            }
+        }
+        out.push(ir::Tool {
+            name: t.name,
+            description: t.description,
+            schema: t.input_schema.unwrap_or_else(|| json!({"type":"object","properties":{}})),
+            strict: t.strict,
+            cache: cache_hint(&t.cache_control),
+        });
+    }
+    Ok(out)
+}
+
+fn tool_choice_to_ir(tc: ToolChoiceParam) -> Result<ToolChoice, ApiError> {
+    Ok(match tc.kind.as_str() {
+        "auto" => ToolChoice::Auto,
+        "any" => ToolChoice::Required,
+        "none" => ToolChoice::None,
+        "tool" => ToolChoice::Tool(
+            tc.name.ok_or_else(|| ApiError::invalid_field("tool_choice.name", "tool_choice `tool` needs a name"))?,
+        ),
+        other => return Err(ApiError::invalid_field("tool_choice.type", format!("unknown tool_choice type `{other}`"))),
+    })
+}
+
+fn reasoning_to_ir(thinking: Option<ThinkingConfig>, effort: Option<&str>) -> Result<Option<Reasoning>, ApiError> {
+    let effort = match effort {
+        None => None,
+        Some(e) => Some(
+            Effort::parse(e).ok_or_else(|| ApiError::invalid_field("output_config.effort", format!("unknown effort `{e}`")))?,
+        ),
+    };
+    Ok(match thinking {
+        Some(t) => Some(match t.kind.as_str() {
+            "enabled" => Reasoning::Budget(t.budget_tokens.ok_or_else(|| {
+                ApiError::invalid_field("thinking.budget_tokens", "thinking `enabled` needs budget_tokens")
+            })?),
+            "disabled" => Reasoning::Off,
+            "adaptive" => Reasoning::Adaptive(effort),
+            other => return Err(ApiError::invalid_field("thinking.type", format!("unknown thinking type `{other}`"))),
+        }),
+        None => effort.map(Reasoning::Effort),
+    })
 }
 
 fn media_to_image(source: MediaSource, field: &dyn Fn() -> String) -> Result<Part, ApiError> {
@@ -302,21 +320,52 @@ fn set_last_cache(blocks: &mut [ContentBlock], hint: &Option<CacheHint>) {
 /// Hub request → typed Messages request. Refuses (400) what Anthropic cannot do: `n > 1`,
 /// `logprobs`, audio input, foreign file ids, answer-changing foreign fields.
 pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Converted<MessagesRequest>, ApiError> {
-    let mut w = Vec::new();
     if req.n.is_some_and(|n| n > 1) {
         return Err(ApiError::invalid_field("n", "Anthropic models return one choice; `n` must be 1"));
     }
     if req.logprobs == Some(true) {
         return Err(ApiError::invalid_field("logprobs", "Anthropic models do not return log-probabilities"));
     }
-    let max_tokens = match req.max_output_tokens {
+    let mut w = Vec::new();
+    let mut max_tokens = match req.max_output_tokens {
         Some(m) => m,
         None => {
             w.push(Warning::MaxTokensDefaulted(opts.default_max_tokens));
             opts.default_max_tokens
         }
     };
-    let mut ids = IdMap { warnings: &mut w };
+    let messages = render_messages(req, opts, &mut w)?;
+    let mut out = MessagesRequest { model: req.model.clone(), messages, ..Default::default() };
+    render_system(req, &mut out);
+    let thinking_on = render_thinking(req, opts, &mut max_tokens, &mut out, &mut w)?;
+    out.max_tokens = Some(max_tokens);
+    let (tool_choice, only_tool) = relax_tool_choice(req.tool_choice.clone(), thinking_on, &mut w);
+    render_sampling(req, opts, thinking_on, &mut out, &mut w);
+    out.stop_sequences = (!req.stop.is_empty()).then(|| req.stop.clone());
+    out.stream = req.stream.then_some(true);
+    render_tools(req, tool_choice.as_ref(), only_tool.as_deref(), &mut out);
+    if let Some(user) = &req.metadata.user {
+        out.metadata = Some(RequestMetadata { user_id: Some(user.clone()) });
+    }
+    if !req.metadata.tags.is_empty() {
+        w.push(Warning::FieldDropped { field: "metadata".into(), reason: "Anthropic metadata only holds user_id" });
+    }
+    let mut extra = Map::new();
+    apply_extra(&req.extra, Protocol::Anthropic, &mut extra, &mut w)?;
+    out.extra = extra;
+    Ok(Converted { value: out, warnings: w })
+}
+
+/// True for text Anthropic rejects: empty or whitespace only (trap #19).
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// The turns as Anthropic messages: same-role turns merged, empty ones left out. A
+/// whitespace-only text block is dropped with a warning; a message left with nothing is
+/// omitted (its neighbours merge), as Anthropic would refuse it.
+fn render_messages(req: &ir::Request, opts: &ConvertOptions, w: &mut Vec<Warning>) -> Result<Vec<Message>, ApiError> {
+    let mut ids = IdMap { warnings: w };
     let mut mb = MessageBuilder { messages: Vec::new() };
     for (i, turn) in req.turns.iter().enumerate() {
         let field = |j: usize| format!("messages[{i}].content[{j}]");
@@ -327,7 +376,9 @@ pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Conver
                     .iter()
                     .filter_map(|p| if let Part::Text { text } = p { Some(text.as_str()) } else { None })
                     .collect();
-                if opts.anthropic_system_role {
+                if is_blank(&text) {
+                    ids.warnings.push(Warning::WhitespaceTextDropped { field: format!("messages[{i}]") });
+                } else if opts.anthropic_system_role {
                     mb.push("system", vec![ContentBlock::Text { text, cache_control: None }]);
                 } else {
                     mb.push("user", vec![ContentBlock::Text { text: format!("<system>{text}</system>"), cache_control: None }]);
@@ -344,41 +395,54 @@ pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Conver
                 mb.push("user", blocks);
             }
             Role::Assistant => {
-                let mut blocks = Vec::with_capacity(turn.parts.len());
-                for (j, p) in turn.parts.iter().enumerate() {
-                    match p {
-                        Part::Thinking { text, signature: Some(sig) } if !sig.is_empty() => {
-                            blocks.push(ContentBlock::Thinking { thinking: text.clone(), signature: sig.clone() })
-                        }
-                        Part::Thinking { .. } => ids.warnings.push(Warning::FieldDropped {
-                            field: field(j),
-                            reason: "unsigned reasoning cannot be sent to Anthropic",
-                        }),
-                        Part::RedactedThinking { data } => blocks.push(ContentBlock::RedactedThinking { data: data.clone() }),
-                        Part::ToolUse { id, name, input } => blocks.push(ContentBlock::ToolUse {
-                            id: ids.map(id),
-                            name: name.clone(),
-                            input: if input.is_object() { input.clone() } else { json!({}) },
-                            cache_control: None,
-                        }),
-                        other => {
-                            if let Some(b) = part_to_block(other, &|| field(j), &mut ids)? {
-                                blocks.push(b);
-                            }
-                        }
-                    }
-                }
-                set_last_cache(&mut blocks, &turn.cache);
+                let blocks = assistant_blocks(turn, &field, &mut ids)?;
                 mb.push("assistant", blocks);
             }
         }
     }
-    let mut out = MessagesRequest { model: req.model.clone(), max_tokens: Some(max_tokens), ..Default::default() };
+    Ok(mb.messages)
+}
 
+/// An assistant turn's blocks: signed thinking kept byte-exact, unsigned thinking dropped.
+fn assistant_blocks(
+    turn: &Turn,
+    field: &dyn Fn(usize) -> String,
+    ids: &mut IdMap<'_>,
+) -> Result<Vec<ContentBlock>, ApiError> {
+    let mut blocks = Vec::with_capacity(turn.parts.len());
+    for (j, p) in turn.parts.iter().enumerate() {
+        match p {
+            Part::Thinking { text, signature: Some(sig) } if !sig.is_empty() => {
+                blocks.push(ContentBlock::Thinking { thinking: text.clone(), signature: sig.clone() })
+            }
+            Part::Thinking { .. } => ids.warnings.push(Warning::FieldDropped {
+                field: field(j),
+                reason: "unsigned reasoning cannot be sent to Anthropic",
+            }),
+            Part::RedactedThinking { data } => blocks.push(ContentBlock::RedactedThinking { data: data.clone() }),
+            Part::ToolUse { id, name, input } => blocks.push(ContentBlock::ToolUse {
+                id: ids.map(id),
+                name: name.clone(),
+                input: if input.is_object() { input.clone() } else { json!({}) },
+                cache_control: None,
+            }),
+            other => {
+                if let Some(b) = part_to_block(other, &|| field(j), ids)? {
+                    blocks.push(b);
+                }
+            }
+        }
+    }
+    set_last_cache(&mut blocks, &turn.cache);
+    Ok(blocks)
+}
+
+/// `system` blocks (whitespace-only ones left out) and the structured-output request.
+fn render_system(req: &ir::Request, out: &mut MessagesRequest) {
     let mut system: Vec<ContentBlock> = req
         .system
         .iter()
-        .filter(|b| !b.text.is_empty())
+        .filter(|b| !is_blank(&b.text))
         .map(|b| ContentBlock::Text { text: b.text.clone(), cache_control: cache_control(&b.cache) })
         .collect();
     match &req.response_format {
@@ -396,71 +460,121 @@ pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Conver
     if !system.is_empty() {
         out.system = Some(SystemField::Blocks(system));
     }
+}
 
-    // Thinking (§3.6): effort → budget; forced tools and unsigned tool history switch it off/down.
-    let mut thinking_on = false;
-    let mut tool_choice = req.tool_choice.clone();
-    let mut only_tool: Option<Vec<String>> = None;
+/// Anthropic's smallest thinking budget.
+const MIN_BUDGET: u32 = 1024;
+
+/// Thinking (§3.6): an effort becomes a budget under `max_tokens`; a client's budget is kept
+/// and `max_tokens` raised above it (to budget + [`ANSWER_ROOM`], capped by the model's
+/// `max_output_tokens`; a 400 naming `thinking` when even the cap cannot hold it). Unsigned
+/// tool history switches thinking off. Returns whether thinking is on.
+fn render_thinking(
+    req: &ir::Request,
+    opts: &ConvertOptions,
+    max_tokens: &mut u32,
+    out: &mut MessagesRequest,
+    w: &mut Vec<Warning>,
+) -> Result<bool, ApiError> {
+    let mut on = false;
     match &req.reasoning {
         None => {}
         Some(Reasoning::Off) => out.thinking = Some(ThinkingConfig { kind: "disabled".into(), budget_tokens: None }),
         Some(Reasoning::Adaptive(effort)) => {
-            thinking_on = true;
+            on = true;
             out.thinking = Some(ThinkingConfig { kind: "adaptive".into(), budget_tokens: None });
             if let Some(e) = effort {
                 out.output_config.get_or_insert_with(OutputConfig::default).effort = Some(anthropic_effort(*e).into());
             }
         }
-        Some(r @ (Reasoning::Effort(_) | Reasoning::Budget(_))) => {
-            let wanted = match r {
-                Reasoning::Effort(e) => (f64::from(max_tokens) * e.budget_ratio()) as u32,
-                Reasoning::Budget(b) => *b,
-                _ => 0,
-            };
-            if max_tokens <= 1024 {
+        Some(Reasoning::Effort(e)) => {
+            if *max_tokens <= MIN_BUDGET {
                 w.push(Warning::ThinkingDisabled("max_tokens leaves no room for the 1024-token minimum thinking budget"));
             } else {
-                thinking_on = true;
-                let budget = wanted.clamp(1024, max_tokens - 1);
+                on = true;
+                let budget = ((f64::from(*max_tokens) * e.budget_ratio()) as u32).clamp(MIN_BUDGET, *max_tokens - 1);
                 out.thinking = Some(ThinkingConfig { kind: "enabled".into(), budget_tokens: Some(budget) });
             }
         }
+        Some(Reasoning::Budget(b)) => {
+            on = true;
+            let budget = (*b).max(MIN_BUDGET);
+            if budget != *b {
+                w.push(Warning::ThinkingBudgetRaised { from: *b, to: budget });
+            }
+            *max_tokens = max_tokens_for_budget(budget, *max_tokens, opts.max_output_tokens, w)?;
+            out.thinking = Some(ThinkingConfig { kind: "enabled".into(), budget_tokens: Some(budget) });
+        }
     }
-    if thinking_on && last_tool_turn_lacks_signature(&req.turns) {
+    if on && last_tool_turn_lacks_signature(&req.turns) {
         w.push(Warning::ThinkingDisabled("the last assistant tool call has no signed thinking block (trap #17)"));
-        thinking_on = false;
+        on = false;
         out.thinking = None;
         if let Some(c) = out.output_config.as_mut() {
             c.effort = None;
         }
     }
-    if thinking_on {
-        match &tool_choice {
-            Some(ToolChoice::Required) => {
-                w.push(Warning::FieldDropped { field: "tool_choice".into(), reason: "forced tool use + thinking → auto" });
-                tool_choice = Some(ToolChoice::Auto);
-            }
-            Some(ToolChoice::Tool(name)) => {
-                w.push(Warning::FieldDropped { field: "tool_choice".into(), reason: "forced tool use + thinking → auto" });
-                only_tool = Some(vec![name.clone()]);
-                tool_choice = Some(ToolChoice::Auto);
-            }
-            Some(ToolChoice::Allowed { names, required: true }) => {
-                w.push(Warning::FieldDropped { field: "tool_choice".into(), reason: "forced tool use + thinking → auto" });
-                tool_choice = Some(ToolChoice::Allowed { names: names.clone(), required: false });
-            }
-            _ => {}
-        }
-    }
+    Ok(on)
+}
 
-    // Sampling (§1.1 rule): clamp temperature, drop what the version or thinking refuses.
-    let drop_sampling = |field: &str, reason: &'static str, w: &mut Vec<Warning>| {
-        w.push(Warning::FieldDropped { field: field.into(), reason });
-    };
+/// `max_tokens` for a thinking `budget`: kept when above it, else raised to budget +
+/// [`ANSWER_ROOM`] within the model's `cap`. A budget the cap cannot hold is a 400.
+fn max_tokens_for_budget(budget: u32, max_tokens: u32, cap: Option<u32>, w: &mut Vec<Warning>) -> Result<u32, ApiError> {
+    if budget < max_tokens {
+        return Ok(max_tokens);
+    }
+    let cap = cap.unwrap_or(u32::MAX);
+    if budget >= cap {
+        return Err(ApiError::invalid_field(
+            "thinking",
+            format!("a thinking budget of {budget} tokens does not fit this model's {cap} output tokens"),
+        ));
+    }
+    let raised = budget.saturating_add(ANSWER_ROOM).min(cap);
+    w.push(Warning::MaxTokensRaised { from: max_tokens, to: raised });
+    Ok(raised)
+}
+
+/// With thinking on Anthropic refuses forced tool use: the choice becomes `auto` (a forced
+/// single tool keeps only that tool on offer). Returns the choice and that tool.
+fn relax_tool_choice(
+    choice: Option<ToolChoice>,
+    thinking_on: bool,
+    w: &mut Vec<Warning>,
+) -> (Option<ToolChoice>, Option<Vec<String>>) {
+    const WHY: &str = "forced tool use + thinking → auto";
+    if !thinking_on {
+        return (choice, None);
+    }
+    match choice {
+        Some(ToolChoice::Required) => {
+            w.push(Warning::ToolChoiceRelaxed(WHY));
+            (Some(ToolChoice::Auto), None)
+        }
+        Some(ToolChoice::Tool(name)) => {
+            w.push(Warning::ToolChoiceRelaxed(WHY));
+            (Some(ToolChoice::Auto), Some(vec![name]))
+        }
+        Some(ToolChoice::Allowed { names, required: true }) => {
+            w.push(Warning::ToolChoiceRelaxed(WHY));
+            (Some(ToolChoice::Allowed { names, required: false }), None)
+        }
+        other => (other, None),
+    }
+}
+
+/// Sampling (§1.1 rule): clamp temperature, drop what the version or thinking refuses and
+/// what Anthropic has no field for.
+fn render_sampling(req: &ir::Request, opts: &ConvertOptions, thinking_on: bool, out: &mut MessagesRequest, w: &mut Vec<Warning>) {
+    let dropped = |field: SamplingField, reason: &'static str| Warning::SamplingFieldDropped { field, reason };
     if opts.anthropic_rejects_sampling() {
-        for (f, present) in [("temperature", req.temperature.is_some()), ("top_p", req.top_p.is_some()), ("top_k", req.top_k.is_some())] {
+        for (f, present) in [
+            (SamplingField::Temperature, req.temperature.is_some()),
+            (SamplingField::TopP, req.top_p.is_some()),
+            (SamplingField::TopK, req.top_k.is_some()),
+        ] {
             if present {
-                drop_sampling(f, "this anthropic-version refuses sampling fields", &mut w);
+                w.push(dropped(f, "this anthropic-version refuses sampling fields"));
             }
         }
     } else {
@@ -476,30 +590,32 @@ pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Conver
         out.top_k = req.top_k;
         if thinking_on {
             if out.temperature.take().is_some() {
-                drop_sampling("temperature", "Anthropic refuses temperature with thinking on", &mut w);
+                w.push(dropped(SamplingField::Temperature, "Anthropic refuses temperature with thinking on"));
             }
             if out.top_k.take().is_some() {
-                drop_sampling("top_k", "Anthropic refuses top_k with thinking on", &mut w);
+                w.push(dropped(SamplingField::TopK, "Anthropic refuses top_k with thinking on"));
             }
         }
     }
     for (f, present) in [
-        ("seed", req.seed.is_some()),
-        ("presence_penalty", req.presence_penalty.is_some()),
-        ("frequency_penalty", req.frequency_penalty.is_some()),
-        ("top_logprobs", req.top_logprobs.is_some()),
+        (SamplingField::Seed, req.seed.is_some()),
+        (SamplingField::PresencePenalty, req.presence_penalty.is_some()),
+        (SamplingField::FrequencyPenalty, req.frequency_penalty.is_some()),
     ] {
         if present {
-            drop_sampling(f, "Anthropic has no such field", &mut w);
+            w.push(dropped(f, "Anthropic has no such field"));
         }
     }
-    out.stop_sequences = (!req.stop.is_empty()).then(|| req.stop.clone());
-    out.stream = req.stream.then_some(true);
+    if req.top_logprobs.is_some() {
+        w.push(Warning::FieldDropped { field: "top_logprobs".into(), reason: "Anthropic has no such field" });
+    }
+}
 
-    // Tools and tool choice (§3.3).
-    let allowed: Option<&Vec<String>> = match &tool_choice {
+/// Tools and tool choice (§3.3): only the allowed tools are offered.
+fn render_tools(req: &ir::Request, tool_choice: Option<&ToolChoice>, only_tool: Option<&[String]>, out: &mut MessagesRequest) {
+    let allowed: Option<&[String]> = match tool_choice {
         Some(ToolChoice::Allowed { names, .. }) => Some(names),
-        _ => only_tool.as_ref(),
+        _ => only_tool,
     };
     let tools: Vec<Tool> = req
         .tools
@@ -518,7 +634,7 @@ pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Conver
         out.tools = Some(tools);
     }
     let disable_parallel = req.parallel_tool_calls.map(|p| !p);
-    out.tool_choice = match &tool_choice {
+    out.tool_choice = match tool_choice {
         None => disable_parallel.filter(|d| *d).map(|_| choice("auto", None, Some(true))),
         Some(ToolChoice::Auto) => Some(choice("auto", None, disable_parallel)),
         Some(ToolChoice::None) => Some(choice("none", None, None)),
@@ -531,18 +647,6 @@ pub fn ir_to_messages(req: &ir::Request, opts: &ConvertOptions) -> Result<Conver
     if out.tools.is_none() && matches!(out.tool_choice.as_ref().map(|c| c.kind.as_str()), Some("auto" | "any" | "tool")) {
         out.tool_choice = None;
     }
-
-    if let Some(user) = &req.metadata.user {
-        out.metadata = Some(RequestMetadata { user_id: Some(user.clone()) });
-    }
-    if !req.metadata.tags.is_empty() {
-        w.push(Warning::FieldDropped { field: "metadata".into(), reason: "Anthropic metadata only holds user_id" });
-    }
-    out.messages = mb.messages;
-    let mut extra = Map::new();
-    apply_extra(&req.extra, Protocol::Anthropic, &mut extra, &mut w)?;
-    out.extra = extra;
-    Ok(Converted { value: out, warnings: w })
 }
 
 fn choice(kind: &str, name: Option<String>, disable_parallel: Option<bool>) -> ToolChoiceParam {
@@ -609,6 +713,10 @@ impl IdMap<'_> {
 fn part_to_block(p: &Part, field: &dyn Fn() -> String, ids: &mut IdMap<'_>) -> Result<Option<ContentBlock>, ApiError> {
     Ok(Some(match p {
         Part::Text { text } if text.is_empty() => return Ok(None),
+        Part::Text { text } if is_blank(text) => {
+            ids.warnings.push(Warning::WhitespaceTextDropped { field: field() });
+            return Ok(None);
+        }
         Part::Text { text } => ContentBlock::Text { text: text.clone(), cache_control: None },
         Part::Image { source } => ContentBlock::Image {
             source: match source {

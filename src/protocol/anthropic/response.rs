@@ -6,6 +6,9 @@ use crate::protocol::ir::{self, Block, FinishReason};
 use crate::protocol::usage::Usage;
 use serde_json::json;
 
+/// Prefix of the ids Anthropic clients see (`msg_…`).
+pub const MESSAGE_ID_PREFIX: &str = "msg_";
+
 /// Anthropic usage → disjoint buckets. Input excludes cache; a write without the 5m/1h split
 /// counts as 5m (trap #9), and any part of the total the split does not explain does too.
 pub fn usage_from_anthropic(u: &AnthropicUsage) -> Usage {
@@ -23,6 +26,12 @@ pub fn usage_from_anthropic(u: &AnthropicUsage) -> Usage {
         in_cache_write_5m: w5m,
         in_cache_write_1h: w1h,
         out_total: u.output_tokens.unwrap_or(0),
+        out_reasoning: u
+            .output_tokens_details
+            .as_ref()
+            .and_then(|d| d.thinking_tokens)
+            .unwrap_or(0)
+            .min(u.output_tokens.unwrap_or(0)),
         ..Usage::default()
     }
 }
@@ -38,6 +47,8 @@ pub fn usage_to_anthropic(u: &Usage) -> AnthropicUsage {
             ephemeral_1h_input_tokens: u.in_cache_write_1h,
         }),
         output_tokens: Some(u.out_total),
+        // Not written for clients: the breakdown is API 2.x only and older SDKs do not expect it.
+        output_tokens_details: None,
     }
 }
 
@@ -58,6 +69,9 @@ pub fn merge_usage(running: &mut AnthropicUsage, later: &AnthropicUsage) {
     }
     if later.output_tokens.is_some() {
         running.output_tokens = later.output_tokens;
+    }
+    if let Some(t) = later.output_tokens_details.as_ref().and_then(|d| d.thinking_tokens) {
+        running.output_tokens_details = Some(OutputTokensDetails { thinking_tokens: Some(t) });
     }
 }
 
@@ -117,9 +131,10 @@ pub fn message_to_ir(m: MessagesResponse) -> ir::Response {
         model: m.model,
         blocks,
         finish: m.stop_reason.as_deref().map(finish_from_anthropic).unwrap_or_default(),
+        raw_finish_reason: m.stop_reason.clone(),
         stop_sequence: m.stop_sequence,
         usage: usage_from_anthropic(&m.usage),
-        created: None,
+        ..Default::default()
     }
 }
 
@@ -141,7 +156,7 @@ pub fn ir_to_message(resp: &ir::Response) -> MessagesResponse {
         });
     }
     MessagesResponse {
-        id: resp.id.clone(),
+        id: ir::client_response_id(MESSAGE_ID_PREFIX, &resp.id, ""),
         kind: "message".into(),
         role: "assistant".into(),
         content,

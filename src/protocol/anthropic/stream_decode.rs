@@ -21,6 +21,8 @@ pub struct AnthropicStreamDecoder {
     usage: AnthropicUsage,
     started: bool,
     ended: bool,
+    /// The upstream's `stop_reason`, for the log.
+    raw_finish: Option<String>,
 }
 
 impl AnthropicStreamDecoder {
@@ -117,11 +119,12 @@ impl StreamDecoder for AnthropicStreamDecoder {
                     merge_usage(&mut self.usage, &u);
                 }
                 self.blocks.stop_all(out);
-                if let Some(reason) = delta.stop_reason.as_deref() {
+                if let Some(reason) = delta.stop_reason {
                     out.push(StreamEvent::Finish {
-                        reason: finish_from_anthropic(reason),
+                        reason: finish_from_anthropic(&reason),
                         stop_sequence: delta.stop_sequence,
                     });
+                    self.raw_finish = Some(reason);
                 }
                 out.push(StreamEvent::Usage(usage_from_anthropic(&self.usage)));
             }
@@ -140,5 +143,9 @@ impl StreamDecoder for AnthropicStreamDecoder {
 
     fn finish(&mut self, _out: &mut Vec<StreamEvent>) {
         // Without `message_stop` the answer is incomplete: the converter reports truncation.
+    }
+
+    fn raw_finish_reason(&self) -> Option<&str> {
+        self.raw_finish.as_deref()
     }
 }

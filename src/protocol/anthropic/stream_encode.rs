@@ -60,6 +60,7 @@ impl AnthropicStreamEncoder {
             return;
         }
         self.started = true;
+        let id = crate::protocol::ir::client_response_id(super::response::MESSAGE_ID_PREFIX, id, &self.fallback_id);
         let u = usage_to_anthropic(&self.usage);
         let message = json!({
             "type": "message_start",

@@ -342,6 +342,17 @@ pub struct AnthropicUsage {
     /// Output tokens, thinking included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// Breakdown of the output (API 2.x): the thinking tokens among `output_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_details: Option<OutputTokensDetails>,
+}
+
+/// `usage.output_tokens_details`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct OutputTokensDetails {
+    /// Thinking tokens, a subset of `output_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_tokens: Option<u64>,
 }
 
 /// `usage.cache_creation`.

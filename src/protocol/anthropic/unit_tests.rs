@@ -92,10 +92,18 @@ fn missing_max_tokens_uses_the_default_above_the_budget() {
 fn thinking_budget_rules() {
     let mut r = base();
     r.reasoning = Some(Reasoning::Budget(100));
-    assert_eq!(to_msg(&r).value.thinking.unwrap().budget_tokens, Some(1024));
+    let c = to_msg(&r);
+    assert_eq!(c.value.thinking.unwrap().budget_tokens, Some(1024));
+    assert_eq!(c.warnings, vec![Warning::ThinkingBudgetRaised { from: 100, to: 1024 }]);
+    // A budget at or above max_tokens raises max_tokens; the budget is kept as sent.
     r.reasoning = Some(Reasoning::Budget(5000));
-    assert_eq!(to_msg(&r).value.thinking.unwrap().budget_tokens, Some(1999));
+    let c = to_msg(&r);
+    assert_eq!((c.value.thinking.unwrap().budget_tokens, c.value.max_tokens), (Some(5000), Some(5000 + ANSWER_ROOM)));
+    assert_eq!(c.warnings, vec![Warning::MaxTokensRaised { from: 2000, to: 5000 + ANSWER_ROOM }]);
+    assert_eq!(c.warnings[0].code(), "max_tokens_raised");
+    // An effort still fits under a small max_tokens, or switches thinking off.
     r.max_output_tokens = Some(1000);
+    r.reasoning = Some(Reasoning::Effort(Effort::High));
     let c = to_msg(&r);
     assert!(c.value.thinking.is_none());
     assert!(matches!(c.warnings[0], Warning::ThinkingDisabled(_)));
@@ -104,6 +112,74 @@ fn thinking_budget_rules() {
     r.reasoning = Some(Reasoning::Adaptive(Some(Effort::XHigh)));
     let m = to_msg(&r).value;
     assert_eq!((m.thinking.unwrap().kind.as_str(), m.output_config.unwrap().effort.as_deref()), ("adaptive", Some("max")));
+}
+
+#[test]
+fn the_models_ceiling_caps_a_raised_max_tokens_or_refuses_the_budget() {
+    let mut r = base();
+    r.reasoning = Some(Reasoning::Budget(8000));
+    let opts = ConvertOptions::for_model(Some(8500), &[]);
+    let c = ir_to_messages(&r, &opts).unwrap();
+    assert_eq!((c.value.max_tokens, c.value.thinking.unwrap().budget_tokens), (Some(8500), Some(8000)));
+    let opts = ConvertOptions::for_model(Some(8000), &[]);
+    let e = ir_to_messages(&r, &opts).unwrap_err();
+    assert_eq!((e.status, e.param.as_deref()), (400, Some("thinking")));
+    // No client max_tokens: the model's own ceiling is the default, above the budget.
+    r.max_output_tokens = None;
+    let opts = ConvertOptions::for_model(Some(32000), &[]);
+    let c = ir_to_messages(&r, &opts).unwrap();
+    assert_eq!(c.value.max_tokens, Some(32000));
+    assert_eq!(c.warnings, vec![Warning::MaxTokensDefaulted(32000)]);
+}
+
+#[test]
+fn whitespace_only_text_is_never_sent() {
+    let mut r = base();
+    r.system.push(SystemBlock { text: " \n".into(), cache: None });
+    r.turns = vec![
+        Turn::new(Role::User, vec![Part::text("  "), Part::text("hi")]),
+        Turn::new(Role::Assistant, vec![Part::text("\n\n")]),
+        Turn::new(Role::User, vec![Part::text("more")]),
+    ];
+    let c = to_msg(&r);
+    assert!(c.value.system.is_none());
+    // The blank assistant message is left out and the user turns around it merge.
+    assert_eq!(c.value.messages.len(), 1);
+    let MessageContent::Blocks(b) = &c.value.messages[0].content else { panic!("blocks") };
+    let texts: Vec<_> = b.iter().map(|b| match b { ContentBlock::Text { text, .. } => text.as_str(), _ => "?" }).collect();
+    assert_eq!(texts, vec!["hi", "more"]);
+    let fields: Vec<_> = c.warnings.iter().map(|w| (w.code(), w.field().unwrap_or_default().to_owned())).collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("whitespace_text_dropped", "messages[0].content[0]".to_owned()),
+            ("whitespace_text_dropped", "messages[1].content[0]".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn refused_and_version_dropped_sampling_fields_are_warned_by_name() {
+    let mut r = base();
+    r.seed = Some(7);
+    r.top_p = Some(0.5);
+    let opts = ConvertOptions { anthropic_version: "2026-10-21".into(), ..Default::default() };
+    let c = ir_to_messages(&r, &opts).unwrap();
+    let fields: Vec<_> = c.warnings.iter().filter_map(Warning::field).collect();
+    assert_eq!(fields, vec!["top_p", "seed"]);
+}
+
+#[test]
+fn anthropic_clients_see_msg_ids_and_the_raw_stop_reason_is_kept() {
+    let body = br#"{"id":"msg_01X","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+    let r = anthropic_response_to_ir(body).unwrap();
+    assert_eq!(r.raw_finish_reason.as_deref(), Some("end_turn"));
+    let mut foreign = r.clone();
+    foreign.id = "chatcmpl-abc".into();
+    let out: serde_json::Value = serde_json::from_slice(&ir_to_anthropic_response(&foreign)).unwrap();
+    assert_eq!(out["id"], "msg_chatcmpl-abc");
+    let out: serde_json::Value = serde_json::from_slice(&ir_to_anthropic_response(&r)).unwrap();
+    assert_eq!(out["id"], "msg_01X", "an Anthropic id is kept byte-exact");
 }
 
 #[test]
@@ -187,7 +263,7 @@ fn stop_reason_rows() {
 #[test]
 fn usage_rows() {
     // No split: every write is 5m (trap #9).
-    let u = usage_from_anthropic(&AnthropicUsage { input_tokens: Some(3), cache_creation_input_tokens: Some(100), cache_read_input_tokens: Some(7), cache_creation: None, output_tokens: Some(9) });
+    let u = usage_from_anthropic(&AnthropicUsage { input_tokens: Some(3), cache_creation_input_tokens: Some(100), cache_read_input_tokens: Some(7), cache_creation: None, output_tokens: Some(9), output_tokens_details: None });
     assert_eq!(u, Usage { in_base: 3, in_cache_read: 7, in_cache_write_5m: 100, out_total: 9, ..Default::default() });
     // Split: 1h kept apart; totals match the Chat view (§5 item 19).
     let u = usage_from_anthropic(&AnthropicUsage {
@@ -196,6 +272,7 @@ fn usage_rows() {
         cache_read_input_tokens: Some(0),
         cache_creation: Some(CacheCreation { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 12304 }),
         output_tokens: Some(550),
+        output_tokens_details: None,
     });
     assert_eq!((u.in_cache_write_1h, u.input_total()), (12304, 12307));
     let back = usage_to_anthropic(&u);
@@ -211,6 +288,22 @@ fn stream_usage_merges_last_value_per_field() {
     merge_usage(&mut running, &AnthropicUsage { output_tokens: Some(10), ..Default::default() });
     merge_usage(&mut running, &AnthropicUsage { output_tokens: Some(25), ..Default::default() });
     assert_eq!((running.input_tokens, running.output_tokens), (Some(25), Some(25)));
+}
+
+#[test]
+fn thinking_tokens_become_reasoning_usage_whole_and_streamed() {
+    let whole: AnthropicUsage =
+        serde_json::from_str(r#"{"input_tokens":5,"output_tokens":40,"output_tokens_details":{"thinking_tokens":30}}"#).unwrap();
+    let u = usage_from_anthropic(&whole);
+    assert_eq!((u.out_total, u.out_reasoning), (40, 30));
+    let mut running: AnthropicUsage = serde_json::from_str(r#"{"input_tokens":5,"output_tokens":1}"#).unwrap();
+    let delta: AnthropicUsage =
+        serde_json::from_str(r#"{"output_tokens":50,"output_tokens_details":{"thinking_tokens":35}}"#).unwrap();
+    merge_usage(&mut running, &delta);
+    assert_eq!(usage_from_anthropic(&running).out_reasoning, 35);
+    // Never more reasoning than output, whatever the upstream claims.
+    let odd: AnthropicUsage = serde_json::from_str(r#"{"output_tokens":3,"output_tokens_details":{"thinking_tokens":9}}"#).unwrap();
+    assert_eq!(usage_from_anthropic(&odd).out_reasoning, 3);
 }
 
 #[test]

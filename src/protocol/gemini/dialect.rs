@@ -1,7 +1,7 @@
 //! Gemini `generateContent` (`/v1beta/models/{model}:{method}`) as a [`Dialect`].
 
 use crate::protocol::dialect::{
-    percent_decode, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route, SignedReasoning,
+    percent_decode, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
@@ -24,9 +24,10 @@ fn hub(raw: &[u8], path_model: Option<&str>, stream: bool) -> Result<(ir::Reques
     Ok((req, ClientEcho { include_thoughts, ..ClientEcho::default() }))
 }
 
-/// Gemini names the model in the path, so its body passes untouched.
-fn pass(raw: &[u8], _upstream_model: &str) -> Result<Bytes, ApiError> {
-    Ok(Bytes::copy_from_slice(raw))
+/// Gemini names the model in the path, so its body passes untouched (but for refused sampling
+/// fields).
+fn pass(raw: &[u8], upstream_model: &str, opts: &ConvertOptions) -> Result<Converted<Bytes>, ApiError> {
+    crate::protocol::passthrough::request_with(Protocol::Gemini, raw, upstream_model, opts)
 }
 
 /// `/{v1beta|v1}/models/{model}:{method}` with the model possibly percent-encoded.
@@ -181,8 +182,8 @@ impl Dialect for GeminiDialect {
         true
     }
 
-    fn signed_reasoning(&self) -> Option<SignedReasoning> {
-        Some(SignedReasoning::BeforeCall)
+    fn signed_reasoning(&self) -> Option<ir::RestoreAt> {
+        Some(ir::RestoreAt::BeforeFirstToolCall)
     }
 }
 

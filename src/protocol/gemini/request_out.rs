@@ -26,6 +26,8 @@ pub fn ir_to_request(req: &ir::Request) -> Result<Converted<Vec<u8>>, ApiError> 
 
 /// Hub request → typed Gemini request.
 pub fn ir_to_gemini(req: &ir::Request) -> Result<Converted<GenerateContentRequest>, ApiError> {
+    // Only OpenAI Chat clients send `n`/`logprobs` into the hub.
+    ir::refuse_stream_extras(req, "n", "logprobs")?;
     let mut warnings = Vec::new();
     let mut out = GenerateContentRequest { contents: contents(&req.turns, &mut warnings)?, ..Default::default() };
     if !req.system.is_empty() {

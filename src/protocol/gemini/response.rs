@@ -1,17 +1,18 @@
 //! Whole (non-stream) Gemini answer ⇄ hub response.
 //!
-//! Only candidate 0 is converted (the hub response is one choice). Ids Gemini omits are made
+//! Every candidate is converted (`candidateCount > 1` / `n > 1`), in index order, with its
+//! `logprobsResult`. Ids Gemini omits are made
 //! up from the response id, `STOP` after a functionCall is a tool-call finish (trap #22), and
 //! signatures keep their exact place (see [`super::signatures`]).
 
 use super::finish::{finish_for_block_reason, finish_from_gemini, finish_to_gemini};
 use super::ids::{new_response_id, synthetic_call_id};
-use super::response_types::{Candidate, GenerateContentResponse};
+use super::response_types::{Candidate, GenerateContentResponse, LogprobCandidate, LogprobsResult, TopCandidates};
 use super::signatures::SignedParts;
 use super::types::{Content, FunctionCall, Part};
 use super::usage::{usage_from_gemini, usage_to_gemini};
 use crate::protocol::error::{ApiError, ErrorClass};
-use crate::protocol::ir::{self, Block, FinishReason};
+use crate::protocol::ir::{self, Block, Choice, FinishReason, TokenLogprob};
 use serde_json::json;
 
 /// Parses an upstream answer; a body that is not one is the upstream's fault (502).
@@ -27,31 +28,80 @@ pub fn response_to_ir(body: &[u8]) -> Result<ir::Response, ApiError> {
 /// Typed upstream answer → hub response.
 pub fn gemini_response_to_ir(resp: GenerateContentResponse) -> Result<ir::Response, ApiError> {
     let id = resp.response_id.filter(|s| !s.is_empty()).unwrap_or_else(new_response_id);
-    let candidate = resp.candidates.unwrap_or_default().into_iter().find(|c| c.index.unwrap_or(0) == 0);
+    let mut candidates = resp.candidates.unwrap_or_default();
+    candidates.sort_by_key(|c| c.index.unwrap_or(0));
     let blocked = resp.prompt_feedback.and_then(|f| f.block_reason).is_some();
-    let (blocks, calls, finish_word) = match candidate {
-        Some(c) => {
-            let parts = c.content.map(|c| c.parts).unwrap_or_default();
-            let (blocks, calls) = blocks_from_parts(parts, &id)?;
-            (blocks, calls, c.finish_reason)
-        }
-        None => (Vec::new(), 0, None),
+    let mut choices = Vec::with_capacity(candidates.len().max(1));
+    for c in candidates {
+        choices.push(choice_from_candidate(c, &id, blocked)?);
+    }
+    if choices.is_empty() {
+        let finish = if blocked { finish_for_block_reason() } else { FinishReason::Stop };
+        choices.push(Choice { finish, ..Default::default() });
+    }
+    let mut out = ir::Response {
+        id,
+        model: resp.model_version.unwrap_or_default(),
+        usage: resp.usage_metadata.as_ref().map(usage_from_gemini).unwrap_or_default(),
+        ..Default::default()
     };
-    let finish = match finish_word.as_deref() {
+    out.set_choices(choices);
+    Ok(out)
+}
+
+fn choice_from_candidate(c: Candidate, response_id: &str, blocked: bool) -> Result<Choice, ApiError> {
+    let parts = c.content.map(|c| c.parts).unwrap_or_default();
+    let (blocks, calls) = blocks_from_parts(parts, response_id)?;
+    let finish = match c.finish_reason.as_deref() {
         Some(w) => finish_from_gemini(w, calls > 0),
         None if blocked => finish_for_block_reason(),
         None if calls > 0 => FinishReason::ToolCalls,
         None => FinishReason::Stop,
     };
-    Ok(ir::Response {
-        id,
-        model: resp.model_version.unwrap_or_default(),
+    Ok(Choice {
         blocks,
         finish,
-        stop_sequence: None,
-        usage: resp.usage_metadata.as_ref().map(usage_from_gemini).unwrap_or_default(),
-        created: None,
+        raw_finish_reason: c.finish_reason,
+        logprobs: c.logprobs_result.as_ref().map(logprobs_from_gemini),
     })
+}
+
+/// `logprobsResult` → hub token logprobs: position i pairs chosen token i with top list i.
+fn logprobs_from_gemini(r: &LogprobsResult) -> Vec<TokenLogprob> {
+    r.chosen_candidates
+        .iter()
+        .enumerate()
+        .map(|(i, chosen)| TokenLogprob {
+            token: chosen.token.clone().unwrap_or_default(),
+            logprob: chosen.log_probability.unwrap_or(0.0),
+            top: r
+                .top_candidates
+                .get(i)
+                .map(|t| {
+                    t.candidates
+                        .iter()
+                        .map(|c| (c.token.clone().unwrap_or_default(), c.log_probability.unwrap_or(0.0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Hub token logprobs → `logprobsResult`.
+fn logprobs_to_gemini(l: &[TokenLogprob]) -> LogprobsResult {
+    let cand = |token: &str, logprob: f64| LogprobCandidate {
+        token: Some(token.to_owned()),
+        token_id: None,
+        log_probability: Some(logprob),
+    };
+    LogprobsResult {
+        top_candidates: l
+            .iter()
+            .map(|t| TopCandidates { candidates: t.top.iter().map(|(tok, lp)| cand(tok, *lp)).collect() })
+            .collect(),
+        chosen_candidates: l.iter().map(|t| cand(&t.token, t.logprob)).collect(),
+    }
 }
 
 /// Model parts → blocks; also returns the number of function calls.
@@ -114,10 +164,33 @@ pub fn ir_to_response(resp: &ir::Response, include_thoughts: bool) -> Result<Vec
         .map_err(|e| ApiError::new(ErrorClass::Server, format!("could not serialise Gemini response: {e}")))
 }
 
-/// Hub response → typed Gemini answer.
+/// Hub response → typed Gemini answer: one candidate per hub choice.
 pub fn ir_to_gemini_response(resp: &ir::Response, include_thoughts: bool) -> GenerateContentResponse {
+    let candidates = resp
+        .choices()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Candidate {
+            content: Some(Content { role: Some("model".into()), parts: parts_for_client(&c.blocks, include_thoughts) }),
+            finish_reason: Some(finish_to_gemini(&c.finish)),
+            index: Some(u32::try_from(i).unwrap_or(u32::MAX)),
+            logprobs_result: c.logprobs.as_deref().map(logprobs_to_gemini),
+            extra: Default::default(),
+        })
+        .collect();
+    GenerateContentResponse {
+        candidates: Some(candidates),
+        prompt_feedback: None,
+        usage_metadata: Some(usage_to_gemini(&resp.usage)),
+        model_version: (!resp.model.is_empty()).then(|| resp.model.clone()),
+        response_id: (!resp.id.is_empty()).then(|| resp.id.clone()),
+        extra: Default::default(),
+    }
+}
+
+fn parts_for_client(blocks: &[Block], include_thoughts: bool) -> Vec<Part> {
     let mut s = SignedParts::new();
-    for b in &resp.blocks {
+    for b in blocks {
         match b {
             Block::Text(t) if t.is_empty() => {}
             Block::Text(t) => s.push(Part::text(t.clone())),
@@ -138,19 +211,7 @@ pub fn ir_to_gemini_response(resp: &ir::Response, include_thoughts: bool) -> Gen
             }),
         }
     }
-    GenerateContentResponse {
-        candidates: Some(vec![Candidate {
-            content: Some(Content { role: Some("model".into()), parts: s.finish() }),
-            finish_reason: Some(finish_to_gemini(&resp.finish)),
-            index: Some(0),
-            extra: Default::default(),
-        }]),
-        prompt_feedback: None,
-        usage_metadata: Some(usage_to_gemini(&resp.usage)),
-        model_version: (!resp.model.is_empty()).then(|| resp.model.clone()),
-        response_id: (!resp.id.is_empty()).then(|| resp.id.clone()),
-        extra: Default::default(),
-    }
+    s.finish()
 }
 
 /// An upstream answer Switchyard cannot use: the upstream's fault, so a 502.

@@ -41,9 +41,48 @@ pub struct Candidate {
     /// Candidate number (absent means 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// Token log-probabilities (request `responseLogprobs`).
+    #[serde(skip_serializing_if = "Option::is_none", alias = "logprobs_result")]
+    pub logprobs_result: Option<LogprobsResult>,
     /// `safetyRatings`, `citationMetadata`, …, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `candidates[].logprobsResult`: per generated token, the chosen one and the top ones.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogprobsResult {
+    /// Per position, the most likely tokens (request `logprobs` many).
+    #[serde(default, alias = "top_candidates")]
+    pub top_candidates: Vec<TopCandidates>,
+    /// Per position, the token that was generated.
+    #[serde(default, alias = "chosen_candidates")]
+    pub chosen_candidates: Vec<LogprobCandidate>,
+}
+
+/// The top tokens at one position.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopCandidates {
+    /// Best first.
+    #[serde(default)]
+    pub candidates: Vec<LogprobCandidate>,
+}
+
+/// One token with its log-probability.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogprobCandidate {
+    /// The token text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The token id.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "token_id")]
+    pub token_id: Option<i64>,
+    /// Natural-log probability.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "log_probability")]
+    pub log_probability: Option<f64>,
 }
 
 /// Feedback on the prompt.

@@ -37,6 +37,8 @@ pub struct GeminiStreamDecoder {
     last_usage: Option<Usage>,
     finished: bool,
     failed: bool,
+    /// The upstream's `finishReason` (or prompt `blockReason`), for the log.
+    raw_finish: Option<String>,
 }
 
 impl GeminiStreamDecoder {
@@ -166,6 +168,7 @@ impl GeminiStreamDecoder {
                 None => None,
             };
             if let Some(reason) = finish {
+                self.raw_finish = finish_word.or_else(|| resp.prompt_feedback.and_then(|f| f.block_reason));
                 self.close(out);
                 self.finished = true;
                 out.push(StreamEvent::Finish { reason, stop_sequence: None });
@@ -221,6 +224,10 @@ impl StreamDecoder for GeminiStreamDecoder {
                 out,
             );
         }
+    }
+
+    fn raw_finish_reason(&self) -> Option<&str> {
+        self.raw_finish.as_deref()
     }
 }
 

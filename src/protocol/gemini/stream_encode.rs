@@ -65,6 +65,7 @@ impl GeminiStreamEncoder {
                 content: Some(Content { role: Some("model".into()), parts }),
                 finish_reason: finish,
                 index: Some(0),
+                logprobs_result: None,
                 extra: Default::default(),
             }]),
             prompt_feedback: None,

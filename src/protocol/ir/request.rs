@@ -367,6 +367,21 @@ impl Effort {
 }
 
 impl Reasoning {
+    /// For targets that take only an effort word: a budget becomes the covering
+    /// [`Effort::for_budget`] word, with a warning (the budget itself cannot be sent).
+    pub fn effort_word_for(&self, max_tokens: Option<u32>, warnings: &mut Vec<Warning>) -> Option<&'static str> {
+        match self {
+            Reasoning::Off => Some("none"),
+            Reasoning::Effort(e) | Reasoning::Adaptive(Some(e)) => Some(e.as_str()),
+            Reasoning::Adaptive(None) => None,
+            Reasoning::Budget(b) => {
+                let effort = Effort::for_budget(*b, max_tokens).as_str();
+                warnings.push(Warning::ThinkingBudgetApproximated { budget: *b, effort });
+                Some(effort)
+            }
+        }
+    }
+
     /// Reads an OpenAI effort word (Chat `reasoning_effort`, Responses `reasoning.effort`):
     /// `none` is [`Reasoning::Off`], another known word an effort; `None` for an unknown word,
     /// which the caller refuses naming its own field.

@@ -3,8 +3,8 @@
 //! next request's history when it goes back to the provider that signed it. Where the values
 //! are kept is the caller's business ([`SignatureSink`] and the recall function).
 
-use super::{Block, BlockKind, Part, Request, Response, Role, StreamDecoder, StreamEvent};
-use crate::protocol::dialect::{DynDecoder, SignedReasoning};
+use super::{has_signed_reasoning, restore_signed_reasoning, Block, BlockKind, Part, Request, Response, RestoreAt, Role, StreamDecoder, StreamEvent};
+use crate::protocol::dialect::DynDecoder;
 use crate::protocol::sse::SseEvent;
 use std::collections::BTreeMap;
 
@@ -28,26 +28,18 @@ pub fn remember_response(sink: &impl SignatureSink, resp: &Response) {
 }
 
 /// Puts remembered reasoning back into each assistant turn that calls tools and carries no
-/// signed reasoning, where the issuer wants it (`placement`).
-pub fn restore(req: &mut Request, placement: SignedReasoning, recall: impl Fn(&str) -> Option<Vec<Part>>) {
+/// signed reasoning (an unsigned echo is replaced), where the issuer wants it (`at`).
+pub fn restore(req: &mut Request, at: RestoreAt, recall: impl Fn(&str) -> Option<Vec<Part>>) {
     for turn in req.turns.iter_mut().filter(|t| t.role == Role::Assistant) {
-        let signed = turn.parts.iter().any(|p| matches!(p, Part::Thinking { signature: Some(_), .. } | Part::RedactedThinking { .. }));
-        if signed {
+        if has_signed_reasoning(&turn.parts) {
             continue;
         }
-        let found = turn.parts.iter().enumerate().find_map(|(i, p)| match p {
-            Part::ToolUse { id, .. } => recall(id).map(|parts| (i, parts)),
+        let recalled = turn.parts.iter().find_map(|p| match p {
+            Part::ToolUse { id, .. } => recall(id),
             _ => None,
         });
-        if let Some((at, parts)) = found {
-            // Unsigned thinking the client echoed back (OpenAI `reasoning_content`) is replaced
-            // by the signed original.
-            turn.parts.retain(|p| !matches!(p, Part::Thinking { signature: None, .. }));
-            let at = match placement {
-                SignedReasoning::TurnStart => 0,
-                SignedReasoning::BeforeCall => turn.parts.iter().position(|p| matches!(p, Part::ToolUse { .. })).unwrap_or(at.min(turn.parts.len())),
-            };
-            turn.parts.splice(at..at, parts);
+        if let Some(parts) = recalled {
+            restore_signed_reasoning(&mut turn.parts, parts, at);
         }
     }
 }
@@ -114,6 +106,10 @@ impl<S: SignatureSink> StreamDecoder for Recording<S> {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         self.inner.finish(out)
     }
+
+    fn raw_finish_reason(&self) -> Option<&str> {
+        self.inner.raw_finish_reason()
+    }
 }
 
 #[cfg(test)]
@@ -158,10 +154,10 @@ mod tests {
             ..Request::default()
         };
         let mut anthropic = history();
-        restore(&mut anthropic, SignedReasoning::TurnStart, |id| store.recall(id));
+        restore(&mut anthropic, RestoreAt::Start, |id| store.recall(id));
         assert_eq!(anthropic.turns[1].parts[0], Part::Thinking { text: "hmm".into(), signature: Some("sig".into()) });
         let mut other = history();
-        restore(&mut other, SignedReasoning::BeforeCall, |_| None);
+        restore(&mut other, RestoreAt::BeforeFirstToolCall, |_| None);
         assert_eq!(other, history(), "nothing recalled, nothing added");
     }
 
@@ -177,7 +173,7 @@ mod tests {
             )],
             ..Request::default()
         };
-        restore(&mut req, SignedReasoning::TurnStart, |id| store.recall(id));
+        restore(&mut req, RestoreAt::Start, |id| store.recall(id));
         assert_eq!(req.turns[0].parts.len(), 2);
         assert_eq!(req.turns[0].parts[0], signed);
     }

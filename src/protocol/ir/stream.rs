@@ -116,6 +116,11 @@ pub trait StreamDecoder {
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>);
     /// The upstream hit EOF: append `Done` if the answer was complete, else an `Error`.
     fn finish(&mut self, out: &mut Vec<StreamEvent>);
+    /// The upstream's own finish reason string (`end_turn`, `STOP`, `length`) once seen, for
+    /// the access log; the hub's [`FinishReason`] folds several of them into one.
+    fn raw_finish_reason(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Renders hub events as one inbound protocol's SSE bytes.
@@ -177,6 +182,11 @@ impl<D: StreamDecoder, E: StreamEncoder> StreamConverter<D, E> {
     /// The last usage snapshot the upstream reported.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// The upstream's own finish reason string, once the stream reported one (for the log).
+    pub fn raw_finish_reason(&self) -> Option<&str> {
+        self.decoder.raw_finish_reason()
     }
 
     /// True once a terminal event (done or error) was handled.

@@ -8,6 +8,7 @@ use super::super::error::{ApiError, ErrorClass};
 use super::super::json::{missing_model, RawObject};
 use super::super::sse::SseEvent;
 use super::super::usage::Usage;
+use super::super::ir::{ConvertOptions, Converted, Protocol};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -101,6 +102,18 @@ impl<'a> ChatRequest<'a> {
         }
         Ok(Bytes::from(body.to_vec()))
     }
+
+    /// [`ChatRequest::upstream_body`] without the sampling fields the model refuses
+    /// (`opts.rejected_sampling`), each dropped with a warning.
+    pub fn upstream_body_with(&self, upstream_model: &str, opts: &ConvertOptions) -> Result<Converted<Bytes>, ApiError> {
+        let mut warnings = Vec::new();
+        if opts.rejected_sampling.is_empty() {
+            return Ok(Converted { value: self.upstream_body(upstream_model)?, warnings });
+        }
+        let mut stripped = ChatRequest { raw: self.raw, body: self.body.clone(), info: self.info.clone() };
+        crate::protocol::passthrough::strip_sampling(&mut stripped.body, Protocol::OpenAiChat, opts, &mut warnings);
+        Ok(Converted { value: stripped.upstream_body(upstream_model)?, warnings })
+    }
 }
 
 
@@ -182,12 +195,18 @@ pub struct ChatStreamRewriter {
     client_wants_usage: bool,
     usage: Option<Usage>,
     finished: bool,
+    raw_finish: Option<String>,
 }
 
 impl ChatStreamRewriter {
     /// A rewriter for one stream.
     pub fn new(public_model: impl Into<String>, client_wants_usage: bool) -> Self {
-        ChatStreamRewriter { public_model: public_model.into(), client_wants_usage, usage: None, finished: false }
+        ChatStreamRewriter { public_model: public_model.into(), client_wants_usage, usage: None, finished: false, raw_finish: None }
+    }
+
+    /// The upstream's `finish_reason`, once seen (for the log).
+    pub fn raw_finish_reason(&self) -> Option<&str> {
+        self.raw_finish.as_deref()
     }
 
     /// The last usage the upstream reported (cumulative; the last value wins).
@@ -243,6 +262,9 @@ impl ChatStreamRewriter {
         if !self.finished {
             if let Some(at) = structural_key(bytes, &FINISH_KEY) {
                 self.finished = bytes.get(at) == Some(&b'"');
+                if self.finished {
+                    self.raw_finish = structural_string_value(bytes, &FINISH_STR_KEY).map(|(a, b)| data[a..b].to_owned());
+                }
             }
         }
         let mut out = BytesMut::with_capacity(data.len() + self.public_model.len() + 8);
@@ -290,7 +312,8 @@ impl ChatStreamRewriter {
         }
         if !self.finished {
             if let Some(Ok(choices)) = obj.get_as::<Vec<FinishProbe>>("choices") {
-                self.finished = choices.iter().any(|c| c.finish_reason.is_some());
+                self.raw_finish = choices.into_iter().find_map(|c| c.finish_reason);
+                self.finished = self.raw_finish.is_some();
             }
         }
         if obj.get("model").is_some() && obj.set("model", &self.public_model).is_err() {
@@ -310,6 +333,7 @@ type Key = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
 static MODEL_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"model\":\""));
 static USAGE_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"usage\":"));
 static FINISH_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"finish_reason\":"));
+static FINISH_STR_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"finish_reason\":\""));
 static ERROR_KEY: Key = Key::new(|| memchr::memmem::Finder::new(b"\"error\""));
 
 /// The position just after `key` where it appears as an object key (preceded by `{` or `,`),

@@ -3,7 +3,7 @@
 use super::chat_types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource, Effort,
+    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource,
     Part, Protocol, Reasoning, ResponseFormat, Role, ToolChoice, Turn, Warning,
 };
 use serde_json::{json, Map, Value};
@@ -28,76 +28,12 @@ pub fn chat_request_to_ir(body: &[u8]) -> Result<ir::Request, ApiError> {
 }
 
 /// Typed chat request → hub request. Refuses (400) what the hub cannot hold: deprecated
-/// `function` messages, non-function tools, unknown `reasoning_effort`.
+/// `function` messages, non-function tools, unknown `reasoning_effort`. An echoed
+/// `reasoning_content` becomes unsigned thinking, which the gateway may replace with the signed
+/// original ([`ir::restore_signed_reasoning`]).
 pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
     let mut out = ir::Request { model: req.model, ..Default::default() };
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut leading = true;
-    for (i, msg) in req.messages.into_iter().enumerate() {
-        match msg {
-            ChatMessage::System { content, .. } | ChatMessage::Developer { content, .. } => {
-                out.push_system_texts(system_texts(content, i)?, leading);
-            }
-            ChatMessage::User { content, .. } => {
-                leading = false;
-                out.turns.push(Turn::new(Role::User, user_parts(content, i)?));
-            }
-            ChatMessage::Assistant { content, tool_calls, refusal, reasoning_content, .. } => {
-                leading = false;
-                let mut parts = Vec::new();
-                if let Some(text) = reasoning_content.filter(|t| !t.is_empty()) {
-                    parts.push(Part::Thinking { text, signature: None });
-                }
-                match content {
-                    Some(ChatContent::Text(t)) => parts.push(Part::text(t)),
-                    Some(ChatContent::Parts(ps)) => {
-                        for (j, p) in ps.into_iter().enumerate() {
-                            match p {
-                                ChatContentPart::Text { text } => parts.push(Part::text(text)),
-                                ChatContentPart::Refusal { refusal } => parts.push(Part::text(refusal)),
-                                _ => {
-                                    return Err(ApiError::invalid_field(
-                                        format!("messages[{i}].content[{j}]"),
-                                        "assistant content may only hold text and refusal parts",
-                                    ))
-                                }
-                            }
-                        }
-                    }
-                    None => {}
-                }
-                if let Some(r) = refusal.filter(|r| !r.is_empty()) {
-                    parts.push(Part::text(r));
-                }
-                for call in tool_calls.unwrap_or_default() {
-                    names.insert(call.id.clone(), call.function.name.clone());
-                    parts.push(Part::ToolUse {
-                        id: call.id,
-                        name: call.function.name,
-                        input: parse_arguments(&call.function.arguments),
-                    });
-                }
-                out.turns.push(Turn::new(Role::Assistant, parts));
-            }
-            ChatMessage::Tool { content, tool_call_id } => {
-                leading = false;
-                let result = Part::ToolResult {
-                    name: names.get(&tool_call_id).cloned(),
-                    tool_use_id: tool_call_id,
-                    content: tool_content(content, i)?,
-                    is_error: false,
-                };
-                // Parallel results belong to one turn (§3.4 c).
-                Turn::last_or_new(&mut out.turns, Role::Tool).push(result);
-            }
-            ChatMessage::Function { .. } => {
-                return Err(ApiError::invalid_field(
-                    format!("messages[{i}].role"),
-                    "deprecated `function` messages are not supported; use `tool` messages",
-                ))
-            }
-        }
-    }
+    messages_to_ir(req.messages, &mut out)?;
     out.max_output_tokens = req.max_completion_tokens.or(req.max_tokens);
     out.temperature = req.temperature;
     out.top_p = req.top_p;
@@ -112,24 +48,7 @@ pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
     out.frequency_penalty = req.frequency_penalty;
     out.logprobs = req.logprobs;
     out.top_logprobs = req.top_logprobs;
-    for (i, tool) in req.tools.unwrap_or_default().into_iter().enumerate() {
-        let f = match (tool.kind.as_str(), tool.function) {
-            ("function", Some(f)) => f,
-            _ => {
-                return Err(ApiError::invalid_field(
-                    format!("tools[{i}].type"),
-                    format!("tool type `{}` cannot be converted; only function tools can", tool.kind),
-                ))
-            }
-        };
-        out.tools.push(ir::Tool {
-            name: f.name,
-            description: f.description,
-            schema: f.parameters.unwrap_or_else(|| json!({"type":"object","properties":{}})),
-            strict: f.strict,
-            cache: None,
-        });
-    }
+    out.tools = tools_from_chat(req.tools.unwrap_or_default())?;
     out.tool_choice = req.tool_choice.map(|v| tool_choice_from_chat(&v)).transpose()?;
     out.parallel_tool_calls = req.parallel_tool_calls;
     out.response_format = req.response_format.map(|f| match f {
@@ -161,6 +80,110 @@ pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
             .map(|(k, _)| k.clone())
             .collect();
         out.extra.fields = req.extra;
+    }
+    Ok(out)
+}
+
+/// Chat messages → system blocks and turns; parallel tool results join one turn (§3.4 c).
+fn messages_to_ir(messages: Vec<ChatMessage>, out: &mut ir::Request) -> Result<(), ApiError> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut leading = true;
+    for (i, msg) in messages.into_iter().enumerate() {
+        match msg {
+            ChatMessage::System { content, .. } | ChatMessage::Developer { content, .. } => {
+                out.push_system_texts(system_texts(content, i)?, leading);
+            }
+            ChatMessage::User { content, .. } => {
+                leading = false;
+                out.turns.push(Turn::new(Role::User, user_parts(content, i)?));
+            }
+            ChatMessage::Assistant { content, tool_calls, refusal, reasoning_content, .. } => {
+                leading = false;
+                let parts = assistant_parts(content, tool_calls, refusal, reasoning_content, i, &mut names)?;
+                out.turns.push(Turn::new(Role::Assistant, parts));
+            }
+            ChatMessage::Tool { content, tool_call_id } => {
+                leading = false;
+                let result = Part::ToolResult {
+                    name: names.get(&tool_call_id).cloned(),
+                    tool_use_id: tool_call_id,
+                    content: tool_content(content, i)?,
+                    is_error: false,
+                };
+                Turn::last_or_new(&mut out.turns, Role::Tool).push(result);
+            }
+            ChatMessage::Function { .. } => {
+                return Err(ApiError::invalid_field(
+                    format!("messages[{i}].role"),
+                    "deprecated `function` messages are not supported; use `tool` messages",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An assistant message's parts: echoed reasoning first (unsigned: Chat cannot carry the
+/// signature), then text and refusal, then tool calls, whose names are noted for the results.
+fn assistant_parts(
+    content: Option<ChatContent>,
+    tool_calls: Option<Vec<ChatToolCall>>,
+    refusal: Option<String>,
+    reasoning_content: Option<String>,
+    i: usize,
+    names: &mut HashMap<String, String>,
+) -> Result<Vec<Part>, ApiError> {
+    let mut parts = Vec::new();
+    if let Some(text) = reasoning_content.filter(|t| !t.is_empty()) {
+        parts.push(Part::Thinking { text, signature: None });
+    }
+    match content {
+        Some(ChatContent::Text(t)) => parts.push(Part::text(t)),
+        Some(ChatContent::Parts(ps)) => {
+            for (j, p) in ps.into_iter().enumerate() {
+                match p {
+                    ChatContentPart::Text { text } => parts.push(Part::text(text)),
+                    ChatContentPart::Refusal { refusal } => parts.push(Part::text(refusal)),
+                    _ => {
+                        return Err(ApiError::invalid_field(
+                            format!("messages[{i}].content[{j}]"),
+                            "assistant content may only hold text and refusal parts",
+                        ))
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+    if let Some(r) = refusal.filter(|r| !r.is_empty()) {
+        parts.push(Part::text(r));
+    }
+    for call in tool_calls.unwrap_or_default() {
+        names.insert(call.id.clone(), call.function.name.clone());
+        parts.push(Part::ToolUse { id: call.id, name: call.function.name, input: parse_arguments(&call.function.arguments) });
+    }
+    Ok(parts)
+}
+
+fn tools_from_chat(tools: Vec<ChatTool>) -> Result<Vec<ir::Tool>, ApiError> {
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.into_iter().enumerate() {
+        let f = match (tool.kind.as_str(), tool.function) {
+            ("function", Some(f)) => f,
+            _ => {
+                return Err(ApiError::invalid_field(
+                    format!("tools[{i}].type"),
+                    format!("tool type `{}` cannot be converted; only function tools can", tool.kind),
+                ))
+            }
+        };
+        out.push(ir::Tool {
+            name: f.name,
+            description: f.description,
+            schema: f.parameters.unwrap_or_else(|| json!({"type":"object","properties":{}})),
+            strict: f.strict,
+            cache: None,
+        });
     }
     Ok(out)
 }
@@ -279,13 +302,15 @@ pub fn ir_to_chat_request(req: &ir::Request) -> Result<Converted<Vec<u8>>, ApiEr
 
 /// Hub request → typed chat request. Streams always ask for usage upstream (trap #5).
 pub fn ir_to_chat(req: &ir::Request) -> Result<Converted<ChatCompletionRequest>, ApiError> {
+    // Only Gemini clients send several candidates or logprobs into the hub towards Chat.
+    ir::refuse_stream_extras(req, "candidateCount", "responseLogprobs")?;
     let mut warnings = Vec::new();
     let mut messages = Vec::new();
     for b in &req.system {
         messages.push(ChatMessage::System { content: ChatContent::Text(b.text.clone()), name: None });
     }
     for (i, turn) in req.turns.iter().enumerate() {
-        render_turn(turn, i, &mut messages)?;
+        render_turn(turn, i, &mut messages, &mut warnings)?;
     }
     let mut out = ChatCompletionRequest {
         model: req.model.clone(),
@@ -339,7 +364,8 @@ pub fn ir_to_chat(req: &ir::Request) -> Result<Converted<ChatCompletionRequest>,
             },
         },
     });
-    out.reasoning_effort = req.reasoning.as_ref().and_then(|r| effort_for_chat(r, req.max_output_tokens));
+    out.reasoning_effort =
+        req.reasoning.as_ref().and_then(|r| r.effort_word_for(req.max_output_tokens, &mut warnings)).map(str::to_owned);
     apply_extra(&req.extra, Protocol::OpenAiChat, &mut out.extra, &mut warnings)?;
     Ok(Converted { value: out, warnings })
 }
@@ -359,15 +385,6 @@ pub(crate) fn apply_extra(
     extra.refuse_or_drop(warnings)
 }
 
-fn effort_for_chat(r: &Reasoning, max_tokens: Option<u32>) -> Option<String> {
-    match r {
-        Reasoning::Off => Some("none".into()),
-        Reasoning::Effort(e) | Reasoning::Adaptive(Some(e)) => Some(e.as_str().into()),
-        Reasoning::Adaptive(None) => None,
-        Reasoning::Budget(b) => Some(Effort::for_budget(*b, max_tokens).as_str().into()),
-    }
-}
-
 fn tool_choice_to_chat(c: &ToolChoice) -> Value {
     match c {
         ToolChoice::Auto => json!("auto"),
@@ -384,7 +401,7 @@ fn tool_choice_to_chat(c: &ToolChoice) -> Value {
     }
 }
 
-fn render_turn(turn: &Turn, i: usize, messages: &mut Vec<ChatMessage>) -> Result<(), ApiError> {
+fn render_turn(turn: &Turn, i: usize, messages: &mut Vec<ChatMessage>, warnings: &mut Vec<Warning>) -> Result<(), ApiError> {
     match turn.role {
         Role::System => {
             let text = joined_text(&turn.parts);
@@ -406,7 +423,15 @@ fn render_turn(turn: &Turn, i: usize, messages: &mut Vec<ChatMessage>) -> Result
                         function: ChatFunctionCall { name: name.clone(), arguments: super::chat_response::arguments_text(input) },
                     }),
                     // Reasoning cannot travel in Chat; the gateway keeps signatures server-side.
-                    Part::Thinking { .. } | Part::RedactedThinking { .. } => {}
+                    Part::Thinking { .. } | Part::RedactedThinking { .. } => {
+                        let note = Warning::FieldDropped {
+                            field: "reasoning history".into(),
+                            reason: "OpenAI Chat cannot take earlier reasoning blocks",
+                        };
+                        if !warnings.contains(&note) {
+                            warnings.push(note);
+                        }
+                    }
                     _ => {
                         return Err(ApiError::invalid_field(
                             format!("messages[{i}].content"),

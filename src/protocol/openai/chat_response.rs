@@ -2,7 +2,10 @@
 
 use super::chat_types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
-use crate::protocol::ir::{self, parse_arguments, Block, ConvertOptions, FinishReason};
+use crate::protocol::ir::{self, parse_arguments, Block, Choice, ConvertOptions, FinishReason, TokenLogprob};
+
+/// Prefix of the ids Chat clients see (`chatcmpl-…`).
+pub const CHAT_ID_PREFIX: &str = "chatcmpl-";
 use crate::protocol::usage::Usage;
 use serde_json::Value;
 
@@ -58,14 +61,28 @@ pub fn finish_to_chat(reason: &FinishReason) -> &'static str {
     }
 }
 
-/// Upstream chat completion body → hub response (first choice).
+/// Upstream chat completion body → hub response: every choice (`n > 1`), in index order.
 pub fn chat_response_to_ir(body: &[u8]) -> Result<ir::Response, ApiError> {
     let c: ChatCompletion = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(ErrorClass::Server, format!("upstream returned an unreadable chat completion: {e}")).with_status(502)
     })?;
-    let Some(choice) = c.choices.into_iter().next() else {
+    if c.choices.is_empty() {
         return Err(ApiError::new(ErrorClass::Server, "upstream chat completion has no choices").with_status(502));
+    }
+    let mut choices = c.choices;
+    choices.sort_by_key(|ch| ch.index);
+    let mut resp = ir::Response {
+        id: c.id,
+        model: c.model,
+        usage: c.usage.as_ref().map(usage_from_chat).unwrap_or_default(),
+        created: (c.created > 0).then_some(c.created),
+        ..Default::default()
     };
+    resp.set_choices(choices.into_iter().map(choice_from_chat).collect());
+    Ok(resp)
+}
+
+fn choice_from_chat(choice: ChatChoice) -> Choice {
     let m = choice.message;
     let mut blocks = Vec::new();
     if let Some(r) = m.reasoning_content.filter(|r| !r.is_empty()) {
@@ -80,15 +97,44 @@ pub fn chat_response_to_ir(body: &[u8]) -> Result<ir::Response, ApiError> {
     for call in m.tool_calls.unwrap_or_default() {
         blocks.push(Block::ToolUse { id: call.id, name: call.function.name, input: parse_arguments(&call.function.arguments) });
     }
-    Ok(ir::Response {
-        id: c.id,
-        model: c.model,
+    let mut finish = choice.finish_reason.as_deref().map(finish_from_chat).unwrap_or_default();
+    // Some OpenAI-compatible servers end a tool-calling turn with `stop`: the calls decide.
+    if finish == FinishReason::Stop && blocks.iter().any(|b| matches!(b, Block::ToolUse { .. })) {
+        finish = FinishReason::ToolCalls;
+    }
+    Choice {
         blocks,
-        finish: choice.finish_reason.as_deref().map(finish_from_chat).unwrap_or_default(),
-        stop_sequence: None,
-        usage: c.usage.as_ref().map(usage_from_chat).unwrap_or_default(),
-        created: (c.created > 0).then_some(c.created),
-    })
+        finish,
+        raw_finish_reason: choice.finish_reason,
+        logprobs: choice.logprobs.and_then(|l| l.content).map(|c| c.iter().map(logprob_from_chat).collect()),
+    }
+}
+
+fn logprob_from_chat(t: &ChatTokenLogprob) -> TokenLogprob {
+    TokenLogprob {
+        token: t.token.clone(),
+        logprob: t.logprob,
+        top: t.top_logprobs.iter().flatten().map(|a| (a.token.clone(), a.logprob)).collect(),
+    }
+}
+
+fn logprob_to_chat(t: &TokenLogprob) -> ChatTokenLogprob {
+    ChatTokenLogprob {
+        token: t.token.clone(),
+        logprob: t.logprob,
+        bytes: Some(t.token.as_bytes().to_vec()),
+        top_logprobs: Some(
+            t.top
+                .iter()
+                .map(|(token, logprob)| ChatTokenLogprob {
+                    token: token.clone(),
+                    logprob: *logprob,
+                    bytes: Some(token.as_bytes().to_vec()),
+                    top_logprobs: None,
+                })
+                .collect(),
+        ),
+    }
 }
 
 /// The JSON text of tool arguments; a kept `{"_raw_arguments": s}` goes back as `s` itself.
@@ -101,12 +147,34 @@ pub(crate) fn arguments_text(input: &Value) -> String {
     input.to_string()
 }
 
-/// Hub response → typed chat completion for an OpenAI client.
+/// Hub response → typed chat completion for an OpenAI client: one chat choice per hub choice.
 pub fn ir_to_chat_completion(resp: &ir::Response, opts: &ConvertOptions) -> ChatCompletion {
+    let choices = resp
+        .choices()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChatChoice {
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            message: message_to_chat(&c.blocks, opts),
+            finish_reason: Some(finish_to_chat(&c.finish).into()),
+            logprobs: c.logprobs.as_ref().map(|l| ChoiceLogprobs { content: Some(l.iter().map(logprob_to_chat).collect()) }),
+        })
+        .collect();
+    ChatCompletion {
+        id: ir::client_response_id(CHAT_ID_PREFIX, &resp.id, ""),
+        object: "chat.completion".into(),
+        created: resp.created.unwrap_or_else(now_secs),
+        model: resp.model.clone(),
+        choices,
+        usage: Some(usage_to_chat(&resp.usage)),
+    }
+}
+
+fn message_to_chat(blocks: &[Block], opts: &ConvertOptions) -> ChatResponseMessage {
     let mut content = String::new();
     let mut reasoning = String::new();
     let mut calls = Vec::new();
-    for b in &resp.blocks {
+    for b in blocks {
         match b {
             Block::Text(t) => content.push_str(t),
             Block::Thinking { text, .. } => reasoning.push_str(text),
@@ -118,20 +186,12 @@ pub fn ir_to_chat_completion(resp: &ir::Response, opts: &ConvertOptions) -> Chat
             }),
         }
     }
-    let message = ChatResponseMessage {
+    ChatResponseMessage {
         role: "assistant".into(),
         content: (!content.is_empty() || calls.is_empty()).then_some(content),
         refusal: None,
         reasoning_content: (opts.chat_reasoning_content && !reasoning.is_empty()).then_some(reasoning),
         tool_calls: (!calls.is_empty()).then_some(calls),
-    };
-    ChatCompletion {
-        id: resp.id.clone(),
-        object: "chat.completion".into(),
-        created: resp.created.unwrap_or_else(now_secs),
-        model: resp.model.clone(),
-        choices: vec![ChatChoice { index: 0, message, finish_reason: Some(finish_to_chat(&resp.finish).into()) }],
-        usage: Some(usage_to_chat(&resp.usage)),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct ChatStreamDecoder {
     tools: Vec<(u32, usize)>,
     finished: bool,
     ended: bool,
+    /// The upstream's `finish_reason`, for the log.
+    raw_finish: Option<String>,
 }
 
 impl ChatStreamDecoder {
@@ -38,7 +40,11 @@ impl ChatStreamDecoder {
         }
     }
 
-    fn finish_all(&mut self, reason: FinishReason, out: &mut Vec<StreamEvent>) {
+    fn finish_all(&mut self, mut reason: FinishReason, out: &mut Vec<StreamEvent>) {
+        // Some OpenAI-compatible servers end a tool-calling turn with `stop`: the calls decide.
+        if reason == FinishReason::Stop && !self.tools.is_empty() {
+            reason = FinishReason::ToolCalls;
+        }
         self.text = None;
         self.thinking = None;
         self.blocks.stop_all(out);
@@ -117,6 +123,7 @@ impl StreamDecoder for ChatStreamDecoder {
             }
             if let Some(reason) = choice.finish_reason {
                 self.finish_all(finish_from_chat(&reason), out);
+                self.raw_finish = Some(reason);
             }
         }
         if let Some(u) = chunk.usage.as_ref() {
@@ -130,6 +137,10 @@ impl StreamDecoder for ChatStreamDecoder {
             self.ended = true;
             out.push(StreamEvent::Done);
         }
+    }
+
+    fn raw_finish_reason(&self) -> Option<&str> {
+        self.raw_finish.as_deref()
     }
 }
 
@@ -251,7 +262,7 @@ impl StreamEncoder for ChatStreamEncoder {
         }
         match event {
             StreamEvent::MessageStart { id, usage, .. } => {
-                self.id.clone_from(id);
+                self.id = crate::protocol::ir::client_response_id(super::chat_response::CHAT_ID_PREFIX, id, "");
                 if usage.is_some() {
                     self.usage = *usage;
                 }

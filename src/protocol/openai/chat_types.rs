@@ -356,6 +356,34 @@ pub struct ChatChoice {
     /// `stop|length|tool_calls|content_filter|function_call`.
     #[serde(default)]
     pub finish_reason: Option<String>,
+    /// Token log-probabilities, when the request asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<ChoiceLogprobs>,
+}
+
+/// `choices[].logprobs`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct ChoiceLogprobs {
+    /// One entry per generated content token.
+    #[serde(default)]
+    pub content: Option<Vec<ChatTokenLogprob>>,
+}
+
+/// One token's log-probability with its most likely alternatives.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct ChatTokenLogprob {
+    /// The token.
+    #[serde(default)]
+    pub token: String,
+    /// Its log-probability.
+    #[serde(default)]
+    pub logprob: f64,
+    /// UTF-8 bytes of the token.
+    #[serde(default)]
+    pub bytes: Option<Vec<u8>>,
+    /// The most likely tokens here (absent inside `top_logprobs` itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<Vec<ChatTokenLogprob>>,
 }
 
 /// The assistant message of a completion.

@@ -24,8 +24,8 @@ impl InboundRequest for ChatRequest<'_> {
     fn include_usage(&self) -> bool {
         self.info.include_usage
     }
-    fn passthrough_body(&self, upstream_model: &str) -> Result<Bytes, ApiError> {
-        self.upstream_body(upstream_model)
+    fn passthrough_body(&self, upstream_model: &str, opts: &ConvertOptions) -> Result<Converted<Bytes>, ApiError> {
+        self.upstream_body_with(upstream_model, opts)
     }
     fn to_hub(&self) -> Result<(ir::Request, ClientEcho), ApiError> {
         Ok((chat_request::chat_request_to_ir(self.raw())?, ClientEcho::default()))

@@ -32,7 +32,7 @@ impl Dialect for ResponsesDialect {
     }
 
     fn parse_inbound<'a>(&self, body: &'a [u8], _path_model: Option<&str>, _path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
-        Ok(Box::new(BodyInbound::parse(body, None, false, hub, passthrough::with_model)?))
+        Ok(Box::new(BodyInbound::parse(body, None, false, hub, |raw, model, opts| passthrough::request_with(Protocol::OpenAiResponses, raw, model, opts))?))
     }
 
     fn count_reply(&self, tokens: u64) -> Vec<u8> {

@@ -12,7 +12,7 @@ use super::request::extra_object;
 use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, Converted, DocumentSource, Effort, Part, Protocol, Reasoning, ResponseFormat, Role,
+    self, data_url, Converted, DocumentSource, Part, Protocol, ResponseFormat, Role,
     ToolChoice, Turn, Warning,
 };
 use crate::protocol::openai::chat_response::arguments_text;
@@ -31,6 +31,9 @@ pub fn ir_to_responses(req: &ir::Request) -> Result<Converted<ResponsesRequest>,
     let mut warnings = Vec::new();
     if req.n.is_some_and(|n| n > 1) {
         return Err(ApiError::invalid_field("n", "this model's provider returns one answer per request; `n` must be 1"));
+    }
+    if req.logprobs == Some(true) {
+        return Err(ApiError::invalid_field("logprobs", "this model's provider does not return log-probabilities here"));
     }
     let mut items = Vec::new();
     let mut dropped_reasoning = false;
@@ -100,7 +103,12 @@ pub fn ir_to_responses(req: &ir::Request) -> Result<Converted<ResponsesRequest>,
     if format.is_some() || !text_rest.is_empty() {
         out.text = Some(TextConfig { format, rest: text_rest });
     }
-    let effort = req.reasoning.as_ref().and_then(|r| effort_for_responses(r, req.max_output_tokens));
+    let effort = req
+        .reasoning
+        .as_ref()
+        .and_then(|r| r.effort_word_for(req.max_output_tokens, &mut warnings))
+        // The Responses API has no `max`; its top level is `xhigh`.
+        .map(|e| if e == "max" { "xhigh" } else { e }.to_owned());
     let reasoning_rest = extra_object(&req.extra, "reasoning").cloned().unwrap_or_default();
     if effort.is_some() || !reasoning_rest.is_empty() {
         let mut r = ReasoningConfig { effort, summary: None, rest: reasoning_rest };
@@ -130,17 +138,6 @@ fn apply_extra(extra: &ir::Extra, out: &mut ResponsesRequest, warnings: &mut Vec
         return Ok(());
     }
     extra.refuse_or_drop(warnings)
-}
-
-fn effort_for_responses(r: &Reasoning, max_tokens: Option<u32>) -> Option<String> {
-    let e = match r {
-        Reasoning::Off => return Some("none".into()),
-        Reasoning::Effort(e) | Reasoning::Adaptive(Some(e)) => *e,
-        Reasoning::Adaptive(None) => return None,
-        Reasoning::Budget(b) => Effort::for_budget(*b, max_tokens),
-    };
-    // The Responses API has no `max`; its top level is `xhigh`.
-    Some(if e == Effort::Max { Effort::XHigh } else { e }.as_str().into())
 }
 
 fn tool_choice_to_responses(c: &ToolChoice) -> Value {
@@ -282,7 +279,7 @@ fn input_parts(parts: &[Part], i: usize) -> Result<Vec<ContentPart>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ir::ImageSource;
+    use crate::protocol::ir::{ImageSource, Reasoning};
     use crate::protocol::responses::request::responses_request_to_ir;
 
     fn round_trip(v: Value) -> Value {
@@ -322,6 +319,7 @@ mod tests {
         assert!(c.warnings.iter().any(|w| matches!(w, Warning::FieldDropped { field, .. } if field == "stop")));
         assert!(c.warnings.iter().any(|w| matches!(w, Warning::FieldDropped { field, .. } if field == "reasoning history")));
         assert_eq!(c.value.reasoning.and_then(|r| r.effort).as_deref(), Some("low"));
+        assert!(c.warnings.contains(&Warning::ThinkingBudgetApproximated { budget: 2000, effort: "low" }));
         let v = serde_json::to_value(&c.value.input).unwrap();
         assert_eq!(v, json!([{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a", "annotations": []}]}]));
         ir.turns = vec![Turn::new(Role::User, vec![Part::Audio { format: "wav".into(), data: "x".into() }])];

@@ -63,6 +63,12 @@ pub fn finish_from_responses(status: &str, reason: Option<&str>, called_tools: b
     }
 }
 
+/// The upstream's own finish words for the log: the `incomplete_details.reason` when there is
+/// one (`max_output_tokens`), else the `status` (`completed`).
+pub(crate) fn raw_finish(status: &str, incomplete_reason: Option<&str>) -> String {
+    incomplete_reason.unwrap_or(status).to_owned()
+}
+
 /// An upstream response body → hub response. A `failed` response is an error.
 pub fn responses_response_to_ir(body: &[u8]) -> Result<ir::Response, ApiError> {
     let obj: ResponseObject = serde_json::from_slice(body).map_err(|e| {
@@ -117,13 +123,14 @@ pub fn response_object_to_ir(obj: ResponseObject) -> Result<ir::Response, ApiErr
     }
     let reason = obj.incomplete_details.as_ref().and_then(|d| d.reason.as_deref());
     Ok(ir::Response {
+        finish: finish_from_responses(status, reason, called),
+        raw_finish_reason: Some(raw_finish(status, reason)),
         id: obj.id,
         model: obj.model,
         blocks,
-        finish: finish_from_responses(status, reason, called),
-        stop_sequence: None,
         usage: obj.usage.as_ref().map(usage_from_responses).unwrap_or_default(),
         created: (obj.created_at > 0).then_some(obj.created_at),
+        ..Default::default()
     })
 }
 

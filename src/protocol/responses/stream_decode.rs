@@ -44,6 +44,8 @@ pub struct ResponsesStreamDecoder {
     texts: Vec<(u64, u64, usize)>,
     tools: Vec<ToolSlot>,
     reasonings: Vec<ReasoningSlot>,
+    /// The upstream's own finish words, for the log.
+    raw_finish: Option<String>,
 }
 
 fn num(v: &Value, key: &str) -> u64 {
@@ -262,6 +264,7 @@ impl ResponsesStreamDecoder {
         });
         let reason = response.incomplete_details.as_ref().and_then(|d| d.reason.as_deref());
         out.push(StreamEvent::Finish { reason: finish_from_responses(status, reason, self.called_tools), stop_sequence: None });
+        self.raw_finish = Some(super::response::raw_finish(status, reason));
         if let Some(u) = &response.usage {
             out.push(StreamEvent::Usage(usage_from_responses(u)));
         }
@@ -405,6 +408,10 @@ impl StreamDecoder for ResponsesStreamDecoder {
             self.ended = true;
             out.push(StreamEvent::Error(truncated_stream_error()));
         }
+    }
+
+    fn raw_finish_reason(&self) -> Option<&str> {
+        self.raw_finish.as_deref()
     }
 }
 
