@@ -10,6 +10,7 @@
 
 mod convert;
 mod media;
+mod pending;
 mod request;
 mod response;
 mod stream;
@@ -18,6 +19,7 @@ pub(crate) mod testutil;
 mod tracker;
 
 pub use media::{data_url, image_source_from_url, parse_arguments, parse_data_url};
+pub use pending::{PendingBlock, PendingBlocks};
 pub use convert::{ConvertOptions, Converted, Warning};
 pub use request::{
     CacheHint, DocumentSource, Effort, Extra, ImageSource, Metadata, Part, Reasoning, Request,
