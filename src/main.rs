@@ -1,6 +1,6 @@
 //! The `switchyard` command: a thin shell over the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// mimalloc: the gateway allocates many small, short-lived buffers per request (headers, JSON
 /// field lists, SSE events); glibc's malloc spent ~14% of a load run's CPU on them.
@@ -10,6 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchyard::server::{self, ProcessOptions};
+use switchyard::telemetry::logging::{self, LogFormat, LogGuard};
 use switchyard::{config, demo};
 
 #[derive(Parser)]
@@ -17,6 +18,29 @@ use switchyard::{config, demo};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (for a person) or JSON (for a collector); `auto`: text on a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Auto)]
+    log_format: LogFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormatArg {
+    /// Text when stdout is a terminal, JSON otherwise.
+    Auto,
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormatArg {
+    fn resolve(self) -> LogFormat {
+        match self {
+            LogFormatArg::Auto => LogFormat::detect(),
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -68,14 +92,16 @@ enum Command {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+/// Runs the server until it is told to stop, then lets `_logs` flush what is still queued
+/// (Pingora's `run_forever` would exit the process before that).
+fn serve(server: pingora::server::Server, _logs: LogGuard) -> ExitCode {
+    server.run(pingora::server::RunArgs::default());
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let log_format = cli.log_format.resolve();
     match cli.command {
         Command::Validate { config } => match config::load(&config) {
             Ok(c) => {
@@ -94,7 +120,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config, daemon, upgrade, pid_file, upgrade_sock } => {
-            init_logging();
+            let logs = logging::init(log_format, daemon);
             let conf = match config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -104,7 +130,7 @@ fn main() -> ExitCode {
             };
             let process = ProcessOptions { daemon, upgrade, pid_file, upgrade_sock };
             match server::build(conf, &process) {
-                Ok(server) => server.run_forever(),
+                Ok(server) => serve(server, logs),
                 Err(e) => {
                     eprintln!("cannot start: {e}");
                     ExitCode::from(1)
@@ -112,7 +138,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Demo { listen, admin, mock, key } => {
-            init_logging();
+            let logs = logging::init(log_format, false);
             let mock = match resolve_port(mock) {
                 Ok(a) => a,
                 Err(e) => {
@@ -135,7 +161,7 @@ fn main() -> ExitCode {
                         demo::MockService { addr: mock },
                     ));
                     println!("{}", demo::instructions(&settings));
-                    server.run_forever()
+                    serve(server, logs)
                 }
                 Err(e) => {
                     eprintln!("cannot start: {e}");
