@@ -1,15 +1,16 @@
 //! The `switchyard` command: a thin shell over the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// mimalloc: the gateway allocates many small, short-lived buffers per request (headers, JSON
 /// field lists, SSE events); glibc's malloc spent ~14% of a load run's CPU on them.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchyard::server::{self, ProcessOptions};
+use switchyard::telemetry::logging::{self, LogFormat, LogGuard};
 use switchyard::{config, demo};
 
 #[derive(Parser)]
@@ -17,6 +18,29 @@ use switchyard::{config, demo};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (for a person) or JSON (for a collector); `auto`: text on a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Auto)]
+    log_format: LogFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormatArg {
+    /// Text when stdout is a terminal, JSON otherwise.
+    Auto,
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormatArg {
+    fn resolve(self) -> LogFormat {
+        match self {
+            LogFormatArg::Auto => LogFormat::detect(),
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -68,96 +92,115 @@ enum Command {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+/// Runs the server until it is told to stop, then lets `_logs` flush what is still queued
+/// (Pingora's `run_forever` would exit the process before that).
+fn serve(server: pingora::server::Server, _logs: LogGuard) -> ExitCode {
+    server.run(pingora::server::RunArgs::default());
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let log_format = cli.log_format.resolve();
     match cli.command {
-        Command::Validate { config } => match config::load(&config) {
-            Ok(c) => {
-                println!(
-                    "{}: ok ({} providers, {} models, {} keys)",
-                    config.display(),
-                    c.providers.len(),
-                    c.models.len(),
-                    c.keys.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", config.display());
-                ExitCode::from(2)
-            }
-        },
+        Command::Validate { config } => validate(&config),
         Command::Run { config, daemon, upgrade, pid_file, upgrade_sock } => {
-            init_logging();
-            let conf = match config::load(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{}: {e}", config.display());
-                    return ExitCode::from(2);
-                }
-            };
-            let process = ProcessOptions { daemon, upgrade, pid_file, upgrade_sock };
-            match server::build(conf, &process) {
-                Ok(server) => server.run_forever(),
-                Err(e) => {
-                    eprintln!("cannot start: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            let logs = logging::init(log_format, daemon);
+            run(&config, &ProcessOptions { daemon, upgrade, pid_file, upgrade_sock }, logs)
         }
         Command::Demo { listen, admin, mock, key } => {
-            init_logging();
-            let mock = match resolve_port(mock) {
-                Ok(a) => a,
-                Err(e) => {
-                    eprintln!("cannot pick a port for the mock upstream: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            let settings = demo::DemoSettings { listen, admin, mock, key: key.unwrap_or_else(demo::random_key) };
-            let conf = match demo::config(&settings) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("demo config: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            match server::build(conf, &ProcessOptions::default()) {
-                Ok(mut server) => {
-                    server.add_service(pingora::services::background::background_service(
-                        "demo-mock",
-                        demo::MockService { addr: mock },
-                    ));
-                    println!("{}", demo::instructions(&settings));
-                    server.run_forever()
-                }
-                Err(e) => {
-                    eprintln!("cannot start: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            let logs = logging::init(log_format, false);
+            run_demo(listen, admin, mock, key, logs)
         }
-        Command::Mock { listen } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("cannot start a runtime: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            match runtime.block_on(switchyard::mock::serve_forever(listen)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mock upstream: {e}");
-                    ExitCode::from(1)
-                }
-            }
+        Command::Mock { listen } => run_mock(listen),
+    }
+}
+
+/// `validate`: load and check the file, say what it holds.
+fn validate(config: &Path) -> ExitCode {
+    match config::load(config) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} providers, {} models, {} keys)",
+                config.display(),
+                c.providers.len(),
+                c.models.len(),
+                c.keys.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", config.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `run`: serve the configuration until told to stop.
+fn run(config: &Path, process: &ProcessOptions, logs: LogGuard) -> ExitCode {
+    let conf = match config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", config.display());
+            return ExitCode::from(2);
+        }
+    };
+    match server::build(conf, process) {
+        Ok(server) => serve(server, logs),
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `demo`: the gateway in front of the built-in mock, with a ready request printed.
+fn run_demo(listen: SocketAddr, admin: SocketAddr, mock: SocketAddr, key: Option<String>, logs: LogGuard) -> ExitCode {
+    let mock = match resolve_port(mock) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("cannot pick a port for the mock upstream: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = demo::DemoSettings { listen, admin, mock, key: key.unwrap_or_else(demo::random_key) };
+    let conf = match demo::config(&settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("demo config: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match server::build(conf, &ProcessOptions::default()) {
+        Ok(mut server) => {
+            server.add_service(pingora::services::background::background_service(
+                "demo-mock",
+                demo::MockService { addr: mock },
+            ));
+            println!("{}", demo::instructions(&settings));
+            serve(server, logs)
+        }
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `mock`: only the mock upstream, for load tests.
+fn run_mock(listen: SocketAddr) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(switchyard::mock::serve_forever(listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mock upstream: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let metrics = Arc::new(Metrics::new()?);
     let listen = config.listen.to_string();
     let admin_listen = config.admin.listen.to_string();
+    let config_admin = config.admin.clone();
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config)?));
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
 
@@ -82,7 +83,7 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     proxy.add_tcp(&listen);
     server.add_service(proxy);
 
-    let mut admin = Service::new("switchyard-admin".to_owned(), HttpServer::new_app(Admin::new(metrics)));
+    let mut admin = Service::new("switchyard-admin".to_owned(), HttpServer::new_app(Admin::new(metrics, &config_admin)));
     admin.add_tcp(&admin_listen);
     admin.threads = Some(1);
     server.add_service(admin);

@@ -281,7 +281,7 @@ async fn embeddings_and_images_reach_openai_channels_only() {
     assert_eq!(floats["data"].as_array().unwrap().len(), 2, "{floats}");
     let values: Vec<f32> = floats["data"][1]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let bytes: Vec<u8> = values.iter().flat_map(|f| f.to_le_bytes()).collect();
-    assert_eq!(b64["data"][1]["embedding"], switchyard::protocol::gemini::base64_encode(&bytes), "{b64}");
+    assert_eq!(b64["data"][1]["embedding"], base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes), "{b64}");
     assert_eq!(floats["usage"]["prompt_tokens"], 3, "{floats}");
 }
 
@@ -410,7 +410,7 @@ async fn image_urls_are_fetched_and_inlined_for_gemini_only() {
     let sent = mock.requests().last().unwrap().json().unwrap();
     let inline = sent["contents"][0]["parts"].as_array().unwrap().iter().find(|p| p.get("inlineData").is_some()).unwrap().clone();
     assert_eq!(inline["inlineData"]["mimeType"], "image/png", "{sent}");
-    assert_eq!(inline["inlineData"]["data"], switchyard::protocol::gemini::base64_encode(PNG), "{sent}");
+    assert_eq!(inline["inlineData"]["data"], base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG), "{sent}");
 
     // Anthropic takes URLs itself: nothing is fetched, the URL goes up as a url source.
     let resp = open.chat(message("via-anthropic", url.clone())).await;

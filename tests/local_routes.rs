@@ -77,8 +77,9 @@ async fn access_log_has_usage_and_never_a_key() {
     gw.chat(hello(json!({"stream": true}))).await.bytes().await.unwrap();
     gw.chat(hello(json!({"mock": {"status": 400}}))).await.bytes().await.unwrap();
     reqwest::Client::new().post(gw.url("/v1/chat/completions")).bearer_auth("sk-wrong").send().await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let records: Vec<_> = gw.access_records().into_iter().filter(|r| r["path"] == "/v1/chat/completions").collect();
+    let chat = |r: &serde_json::Value| r["path"] == "/v1/chat/completions";
+    let records = gw.access_records_when(|r| r.iter().filter(|r| chat(r)).count() >= 4).await;
+    let records: Vec<_> = records.into_iter().filter(chat).collect();
     assert_eq!(records.len(), 4, "{}", gw.log());
     // The stream did not ask for usage, yet it was counted from the injected usage chunk.
     let stream = records.iter().find(|r| r["stream"] == true).unwrap();
@@ -122,26 +123,53 @@ async fn an_early_error_keeps_the_connection_for_the_next_request() {
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
 }
 
+/// A raw HTTP/1.1 request head for `body_len` bytes with `Expect: 100-continue`.
+fn expect_continue_head(key: &str, body_len: usize) -> String {
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\nexpect: 100-continue\r\ncontent-length: {body_len}\r\n\r\n"
+    )
+}
+
+/// Reads from `sock` until `done` holds for what arrived (5 s at most).
+async fn read_until(sock: &mut tokio::net::TcpStream, done: impl Fn(&str) -> bool) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16384];
+    let mut seen = String::new();
+    while !done(&seen) {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await.expect("an answer in time").unwrap();
+        assert!(n > 0, "closed early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
+}
+
 #[tokio::test]
 async fn expect_100_continue_is_answered_before_the_body() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let (_mock, gw) = single().await;
     let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let body = serde_json::to_string(&hello(json!({}))).unwrap();
-    let head = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    sock.write_all(head.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 16384];
-    let n = tokio::time::timeout(std::time::Duration::from_millis(800), sock.read(&mut buf)).await.expect("a 100 Continue before the body").unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100"), "{}", String::from_utf8_lossy(&buf[..n]));
+    sock.write_all(expect_continue_head(KEY, body.len()).as_bytes()).await.unwrap();
+    // Nothing of the body was sent: only the interim answer can arrive, and nothing after it.
+    let interim = read_until(&mut sock, |s| s.contains("\r\n\r\n")).await;
+    assert!(interim.starts_with("HTTP/1.1 100 ") && interim.ends_with("\r\n\r\n"), "{interim}");
     sock.write_all(body.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    while !answer.contains("Echo: Hello there") {
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await.unwrap().unwrap();
-        assert!(n > 0, "{answer}");
-        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert!(answer.starts_with("HTTP/1.1 200") || answer.contains("HTTP/1.1 200"), "{answer}");
+    let answer = read_until(&mut sock, |s| s.contains("Echo: Hello there")).await;
+    // The final answer follows directly: no second interim response before it.
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_refused_when_the_declared_body_is_too_large() {
+    use tokio::io::AsyncWriteExt;
+    let mock = switchyard::mock::MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let providers = [provider("primary", mock.addr(), "connect: 1s, first_byte: 5s, idle: 5s")];
+    let gw = Gateway::start(&config(&providers, &[("primary", 0)], "limits: { max_body_bytes: 1000 }\n")).await;
+    let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    sock.write_all(expect_continue_head(KEY, 5000).as_bytes()).await.unwrap();
+    // The client is told before it sends a byte of the body, and never invited to send it.
+    let answer = read_until(&mut sock, |s| s.contains("request_too_large")).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(!answer.contains("HTTP/1.1 100"), "{answer}");
+    assert!(mock.requests().is_empty());
 }

@@ -66,6 +66,9 @@ pub struct AdminConfig {
     /// Bearer token for the admin API. `None` leaves it without authentication, which is only
     /// sane on loopback.
     pub token: Option<Secret>,
+    /// Serve `/metrics` without the token even when `token` is set, for a scraper that cannot
+    /// send one (Prometheus can: `authorization` / `bearer_token`). Default false.
+    pub metrics_public: bool,
 }
 
 impl Default for AdminConfig {
@@ -73,6 +76,7 @@ impl Default for AdminConfig {
         AdminConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9090)),
             token: None,
+            metrics_public: false,
         }
     }
 }

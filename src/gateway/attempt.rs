@@ -236,7 +236,7 @@ fn exhausted(ctx: &RequestCtx, last: LastFailure) -> Failure {
                 // The status is kept (529 included); each inbound renderer maps it for its clients.
                 dialect.upstream_error(status, &body, retry_after.as_deref()).redacted(&[secret.as_str()])
             };
-            (client, Some(status), logged_body(&body), None)
+            (client, Some(status), crate::protocol::error::redact(&logged_body(&body), &[secret.as_str()]), None)
         }
         LastFailure::Transport(e) => {
             let message = match e {

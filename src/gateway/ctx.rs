@@ -7,16 +7,7 @@ use crate::protocol::usage::Usage;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One upstream attempt as it ended.
-#[derive(Clone, Debug)]
-pub struct AttemptRecord {
-    /// The channel label.
-    pub channel: String,
-    /// `ok`, `status_503`, `connect_error`, …
-    pub outcome: String,
-    /// How long the attempt took until it committed or failed.
-    pub duration_ms: u64,
-}
+pub use crate::telemetry::access_log::AttemptRecord;
 
 /// State of one request.
 pub struct RequestCtx {

@@ -2,7 +2,7 @@
 
 use crate::upstream::pool::Upstreams;
 use crate::protocol::error::{ApiError, ErrorClass};
-use crate::protocol::gemini::base64_encode;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use crate::protocol::ir::{DocumentSource, ImageSource, Part, Request};
 use crate::upstream::media::{self, FetchPolicy};
 
@@ -42,14 +42,14 @@ fn replace(part: &mut Part, fetched: &[(String, media::Media)]) {
         Part::Image { source } => {
             if let ImageSource::Url(url) = source {
                 if let Some(m) = find(url) {
-                    *source = ImageSource::Base64 { media_type: m.media_type.clone(), data: base64_encode(&m.data) };
+                    *source = ImageSource::Base64 { media_type: m.media_type.clone(), data: BASE64.encode(&m.data) };
                 }
             }
         }
         Part::Document { source, .. } => {
             if let DocumentSource::Url(url) = source {
                 if let Some(m) = find(url) {
-                    *source = DocumentSource::Base64 { media_type: m.media_type.clone(), data: base64_encode(&m.data) };
+                    *source = DocumentSource::Base64 { media_type: m.media_type.clone(), data: BASE64.encode(&m.data) };
                 }
             }
         }

@@ -12,7 +12,7 @@ use crate::protocol::dialect::{self, ClientEcho, ClientSpec, Dialect, DynDecoder
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::signatures::{self, Recording, SignatureSink};
 use crate::protocol::ir::{ConvertOptions, Flow, Part, Protocol, StreamConverter, Warning};
-use crate::protocol::passthrough::{PassthroughStream, StreamStep};
+use crate::protocol::passthrough::{self, PassthroughStream, StreamStep};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
 use crate::upstream::exchange::Exchange;
@@ -96,9 +96,12 @@ pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, signatures: &Arc
     let Answered { answer: WholeAnswer { dialect: up, head, body }, warnings } = answered;
     let same = up.protocol() == spec.inbound.protocol();
     let (body, usage) = if same {
+        ctx.finish_reason = passthrough::raw_finish_reason(up.protocol(), &body);
         up.passthrough_response(&body, spec.public_model)
     } else {
-        convert_whole(up, &body, spec, &ctx.request_id, signatures)?
+        let (rendered, usage, finish) = convert_whole(up, &body, spec, &ctx.request_id, signatures)?;
+        ctx.finish_reason = finish;
+        (rendered, usage)
     };
     ctx.usage = usage;
     let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &warnings).map_err(Exit::Downstream)?;
@@ -114,7 +117,10 @@ pub async fn forwarded(session: &mut Session, ctx: &mut RequestCtx, answered: An
     respond::whole(session, ctx, resp, converted.0).await.map_err(Exit::Downstream)
 }
 
-fn convert_whole(up: &dyn Dialect, body: &[u8], spec: &Spec<'_>, request_id: &str, store: &Arc<Signatures>) -> Result<(Bytes, Option<Usage>), Failure> {
+/// The rendered answer, its usage and the upstream's raw finish reason.
+type Rendered = (Bytes, Option<Usage>, Option<String>);
+
+fn convert_whole(up: &dyn Dialect, body: &[u8], spec: &Spec<'_>, request_id: &str, store: &Arc<Signatures>) -> Result<Rendered, Failure> {
     let mut resp = up.parse_response(body).map_err(|e| {
         Failure::Upstream(Box::new(super::failure::UpstreamError {
             client: ApiError::new(ErrorClass::Server, "the upstream answer could not be read").with_status(502).with_code("bad_upstream_answer"),
@@ -130,7 +136,7 @@ fn convert_whole(up: &dyn Dialect, body: &[u8], spec: &Spec<'_>, request_id: &st
     resp.model = spec.public_model.to_owned();
     let usage = resp.usage;
     let rendered = spec.inbound.render_response(&resp, &spec.client(request_id))?;
-    Ok((Bytes::from(rendered), Some(usage)))
+    Ok((Bytes::from(rendered), Some(usage), resp.raw_finish_reason.take()))
 }
 
 /// Writes a stream as it arrives.
@@ -202,6 +208,14 @@ impl Pipe {
             Pipe::Convert(c) => c.usage(),
         }
     }
+
+    fn raw_finish_reason(&self) -> Option<String> {
+        match self {
+            Pipe::Pass(p) => p.raw_finish_reason(),
+            Pipe::Convert(c) => c.raw_finish_reason(),
+        }
+        .map(str::to_owned)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -245,6 +259,7 @@ impl Stream {
             ctx.usage = self.pipe.usage();
             flush(session, ctx, &mut out).await?;
         }
+        ctx.finish_reason = self.pipe.raw_finish_reason();
         match end {
             End::Broken(e) => {
                 ctx.error = Some(format!("upstream stream failed: {e}"));

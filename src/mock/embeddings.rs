@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::protocol::gemini::base64_encode;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use super::openai::ApiError;
 use super::routes::{openai_unparsable, Incoming, Reply};
 use super::text::words;
@@ -32,7 +32,7 @@ pub(crate) fn vector(text: &str) -> [f32; DIMENSIONS] {
 /// The float32 little-endian bytes of a vector, base64-encoded (`encoding_format: "base64"`).
 pub(crate) fn to_base64(v: &[f32]) -> String {
     let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
-    base64_encode(&bytes)
+    BASE64.encode(&bytes)
 }
 
 /// One input as (text embedded, tokens): a string, or a token array embedded as its numbers.

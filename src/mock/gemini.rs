@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use crate::protocol::gemini::base64_encode;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use super::embeddings::vector;
 use super::faults::Faults;
 use super::routes::{Incoming, Reply};
@@ -382,7 +382,7 @@ impl Answer {
     fn signature(&self) -> Option<String> {
         self.thought
             .as_ref()
-            .map(|t| base64_encode(signature(t).as_bytes()))
+            .map(|t| BASE64.encode(signature(t).as_bytes()))
     }
 
     fn candidates_tokens(&self) -> u64 {

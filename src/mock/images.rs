@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::protocol::gemini::base64_encode;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use super::openai::ApiError;
 use super::routes::{openai_unparsable, Incoming, Reply};
 use super::text::words;
@@ -22,7 +22,7 @@ const PNG_1X1: [u8; 67] = [
 
 /// The `b64_json` of every mock image.
 pub(crate) fn image_b64() -> String {
-    base64_encode(&PNG_1X1)
+    BASE64.encode(PNG_1X1)
 }
 
 /// Answers `…/images/generations`.

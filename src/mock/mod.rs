@@ -16,7 +16,7 @@
 //! loop and stream faults, `routes.rs` protocol classification, refusals and dispatch,
 //! `faults.rs` fault injection, `text.rs` the shared answer and token rules, one file per API
 //! (`openai.rs`, `responses.rs`, `embeddings.rs`, `images.rs`, `anthropic.rs`, `gemini.rs`);
-//! base64 comes from `protocol::gemini`, the crate's one encoder.
+//! base64 comes from the `base64` crate.
 
 mod anthropic;
 mod conn;

@@ -226,6 +226,17 @@ fn role(message: &Value) -> Option<&str> {
     message.get("role").and_then(Value::as_str)
 }
 
+/// The request's `messages`, or the 400 OpenAI sends for a missing, empty or mistyped list.
+fn messages(body: &Value) -> Result<&Vec<Value>, ApiError> {
+    let (message, code) = match body.get("messages") {
+        Some(Value::Array(m)) if !m.is_empty() => return Ok(m),
+        None | Some(Value::Null) => ("Missing required parameter: 'messages'.", "missing_required_parameter"),
+        Some(Value::Array(_)) => ("Invalid 'messages': empty array. Expected an array with minimum length 1.", "empty_array"),
+        Some(_) => ("Invalid type for 'messages': expected an array of objects.", "invalid_type"),
+    };
+    Err(ApiError::invalid_request(message, Some("messages"), Some(code)))
+}
+
 impl Answer {
     /// Decides the answer to a parsed request body; the error is the 400 the API would send.
     pub fn decide(body: &Value, id: String, created: u64) -> Result<Answer, ApiError> {
@@ -236,30 +247,7 @@ impl Answer {
                 None,
             ));
         }
-        let messages = match body.get("messages") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid_request(
-                    "Missing required parameter: 'messages'.",
-                    Some("messages"),
-                    Some("missing_required_parameter"),
-                ))
-            }
-            Some(Value::Array(m)) if m.is_empty() => {
-                return Err(ApiError::invalid_request(
-                    "Invalid 'messages': empty array. Expected an array with minimum length 1.",
-                    Some("messages"),
-                    Some("empty_array"),
-                ))
-            }
-            Some(Value::Array(m)) => m,
-            Some(_) => {
-                return Err(ApiError::invalid_request(
-                    "Invalid type for 'messages': expected an array of objects.",
-                    Some("messages"),
-                    Some("invalid_type"),
-                ))
-            }
-        };
+        let messages = messages(body)?;
         let model = body
             .get("model")
             .and_then(Value::as_str)

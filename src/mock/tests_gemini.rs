@@ -64,7 +64,7 @@ async fn thinking_and_function_call() {
         "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "OBJECT"}}]}],
         "generationConfig": {"thinkingConfig": {"includeThoughts": true, "thinkingBudget": -1}}});
     let resp: Value = post(&m, GENERATE, &body).await.json().await.unwrap();
-    let sig = crate::protocol::gemini::base64_encode(b"sig_mock_33");
+    let sig = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"sig_mock_33");
     assert_eq!(
         resp["candidates"][0]["content"]["parts"],
         json!([{"text": "Thinking about: weather in Paris?", "thought": true},
@@ -115,7 +115,7 @@ async fn stream_chunks_with_running_usage() {
     assert_eq!(answer, "Echo: hi there");
     assert_eq!(
         part(4)["thoughtSignature"],
-        crate::protocol::gemini::base64_encode(b"sig_mock_24")
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"sig_mock_24")
     );
     assert!(part(5).get("thoughtSignature").is_none());
     for (i, chunk) in c.iter().enumerate() {

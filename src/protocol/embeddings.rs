@@ -4,7 +4,7 @@
 //! float32 little-endian, so a Gemini `values` array must become exactly those bytes.
 
 use super::error::{ApiError, ErrorClass};
-use super::gemini::base64_encode;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -94,7 +94,7 @@ pub fn from_gemini_batch(body: &[u8], req: &EmbeddingsRequest, public_model: &st
         .map(|(index, e)| {
             let embedding = if req.base64 {
                 let bytes: Vec<u8> = e.values.iter().flat_map(|f| f.to_le_bytes()).collect();
-                json!(base64_encode(&bytes))
+                json!(BASE64.encode(&bytes))
             } else {
                 json!(e.values)
             };
@@ -126,7 +126,7 @@ mod tests {
         let answer = br#"{"embeddings":[{"values":[1.0,-0.5]},{"values":[0.25,2.0]}]}"#;
         let out: Value = serde_json::from_slice(&from_gemini_batch(answer, &req, "pub", 2).unwrap()).unwrap();
         let expected: Vec<u8> = [1.0f32, -0.5].iter().flat_map(|f| f.to_le_bytes()).collect();
-        assert_eq!(out["data"][0]["embedding"], base64_encode(&expected));
+        assert_eq!(out["data"][0]["embedding"], BASE64.encode(&expected));
         assert_eq!(out["data"][1]["index"], 1);
         assert_eq!(out["model"], "pub");
 

@@ -69,3 +69,55 @@ impl Catalog {
         &self.in_order
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(id: &str, aliases: &[&str], channels: usize) -> ModelRoute {
+        let channels = (0..channels)
+            .map(|n| Channel {
+                provider: n,
+                provider_name: format!("p{n}"),
+                upstream_model: format!("{id}-up"),
+                priority: 0,
+                weight: 1,
+                label: format!("p{n}/{id}-up#{n}"),
+            })
+            .collect();
+        ModelRoute { id: id.into(), aliases: aliases.iter().map(|a| (*a).to_owned()).collect(), channels, kind: ModelKind::Chat, index: 0 }
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::new(vec![route("gpt-x", &["vendor/gpt-x", "x"], 2), route("claude-y", &[], 1)])
+    }
+
+    #[test]
+    fn ids_and_aliases_resolve_to_the_same_route() {
+        let c = catalog();
+        let by_id = c.resolve("gpt-x").map(Arc::as_ptr);
+        assert!(by_id.is_some());
+        assert_eq!(c.resolve("vendor/gpt-x").map(Arc::as_ptr), by_id);
+        assert_eq!(c.resolve("x").map(Arc::as_ptr), by_id);
+        assert_eq!(c.resolve("x").map(|r| r.id.as_str()), Some("gpt-x"), "an alias answers with the public id");
+        assert_eq!(c.resolve("claude-y").map(|r| r.channels.len()), Some(1));
+    }
+
+    #[test]
+    fn names_are_exact() {
+        // Provider model ids are case-sensitive, so a near miss is unknown rather than guessed.
+        let c = catalog();
+        assert!(c.resolve("GPT-X").is_none());
+        assert!(c.resolve("gpt-x ").is_none());
+        assert!(c.resolve("vendor/").is_none());
+        assert!(c.resolve("").is_none());
+    }
+
+    #[test]
+    fn listing_keeps_config_order_and_lists_each_model_once() {
+        let c = catalog();
+        let ids: Vec<&str> = c.models().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["gpt-x", "claude-y"]);
+        assert!(Catalog::default().models().is_empty());
+    }
+}

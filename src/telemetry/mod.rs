@@ -1,4 +1,6 @@
-//! Metrics and the structured access log.
+//! Metrics, the process's log setup and the access log.
 
 pub mod access_log;
+mod json_format;
+pub mod logging;
 pub mod metrics;

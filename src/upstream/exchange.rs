@@ -196,3 +196,6 @@ impl Exchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -40,10 +40,16 @@ impl Gateway {
 
     /// Starts the gateway with extra environment variables (e.g. `SSL_CERT_FILE`).
     pub async fn start_with_env(body: &str, env: &[(&str, &str)]) -> Gateway {
+        Self::launch(body, &Launch { env, ..Launch::default() }).await
+    }
+
+    /// Starts the gateway as `launch` says.
+    pub async fn launch(body: &str, launch: &Launch<'_>) -> Gateway {
         let addr = free_addr();
         let admin = free_addr();
+        let admin_extra = launch.admin;
         let yaml = format!(
-            "listen: {addr}\nadmin: {{ listen: {admin} }}\nserver: {{ threads: 2, grace_period_seconds: 0, graceful_shutdown_timeout_seconds: 1 }}\n{body}"
+            "listen: {addr}\nadmin: {{ listen: {admin}{admin_extra} }}\nserver: {{ threads: 2, grace_period_seconds: 0, graceful_shutdown_timeout_seconds: 1 }}\n{body}"
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchyard.yaml");
@@ -54,8 +60,9 @@ impl Gateway {
             .arg(&path)
             .args(["--pid-file", dir.path().join("pid").to_str().unwrap()])
             .args(["--upgrade-sock", dir.path().join("upgrade.sock").to_str().unwrap()])
+            .args(launch.args)
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
+            .envs(launch.env.iter().copied())
             .stdout(Stdio::from(log))
             .stderr(Stdio::inherit())
             .spawn()
@@ -63,6 +70,36 @@ impl Gateway {
         let gw = Gateway { child, addr, admin, _dir: dir };
         gw.wait_ready().await;
         gw
+    }
+
+    /// Asks the gateway to stop (SIGTERM) and waits until it has exited; its log is complete
+    /// afterwards.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the gateway did not stop");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The access-log records once `ready` holds for them (each is written just after its
+    /// response went out, so a test reading at once may be a moment early); the last read when
+    /// the deadline passes.
+    pub async fn access_records_when(&self, ready: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let records = self.access_records();
+            if ready(&records) || Instant::now() > deadline {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn wait_ready(&self) {
@@ -84,13 +121,12 @@ impl Gateway {
         std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default()
     }
 
-    /// The access-log records so far, parsed.
+    /// The access-log records so far: the flat JSON lines whose `target` is `access`.
     pub fn access_records(&self) -> Vec<serde_json::Value> {
         self.log()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["target"] == "access")
-            .filter_map(|v| v["fields"]["message"].as_str().and_then(|m| serde_json::from_str(m).ok()))
             .collect()
     }
 
@@ -137,6 +173,17 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// How to start a gateway beyond its config body.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// Extra environment variables (e.g. `SSL_CERT_FILE`).
+    pub env: &'a [(&'a str, &'a str)],
+    /// Extra command-line arguments after `run` (e.g. `--log-format text`).
+    pub args: &'a [&'a str],
+    /// Extra `admin:` fields, each starting with `, ` (e.g. `, token: t`).
+    pub admin: &'a str,
 }
 
 /// A provider entry pointing at `addr` (OpenAI protocol, the test upstream key).

@@ -39,6 +39,53 @@ impl AnthropicStreamDecoder {
         self.ended = true;
         out.push(StreamEvent::Error(e));
     }
+
+    /// A `content_block_start`: a hub block opens, with any content the start already carries
+    /// as its first delta.
+    fn block_start(&mut self, index: u64, content_block: ContentBlock, out: &mut Vec<StreamEvent>) {
+        let (kind, initial) = match content_block {
+            ContentBlock::Text { text, .. } => (BlockKind::Text, Some(text)),
+            ContentBlock::Thinking { thinking, .. } => (BlockKind::Thinking, Some(thinking)),
+            ContentBlock::RedactedThinking { data } => (BlockKind::RedactedThinking { data }, None),
+            ContentBlock::ToolUse { id, name, input, .. } => {
+                // Normally `{}` with the arguments in deltas; a non-empty start input is
+                // forwarded as the first fragment rather than lost.
+                let first = match &input {
+                    serde_json::Value::Object(o) if !o.is_empty() => Some(input.to_string()),
+                    _ => None,
+                };
+                (BlockKind::ToolUse { id, name }, first)
+            }
+            // Server-tool blocks have no hub form; their deltas are ignored by index.
+            _ => return,
+        };
+        let is_tool = matches!(kind, BlockKind::ToolUse { .. });
+        let is_thinking = matches!(kind, BlockKind::Thinking);
+        let hub = self.blocks.start(kind, out);
+        self.map.push((index, hub));
+        if let Some(text) = initial.filter(|t| !t.is_empty()) {
+            out.push(if is_tool {
+                StreamEvent::ToolArgsDelta { index: hub, partial_json: text }
+            } else if is_thinking {
+                StreamEvent::ThinkingDelta { index: hub, text }
+            } else {
+                StreamEvent::TextDelta { index: hub, text }
+            });
+        }
+    }
+
+    /// A `message_delta`: cumulative usage merged, every block closed, the finish reported.
+    fn message_delta(&mut self, delta: MessageDeltaBody, usage: Option<AnthropicUsage>, out: &mut Vec<StreamEvent>) {
+        if let Some(u) = usage {
+            merge_usage(&mut self.usage, &u);
+        }
+        self.blocks.stop_all(out);
+        if let Some(reason) = delta.stop_reason {
+            out.push(StreamEvent::Finish { reason: finish_from_anthropic(&reason), stop_sequence: delta.stop_sequence });
+            self.raw_finish = Some(reason);
+        }
+        out.push(StreamEvent::Usage(usage_from_anthropic(&self.usage)));
+    }
 }
 
 impl StreamDecoder for AnthropicStreamDecoder {
@@ -66,37 +113,7 @@ impl StreamDecoder for AnthropicStreamDecoder {
                     usage: Some(usage_from_anthropic(&self.usage)),
                 });
             }
-            StreamFrame::ContentBlockStart { index, content_block } => {
-                let (kind, initial) = match content_block {
-                    ContentBlock::Text { text, .. } => (BlockKind::Text, Some(text)),
-                    ContentBlock::Thinking { thinking, .. } => (BlockKind::Thinking, Some(thinking)),
-                    ContentBlock::RedactedThinking { data } => (BlockKind::RedactedThinking { data }, None),
-                    ContentBlock::ToolUse { id, name, input, .. } => {
-                        // Normally `{}` with the arguments in deltas; a non-empty start input is
-                        // forwarded as the first fragment rather than lost.
-                        let first = match &input {
-                            serde_json::Value::Object(o) if !o.is_empty() => Some(input.to_string()),
-                            _ => None,
-                        };
-                        (BlockKind::ToolUse { id, name }, first)
-                    }
-                    // Server-tool blocks have no hub form; their deltas are ignored by index.
-                    _ => return,
-                };
-                let is_tool = matches!(kind, BlockKind::ToolUse { .. });
-                let is_thinking = matches!(kind, BlockKind::Thinking);
-                let hub = self.blocks.start(kind, out);
-                self.map.push((index, hub));
-                if let Some(text) = initial.filter(|t| !t.is_empty()) {
-                    out.push(if is_tool {
-                        StreamEvent::ToolArgsDelta { index: hub, partial_json: text }
-                    } else if is_thinking {
-                        StreamEvent::ThinkingDelta { index: hub, text }
-                    } else {
-                        StreamEvent::TextDelta { index: hub, text }
-                    });
-                }
-            }
+            StreamFrame::ContentBlockStart { index, content_block } => self.block_start(index, content_block, out),
             StreamFrame::ContentBlockDelta { index, delta } => {
                 let Some(hub) = self.hub_index(index) else { return };
                 out.push(match delta {
@@ -114,20 +131,7 @@ impl StreamDecoder for AnthropicStreamDecoder {
                     self.blocks.stop(hub, out);
                 }
             }
-            StreamFrame::MessageDelta { delta, usage } => {
-                if let Some(u) = usage {
-                    merge_usage(&mut self.usage, &u);
-                }
-                self.blocks.stop_all(out);
-                if let Some(reason) = delta.stop_reason {
-                    out.push(StreamEvent::Finish {
-                        reason: finish_from_anthropic(&reason),
-                        stop_sequence: delta.stop_sequence,
-                    });
-                    self.raw_finish = Some(reason);
-                }
-                out.push(StreamEvent::Usage(usage_from_anthropic(&self.usage)));
-            }
+            StreamFrame::MessageDelta { delta, usage } => self.message_delta(delta, usage, out),
             StreamFrame::MessageStop => {
                 self.blocks.stop_all(out);
                 self.ended = true;

@@ -7,21 +7,10 @@
 //! is done, because an OpenAI upstream reports usage after its finish reason.
 
 use super::response::{finish_to_anthropic, usage_to_anthropic};
-use crate::protocol::ir::{write_json_frame, BlockKind, FinishReason, StreamEncoder, StreamEvent};
+use crate::protocol::ir::{write_json_frame, BlockKind, FinishReason, PendingBlocks, StreamEncoder, StreamEvent};
 use crate::protocol::usage::Usage;
 use bytes::BytesMut;
 use serde_json::json;
-use std::collections::VecDeque;
-
-/// A block waiting for the open one to finish.
-#[derive(Debug)]
-struct Pending {
-    hub: usize,
-    kind: BlockKind,
-    buf: String,
-    signature: Option<String>,
-    stopped: bool,
-}
 
 /// Encoder state for one Anthropic client stream.
 #[derive(Debug)]
@@ -31,7 +20,7 @@ pub struct AnthropicStreamEncoder {
     started: bool,
     /// (hub index, Anthropic index) of the block being streamed live.
     live: Option<(usize, usize)>,
-    queue: VecDeque<Pending>,
+    queue: PendingBlocks,
     next_index: usize,
     finish: Option<(FinishReason, Option<String>)>,
     usage: Usage,
@@ -47,7 +36,7 @@ impl AnthropicStreamEncoder {
             fallback_id: fallback_id.into(),
             started: false,
             live: None,
-            queue: VecDeque::new(),
+            queue: PendingBlocks::new(),
             next_index: 0,
             finish: None,
             usage: Usage::default(),
@@ -134,10 +123,6 @@ impl AnthropicStreamEncoder {
         }
     }
 
-    fn pending_mut(&mut self, hub: usize) -> Option<&mut Pending> {
-        self.queue.iter_mut().find(|p| p.hub == hub)
-    }
-
     /// Routes a delta: live block → sent now; queued block → buffered; anything else dropped
     /// (a delta for a block never started is an upstream bug, not content).
     fn delta(&mut self, hub: usize, kind: BlockKind, text: &str, out: &mut BytesMut) {
@@ -147,7 +132,7 @@ impl AnthropicStreamEncoder {
         match self.live {
             Some((h, index)) if h == hub => Self::emit_delta(index, &kind, text, out),
             _ => {
-                if let Some(p) = self.pending_mut(hub) {
+                if let Some(p) = self.queue.find_mut(hub) {
                     p.buf.push_str(text);
                 }
             }
@@ -156,9 +141,7 @@ impl AnthropicStreamEncoder {
 
     fn close_everything(&mut self, out: &mut BytesMut) {
         self.emit_stop(out);
-        for p in self.queue.iter_mut() {
-            p.stopped = true;
-        }
+        self.queue.stop_all();
         self.promote(out);
     }
 }
@@ -180,13 +163,7 @@ impl StreamEncoder for AnthropicStreamEncoder {
                 if self.live.is_none() && self.queue.is_empty() {
                     self.emit_start(*index, kind, out);
                 } else {
-                    self.queue.push_back(Pending {
-                        hub: *index,
-                        kind: kind.clone(),
-                        buf: String::new(),
-                        signature: None,
-                        stopped: false,
-                    });
+                    self.queue.push(*index, kind);
                 }
             }
             StreamEvent::TextDelta { index, text } => self.delta(*index, BlockKind::Text, text, out),
@@ -198,7 +175,7 @@ impl StreamEncoder for AnthropicStreamEncoder {
             StreamEvent::SignatureDelta { index, signature } => match self.live {
                 Some((h, i)) if h == *index => Self::emit_signature(i, signature, out),
                 _ => {
-                    if let Some(p) = self.pending_mut(*index) {
+                    if let Some(p) = self.queue.find_mut(*index) {
                         p.signature = Some(signature.clone());
                     }
                 }
@@ -209,7 +186,7 @@ impl StreamEncoder for AnthropicStreamEncoder {
                     self.promote(out);
                 }
                 _ => {
-                    if let Some(p) = self.pending_mut(*index) {
+                    if let Some(p) = self.queue.find_mut(*index) {
                         p.stopped = true;
                     }
                 }

@@ -3,7 +3,10 @@
 //! The converter cannot fetch: a remote URL bound for Gemini is a 400 naming the field, never a
 //! silent drop (trap #27); the gateway inlines fetched media before converting when it can.
 
-use super::base64;
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
 use super::types::{Blob, FileData, Part as GPart};
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{DocumentSource, ImageSource, Part, Protocol};
@@ -27,7 +30,7 @@ pub fn blob_to_ir(blob: &Blob) -> Part {
         return Part::Audio { format: format.to_owned(), data: blob.data.clone() };
     }
     if mime == "text/plain" {
-        if let Some(text) = base64::decode(&blob.data).ok().and_then(|b| String::from_utf8(b).ok()) {
+        if let Some(text) = decode_lenient(&blob.data).and_then(|b| String::from_utf8(b).ok()) {
             return Part::Document { source: DocumentSource::Text(text), title: None };
         }
     }
@@ -65,7 +68,7 @@ pub fn media_to_gemini(part: &Part, field: &str) -> Option<Result<GPart, ApiErro
         Part::Image { source: ImageSource::Url(url) } => return Some(Err(remote_url(field, url, "image"))),
         Part::Document { source: DocumentSource::Base64 { media_type, data }, .. } => inline(media_type, data),
         Part::Document { source: DocumentSource::Text(text), .. } => {
-            inline("text/plain", &base64::encode(text.as_bytes()))
+            inline("text/plain", &STANDARD.encode(text.as_bytes()))
         }
         Part::Document { source: DocumentSource::Url(url), .. } => {
             return Some(Err(remote_url(field, url, "document")))
@@ -89,6 +92,18 @@ pub fn media_to_gemini(part: &Part, field: &str) -> Option<Result<GPart, ApiErro
     }))
 }
 
+/// Proto-JSON parsers (and so Gemini's clients) accept either alphabet, padded or not, and do
+/// not insist on zero trailing bits; the strict default engines would refuse such input.
+const LENIENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent).with_decode_allow_trailing_bits(true);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// Decodes standard or URL-safe base64, padded or not; `None` when it is neither.
+fn decode_lenient(text: &str) -> Option<Vec<u8>> {
+    STANDARD_LENIENT.decode(text).or_else(|_| URL_SAFE_LENIENT.decode(text)).ok()
+}
+
 fn remote_url(field: &str, url: &str, what: &str) -> ApiError {
     let shown: String = url.chars().take(120).collect();
     ApiError::invalid_field(
@@ -106,6 +121,17 @@ mod tests {
 
     fn blob(mime: &str, data: &str) -> Blob {
         Blob { mime_type: mime.into(), data: data.into() }
+    }
+
+    #[test]
+    fn lenient_decoding_takes_both_alphabets_with_or_without_padding() {
+        assert_eq!(decode_lenient("Zm9vYg==").as_deref(), Some(&b"foob"[..]));
+        assert_eq!(decode_lenient("Zm9vYg").as_deref(), Some(&b"foob"[..]));
+        assert_eq!(decode_lenient("+/8=").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(decode_lenient("-_8").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(decode_lenient("Zh").as_deref(), Some(&b"f"[..]), "non-zero trailing bits are tolerated");
+        assert_eq!(decode_lenient("Z"), None);
+        assert_eq!(decode_lenient("Zm!v"), None);
     }
 
     #[test]

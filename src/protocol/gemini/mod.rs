@@ -11,7 +11,6 @@
 //!
 //! Same protocol in and out never comes here: the gateway passes Gemini bytes through.
 
-mod base64;
 pub mod count_tokens;
 pub mod dialect;
 mod error;
@@ -37,7 +36,6 @@ mod props;
 #[cfg(test)]
 mod testutil;
 
-pub use base64::{decode as base64_decode, encode as base64_encode, Base64Error};
 pub use count_tokens::{
     count_tokens_request_to_ir, count_tokens_response, ir_to_count_tokens_request, parse_count_tokens_response,
 };

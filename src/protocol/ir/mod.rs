@@ -11,6 +11,7 @@
 mod convert;
 mod ids;
 mod media;
+mod pending;
 mod request;
 mod response;
 pub mod signatures;
@@ -26,6 +27,7 @@ pub use media::{data_url, image_source_from_url, parse_arguments, parse_data_url
 pub use convert::{refuse_stream_extras, ConvertOptions, Converted, SamplingField, Warning, ANSWER_ROOM, FALLBACK_MAX_TOKENS};
 pub use restore::{has_signed_reasoning, restore_signed_reasoning, RestoreAt};
 pub use sampling::{drop_rejected_sampling, has_rejected_sampling};
+pub use pending::{PendingBlock, PendingBlocks};
 pub use request::{
     CacheHint, DocumentSource, Effort, Extra, ImageSource, Metadata, Part, Reasoning, Request,
     ResponseFormat, Role, SystemBlock, Tool, ToolChoice, Turn,

@@ -5,7 +5,7 @@
 //! strict clients that deserialise into typed structs accept it; deserialisation defaults every
 //! field, so an upstream that omits some is still read.
 
-use super::types::{ResponsesRequest, SummaryText, TextFormat};
+use super::types::{ReasoningItem, ResponsesRequest, TextFormat};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -188,8 +188,8 @@ pub enum OutputItem {
     Message(OutputMessage),
     /// A tool call.
     FunctionCall(OutputFunctionCall),
-    /// Reasoning (summary and/or encrypted content).
-    Reasoning(OutputReasoning),
+    /// Reasoning (summary and/or encrypted content): the same item a client sends back as input.
+    Reasoning(ReasoningItem),
     /// Built-in tool calls and anything newer: skipped when read, never written.
     #[serde(other)]
     Other,
@@ -264,26 +264,6 @@ pub struct OutputFunctionCall {
     pub arguments: String,
     /// `in_progress|completed|incomplete`.
     #[serde(default)]
-    pub status: Option<String>,
-}
-
-/// A `reasoning` item.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-pub struct OutputReasoning {
-    /// `rs_…`.
-    #[serde(default)]
-    pub id: String,
-    /// Summary parts.
-    #[serde(default)]
-    pub summary: Vec<SummaryText>,
-    /// Opaque reasoning state (a converted answer carries the issuer's signature here, §3.6).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encrypted_content: Option<String>,
-    /// Raw reasoning text parts (open-weight models).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<Vec<SummaryText>>,
-    /// Item status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 

@@ -3,8 +3,8 @@
 
 use super::ids::{call_id, item_id, response_id};
 use super::object::*;
-use super::request::join_texts;
-use super::types::SummaryText;
+use super::request::reasoning_part;
+use super::types::{ReasoningItem, SummaryText};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{self, parse_arguments, Block, FinishReason, Protocol};
 use crate::protocol::usage::Usage;
@@ -117,7 +117,7 @@ pub fn response_object_to_ir(obj: ResponseObject) -> Result<ir::Response, ApiErr
                 let id = if c.call_id.is_empty() { c.id } else { c.call_id };
                 blocks.push(Block::ToolUse { id, name: c.name, input: parse_arguments(&c.arguments) });
             }
-            OutputItem::Reasoning(r) => blocks.extend(reasoning_block(&r)),
+            OutputItem::Reasoning(r) => blocks.extend(reasoning_block(r)),
             OutputItem::Other => {}
         }
     }
@@ -134,15 +134,14 @@ pub fn response_object_to_ir(obj: ResponseObject) -> Result<ir::Response, ApiErr
     })
 }
 
-/// A reasoning item → thinking block: summary (or raw text) makes visible thinking signed by
+/// A reasoning item → thinking block, by the same rule as a reasoning item sent back as input
+/// ([`reasoning_part`]): summary (or raw text) makes visible thinking signed by
 /// `encrypted_content`; encrypted content alone is redacted thinking.
-pub(crate) fn reasoning_block(r: &OutputReasoning) -> Option<Block> {
-    let visible = !r.summary.is_empty();
-    let text = if visible { join_texts(&r.summary) } else { join_texts(r.content.as_deref().unwrap_or_default()) };
-    match (visible || !text.is_empty(), &r.encrypted_content) {
-        (true, signature) => Some(Block::Thinking { text, signature: signature.clone() }),
-        (false, Some(data)) => Some(Block::RedactedThinking(data.clone())),
-        (false, None) => None,
+pub(crate) fn reasoning_block(r: ReasoningItem) -> Option<Block> {
+    match reasoning_part(r)? {
+        ir::Part::Thinking { text, signature } => Some(Block::Thinking { text, signature }),
+        ir::Part::RedactedThinking { data } => Some(Block::RedactedThinking(data)),
+        _ => None,
     }
 }
 
@@ -187,8 +186,8 @@ impl OutputItem {
     /// Reasoning: visible thinking gets one `summary_text` part (even when empty, so it reads
     /// back as thinking), redacted thinking none; the signature travels as `encrypted_content`.
     pub fn reasoning(id: String, text: Option<&str>, signature: Option<&str>) -> Self {
-        OutputItem::Reasoning(OutputReasoning {
-            id,
+        OutputItem::Reasoning(ReasoningItem {
+            id: Some(id),
             summary: text.map(|t| vec![SummaryText::new(t)]).unwrap_or_default(),
             encrypted_content: signature.map(str::to_owned),
             content: None,

@@ -203,7 +203,7 @@ impl ResponsesStreamDecoder {
                     }
                     None => {
                         let parsed = serde_json::from_value(item.clone()).ok();
-                        if let Some(block) = parsed.as_ref().and_then(reasoning_block) {
+                        if let Some(block) = parsed.and_then(reasoning_block) {
                             let hub = self.emit_block(&block, out);
                             self.reasoning_slot(oi).hub = hub;
                         }
@@ -296,8 +296,66 @@ fn item_blocks(item: &OutputItem) -> Vec<Block> {
             name: c.name.clone(),
             input: crate::protocol::ir::parse_arguments(&c.arguments),
         }],
-        OutputItem::Reasoning(r) => reasoning_block(r).into_iter().collect(),
+        OutputItem::Reasoning(r) => reasoning_block(r.clone()).into_iter().collect(),
         OutputItem::Other => Vec::new(),
+    }
+}
+
+/// The error an `error` or `response.failed` event carries; `None` for any other event.
+fn upstream_error(kind: &str, v: &Value) -> Option<crate::protocol::error::ApiError> {
+    match kind {
+        "error" => {
+            let err = v.get("error").filter(|e| e.is_object()).unwrap_or(v);
+            let code = err.get("code").and_then(Value::as_str).or_else(|| err.get("type").and_then(Value::as_str));
+            let param = err.get("param").and_then(Value::as_str);
+            Some(failed_error(code, text(err, "message"), param))
+        }
+        "response.failed" => {
+            let err = v.get("response").and_then(|r| r.get("error")).unwrap_or(&Value::Null);
+            let code = err.get("code").and_then(Value::as_str);
+            Some(failed_error(code, text(err, "message"), None))
+        }
+        _ => None,
+    }
+}
+
+impl ResponsesStreamDecoder {
+    /// `output_text.done`, `refusal.done` or `content_part.done`: the whole text when no delta
+    /// came before it; the part's block ends with `content_part.done`.
+    fn text_done(&mut self, oi: u64, kind: &str, v: &Value, out: &mut Vec<StreamEvent>) {
+        let ci = num(v, "content_index");
+        if !self.texts.iter().any(|(o, c, _)| *o == oi && *c == ci) {
+            // Only the final text came: it is the whole part.
+            let t = match kind {
+                "response.output_text.done" => text(v, "text"),
+                "response.refusal.done" => text(v, "refusal"),
+                _ => {
+                    let part = v.get("part").unwrap_or(&Value::Null);
+                    if text(part, "type") == "refusal" { text(part, "refusal") } else { text(part, "text") }
+                }
+            };
+            if t.is_empty() {
+                return;
+            }
+            self.push_text(oi, ci, t, out);
+        }
+        if kind == "response.content_part.done" {
+            if let Some((_, _, hub)) = self.texts.iter().find(|(o, c, _)| *o == oi && *c == ci) {
+                self.blocks.stop(*hub, out);
+            }
+        }
+    }
+
+    /// A function call's arguments: each delta forwarded, the `.done` text only when no delta
+    /// came (so the arguments are never sent twice).
+    fn arguments(&mut self, oi: u64, is_done: bool, v: &Value, out: &mut Vec<StreamEvent>) {
+        let delta = text(v, if is_done { "arguments" } else { "delta" });
+        if let Some(t) = self.tools.iter_mut().find(|t| t.output_index == oi) {
+            if !delta.is_empty() && self.blocks.is_open(t.hub) && !(is_done && t.args_seen) {
+                t.args_seen = true;
+                out.push(StreamEvent::ToolArgsDelta { index: t.hub, partial_json: delta.into() });
+            }
+        }
     }
 }
 
@@ -319,16 +377,8 @@ impl StreamDecoder for ResponsesStreamDecoder {
             Some(k) => k.to_owned(),
             None => event.event.clone().unwrap_or_default(),
         };
-        if kind == "error" {
-            let err = v.get("error").filter(|e| e.is_object()).unwrap_or(&v);
-            let code = err.get("code").and_then(Value::as_str).or_else(|| err.get("type").and_then(Value::as_str));
-            let param = err.get("param").and_then(Value::as_str);
-            return self.fail(failed_error(code, text(err, "message"), param), out);
-        }
-        if kind == "response.failed" {
-            let err = v.get("response").and_then(|r| r.get("error")).unwrap_or(&Value::Null);
-            let code = err.get("code").and_then(Value::as_str);
-            return self.fail(failed_error(code, text(err, "message"), None), out);
+        if let Some(err) = upstream_error(&kind, &v) {
+            return self.fail(err, out);
         }
         self.ensure_started(&v, out);
         let oi = num(&v, "output_index");
@@ -357,37 +407,10 @@ impl StreamDecoder for ResponsesStreamDecoder {
                 self.push_text(oi, num(&v, "content_index"), text(&v, "delta"), out);
             }
             "response.output_text.done" | "response.refusal.done" | "response.content_part.done" => {
-                let ci = num(&v, "content_index");
-                if !self.texts.iter().any(|(o, c, _)| *o == oi && *c == ci) {
-                    // Only the final text came: it is the whole part.
-                    let t = match kind.as_str() {
-                        "response.output_text.done" => text(&v, "text"),
-                        "response.refusal.done" => text(&v, "refusal"),
-                        _ => {
-                            let part = v.get("part").unwrap_or(&Value::Null);
-                            if text(part, "type") == "refusal" { text(part, "refusal") } else { text(part, "text") }
-                        }
-                    };
-                    if t.is_empty() {
-                        return;
-                    }
-                    self.push_text(oi, ci, t, out);
-                }
-                if kind == "response.content_part.done" {
-                    if let Some((_, _, hub)) = self.texts.iter().find(|(o, c, _)| *o == oi && *c == ci) {
-                        self.blocks.stop(*hub, out);
-                    }
-                }
+                self.text_done(oi, &kind, &v, out);
             }
             "response.function_call_arguments.delta" | "response.function_call_arguments.done" => {
-                let delta = text(&v, if kind.ends_with("delta") { "delta" } else { "arguments" });
-                if let Some(t) = self.tools.iter_mut().find(|t| t.output_index == oi) {
-                    let is_done = kind.ends_with("done");
-                    if !delta.is_empty() && self.blocks.is_open(t.hub) && !(is_done && t.args_seen) {
-                        t.args_seen = true;
-                        out.push(StreamEvent::ToolArgsDelta { index: t.hub, partial_json: delta.into() });
-                    }
-                }
+                self.arguments(oi, kind.ends_with("done"), &v, out);
             }
             "response.reasoning_summary_part.added" => {
                 self.push_thinking(oi, num(&v, "summary_index"), "", out);

@@ -16,11 +16,10 @@ use super::ids::{call_id, item_id, response_id};
 use super::object::{OutputItem, ResponseEcho, ResponseObject};
 use super::response::{finish_to_responses, now_secs, usage_to_responses};
 use crate::protocol::error::ApiError;
-use crate::protocol::ir::{write_json_frame, BlockKind, FinishReason, StreamEncoder, StreamEvent};
+use crate::protocol::ir::{write_json_frame, BlockKind, FinishReason, PendingBlock, PendingBlocks, StreamEncoder, StreamEvent};
 use crate::protocol::usage::Usage;
 use bytes::BytesMut;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
 
 /// One output item being streamed.
 #[derive(Debug)]
@@ -35,16 +34,6 @@ struct Item {
     done: Option<OutputItem>,
 }
 
-/// A block waiting for the live item to close.
-#[derive(Debug)]
-struct Pending {
-    hub: usize,
-    kind: BlockKind,
-    buf: String,
-    signature: Option<String>,
-    stopped: bool,
-}
-
 /// Encoder state for one Responses client stream.
 #[derive(Debug)]
 pub struct ResponsesStreamEncoder {
@@ -56,7 +45,7 @@ pub struct ResponsesStreamEncoder {
     started: bool,
     seq: u64,
     items: Vec<Item>,
-    queue: VecDeque<Pending>,
+    queue: PendingBlocks,
     finish: Option<FinishReason>,
     usage: Option<Usage>,
     ended: bool,
@@ -75,7 +64,7 @@ impl ResponsesStreamEncoder {
             started: false,
             seq: 0,
             items: Vec::new(),
-            queue: VecDeque::new(),
+            queue: PendingBlocks::new(),
             finish: None,
             usage: None,
             ended: false,
@@ -129,8 +118,8 @@ impl ResponsesStreamEncoder {
         self.items.iter().position(|it| it.hub == hub && it.done.is_none())
     }
 
-    fn queued(&mut self, hub: usize) -> Option<&mut Pending> {
-        self.queue.iter_mut().find(|p| p.hub == hub && !p.stopped)
+    fn queued(&mut self, hub: usize) -> Option<&mut PendingBlock> {
+        self.queue.open_mut(hub)
     }
 
     /// A block started: announce it now, or queue it while another item is live.
@@ -139,7 +128,7 @@ impl ResponsesStreamEncoder {
             return;
         }
         if self.items.iter().any(|it| it.done.is_none()) || !self.queue.is_empty() {
-            self.queue.push_back(Pending { hub, kind: kind.clone(), buf: String::new(), signature: None, stopped: false });
+            self.queue.push(hub, kind);
             return;
         }
         self.announce(hub, kind, out);

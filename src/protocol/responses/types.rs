@@ -314,16 +314,18 @@ pub struct FunctionCallOutputItem {
     pub status: Option<String>,
 }
 
-/// A `reasoning` item.
+/// A `reasoning` item: one type for the item in an answer's `output` and the same item sent
+/// back in `input`, so the two can never drift apart.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct ReasoningItem {
-    /// Item id (`rs_…`).
+    /// Item id (`rs_…`); the encoders always set it, a client echoing the item may omit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Visible summary parts.
     #[serde(default)]
     pub summary: Vec<SummaryText>,
-    /// Opaque reasoning state; returned byte-exact.
+    /// Opaque reasoning state, returned byte-exact (a converted answer carries the issuer's
+    /// signature here, §3.6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_content: Option<String>,
     /// Raw reasoning text parts (open-weight models).
