@@ -1,6 +1,8 @@
 //! The admin listener: `/metrics` for Prometheus and `/healthz` for load balancers. The admin
 //! API (behind `admin.token`) joins here in the operations issue.
 
+pub mod accounts;
+
 use crate::telemetry::metrics::Metrics;
 use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
