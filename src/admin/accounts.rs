@@ -301,3 +301,98 @@ pub async fn client_keys(store: &Store, principal: &Principal, method: &Method, 
     };
     Some(reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::secret::digest_hex;
+
+    const NOW: i64 = 1_709_294_400_000;
+
+    fn auth(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        h
+    }
+
+    async fn call(api: &AdminApi, method: Method, path: &str, body: &str) -> (u16, Value) {
+        let r = api.handle(&method, path, &auth("tok"), body.as_bytes(), NOW).await.unwrap();
+        let v = if r.body.is_empty() { Value::Null } else { serde_json::from_slice(&r.body).unwrap() };
+        (r.status, v)
+    }
+
+    #[tokio::test]
+    async fn admin_api_manages_accounts_and_keys() {
+        let store = Store::memory();
+        let api = AdminApi::new(store.clone(), Some(Secret::new("tok")));
+        assert!(api.handle(&Method::GET, "/metrics", &HeaderMap::new(), b"", NOW).await.is_none());
+        let denied = api.handle(&Method::GET, "/admin/v1/accounts/x", &auth("wrong"), b"", NOW).await.unwrap();
+        assert_eq!(denied.status, 401);
+
+        let (status, account) = call(&api, Method::POST, "/admin/v1/accounts", r#"{"name":"Team","limits":{"rpm":10}}"#).await;
+        assert_eq!(status, 201);
+        let id = account["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("acct_"));
+        assert_eq!((account["group"].as_str(), account["limits"]["rpm"].as_u64()), (Some("default"), Some(10)));
+        let (status, patched) = call(&api, Method::PATCH, &format!("/admin/v1/accounts/{id}"), r#"{"status":"suspended"}"#).await;
+        assert_eq!((status, patched["status"].as_str()), (200, Some("suspended")));
+        let (status, got) = call(&api, Method::GET, &format!("/admin/v1/accounts/{id}"), "").await;
+        assert_eq!((status, got["status"].as_str()), (200, Some("suspended")));
+
+        let body = r#"{"name":"ci","models":["m"],"expires_at":"2030-01-01T00:00:00Z"}"#;
+        let (status, created) = call(&api, Method::POST, &format!("/admin/v1/accounts/{id}/keys"), body).await;
+        assert_eq!(status, 201);
+        let secret = created["key"].as_str().unwrap();
+        assert!(secret.starts_with("sk-sy-"));
+        assert_eq!(created["expires_at"].as_str(), Some("2030-01-01T00:00:00Z"));
+        let stored = store.keys.key_by_digest(&digest_hex(secret)).await.unwrap().unwrap();
+        assert_eq!(stored.key.models, Some(vec!["m".to_owned()]));
+        let (_, listed) = call(&api, Method::GET, &format!("/admin/v1/accounts/{id}/keys"), "").await;
+        let text = listed.to_string();
+        assert!(!text.contains(secret) && !text.contains(&stored.key.digest), "no secret or digest listed");
+        let key_id = created["id"].as_str().unwrap();
+        assert_eq!(call(&api, Method::DELETE, &format!("/admin/v1/keys/{key_id}"), "").await.0, 204);
+        assert!(store.keys.key(key_id).await.unwrap().unwrap().revoked_at_ms.is_some());
+
+        assert_eq!(call(&api, Method::DELETE, "/admin/v1/keys/key_nope", "").await.0, 404);
+        assert_eq!(call(&api, Method::POST, "/admin/v1/accounts/acct_nope/keys", r#"{"name":"x"}"#).await.0, 404);
+        let (status, err) = call(&api, Method::POST, "/admin/v1/accounts", r#"{"name":"x","limits":{"rpm":0}}"#).await;
+        assert_eq!((status, err["error"]["type"].as_str()), (400, Some("invalid_request_error")));
+        assert_eq!(call(&api, Method::PUT, "/admin/v1/accounts", "{}").await.0, 405);
+    }
+
+    #[tokio::test]
+    async fn client_keys_see_only_their_account() {
+        let store = Store::memory();
+        let api = AdminApi::new(store.clone(), None);
+        let mut ids = Vec::new();
+        for name in ["a", "b"] {
+            let r = api.handle(&Method::POST, "/admin/v1/accounts", &HeaderMap::new(), format!(r#"{{"name":"{name}"}}"#).as_bytes(), NOW).await.unwrap();
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            ids.push(v["id"].as_str().unwrap().to_owned());
+        }
+        let principal = |account: &str| Principal {
+            key_id: "key_x".into(),
+            key_name: "x".into(),
+            account_id: Some(account.to_owned()),
+            group: None,
+            models: None,
+            key_limits: RateLimits::default(),
+            account_limits: RateLimits::default(),
+            from_config: false,
+        };
+        let (a, b) = (principal(&ids[0]), principal(&ids[1]));
+        let created = client_keys(&store, &a, &Method::POST, "/v1/account/keys", br#"{"name":"mine"}"#, NOW).await.unwrap();
+        assert_eq!(created.status, 201);
+        let key_id = serde_json::from_slice::<Value>(&created.body).unwrap()["id"].as_str().unwrap().to_owned();
+        let listed = client_keys(&store, &b, &Method::GET, "/api/v1/keys", b"", NOW).await.unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&listed.body).unwrap()["data"], json!([]));
+        let theirs = client_keys(&store, &b, &Method::DELETE, &format!("/api/v1/keys/{key_id}"), b"", NOW).await.unwrap();
+        assert_eq!(theirs.status, 404, "another account's key is not found");
+        let mine = client_keys(&store, &a, &Method::DELETE, &format!("/v1/account/keys/{key_id}"), b"", NOW).await.unwrap();
+        assert_eq!(mine.status, 204);
+        let config_key = Principal { from_config: true, ..a.clone() };
+        assert_eq!(client_keys(&store, &config_key, &Method::GET, "/v1/account/keys", b"", NOW).await.unwrap().status, 403);
+        assert!(client_keys(&store, &a, &Method::GET, "/v1/models", b"", NOW).await.is_none());
+    }
+}
