@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: cmake builds pingora's zlib-ng; nginx terminates TLS in the HTTPS upstream test.
+# Debian packages: cmake builds pingora's zlib-ng; nginx terminates TLS in the HTTPS upstream test;
+# redis-server backs the Redis store tests.
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

@@ -1,4 +1,11 @@
-//! Keys and accounts. This version knows client keys from the config; accounts, balances and
-//! rate limits arrive with the billing issue and live beside [`keys`].
+//! Keys and accounts: who is calling ([`service::Accounts::authenticate`] → [`Principal`]) and
+//! whether their limits admit the request ([`service::Accounts::admit`]). Config keys
+//! ([`keys`]) and store keys (created through the admin and client APIs) meet here.
 
 pub mod keys;
+pub mod principal;
+pub mod secret;
+pub mod service;
+
+pub use principal::{AuthError, Principal};
+pub use service::{AdmitError, AdmitRequest, Accounts, Admitted, RateHeaders, Refusal};

@@ -12,6 +12,8 @@ pub use auth::AdminAuth;
 pub use error::{AdminError, AdminErrorType};
 
 use crate::config::AdminConfig;
+pub mod accounts;
+
 use crate::telemetry::metrics::Metrics;
 use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;

@@ -25,8 +25,8 @@ pub use expand::ExpandError;
 pub use money::{PriceError, PricePerMillion};
 pub use secret::Secret;
 pub use types::{
-    AdminConfig, Capabilities, Channel, Config, KeyEntry, Limits, Model, ModelKind, Price, Protocol, Provider,
-    ServerSettings, StoreConfig, Timeouts,
+    AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, KeyEntry, Limits, Model, ModelKind,
+    Price, Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions, Timeouts,
 };
 
 /// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.

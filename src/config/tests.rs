@@ -307,14 +307,25 @@ fn prices_are_exact_and_errors_name_the_field() {
 }
 
 #[test]
-fn redis_store_is_refused_for_now() {
+fn store_urls_are_checked() {
+    let config = ok(&doc("store: redis://localhost:6379/0", None, None, None));
+    assert_eq!(config.store, StoreConfig::Redis("redis://localhost:6379/0".to_owned()));
+    let config = ok(&doc("store: redis-cluster://127.0.0.1:7000,127.0.0.1:7001", None, None, None));
+    assert_eq!(
+        config.store,
+        StoreConfig::RedisCluster(vec!["redis://127.0.0.1:7000".to_owned(), "redis://127.0.0.1:7001".to_owned()])
+    );
+    let config = ok(&doc("store: memory\nstore_options: { timeout: 100ms, limits_on_outage: closed }", None, None, None));
+    assert_eq!(config.store_options.timeout, Duration::from_millis(100));
+    assert_eq!(config.store_options.limits_on_outage, FailMode::Closed);
+    assert_eq!(config.store_options.key_cache_ttl, Duration::from_secs(1));
     assert_err(
-        &doc("store: redis://localhost:6379/0", None, None, None),
-        "store: the Redis store comes in a later version of Switchyard; use `store: memory` for now",
+        &doc("store_options: { timeout: 0s }", None, None, None),
+        "store_options.timeout: must be greater than 0",
     );
     assert_err(
         &doc("store: postgres://x", None, None, None),
-        "store: expected `memory` or a redis:// or rediss:// URL",
+        "store: expected `memory`, a redis:// or rediss:// URL, or redis-cluster://host:port,…",
     );
 }
 
@@ -646,4 +657,39 @@ models:
     assert!(err(&doc("", None, Some(&unknown), None)).contains("top_q"));
     let plain = ok(&doc("", None, None, None));
     assert_eq!((plain.models[0].max_output_tokens, plain.models[0].capabilities.rejects.len()), (None, 0));
+}
+
+#[test]
+fn accounts_and_their_keys() {
+    let keys = "keys:\n  - { name: ops, key: k1 }\n  - { name: team, key: k2, account: team, models: [m], limits: { rpm: 5 } }\n";
+    let config = ok(&doc("accounts:\n  - { id: team, limits: { rpm: 60, rpd: 1000 } }\nfree_tier: { rpm: 3 }", None, None, Some(keys)));
+    assert_eq!(config.accounts[0].group, "default");
+    assert_eq!(config.accounts[0].limits.rpm, Some(60));
+    assert_eq!(config.keys[1].account.as_deref(), Some("team"));
+    assert_eq!(config.keys[1].limits.rpm, Some(5));
+    assert_eq!(config.free_tier, FreeTier { rpm: 3, rpd: 200 });
+    assert_err(
+        &doc("", None, None, Some("keys:\n  - { name: t, key: k2, account: nobody }\n")),
+        "keys[0].account: unknown account \"nobody\"; declare it under `accounts`",
+    );
+    assert_err(
+        &doc("", None, None, Some("keys:\n  - { name: t, key: k2, limits: { rpm: 1 } }\n")),
+        "keys[0].limits: only keys of an account have limits; add `account`",
+    );
+    assert_err(
+        &doc("accounts:\n  - { id: a, limits: { rpd: 0 } }", None, None, None),
+        "accounts[0].limits.rpd: must be at least 1 (remove it for no limit)",
+    );
+    assert_err(
+        &doc("accounts:\n  - { id: a }\n  - { id: a }", None, None, None),
+        "accounts[1].id: duplicate account id \"a\" (also accounts[0].id)",
+    );
+}
+
+#[test]
+fn free_models() {
+    let models = "models:\n  - { id: a, free: true, channels: [ { provider: openai, model: m } ] }\n  - { id: b:free, channels: [ { provider: openai, model: m } ] }\n  - { id: c, channels: [ { provider: openai, model: m } ] }\n";
+    let config = ok(&doc("", None, Some(models), None));
+    let free: Vec<bool> = config.models.iter().map(Model::is_free).collect();
+    assert_eq!(free, [true, true, false]);
 }

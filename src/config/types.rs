@@ -27,6 +27,9 @@ pub struct Config {
     /// Where shared state (limits, balances, ledger) lives.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Timeouts, circuit breaker and outage behaviour of the store (Redis only).
+    #[serde(default)]
+    pub store_options: StoreOptions,
     /// Pingora server settings.
     #[serde(default)]
     pub server: ServerSettings,
@@ -40,6 +43,12 @@ pub struct Config {
     /// Client keys. Empty means every request is refused.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
+    /// Accounts declared in the config; their keys are `keys:` entries naming them.
+    #[serde(default)]
+    pub accounts: Vec<AccountEntry>,
+    /// Limits every account gets on free models (`free: true` or an id ending in `:free`).
+    #[serde(default)]
+    pub free_tier: FreeTier,
 }
 
 impl Config {
@@ -81,15 +90,17 @@ impl Default for AdminConfig {
     }
 }
 
-/// Where shared state lives. Written in YAML as `memory` or a `redis://` / `rediss://` URL.
+/// Where shared state lives. Written in YAML as `memory`, a `redis://` / `rediss://` URL, or
+/// `redis-cluster://host:port,host:port,…`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum StoreConfig {
     /// In-process state: one instance, nothing else to run.
     #[default]
     Memory,
-    /// A Redis shared by several instances (not implemented in this version; validation
-    /// rejects it).
+    /// A Redis shared by several instances.
     Redis(String),
+    /// A Redis Cluster, given by its seed nodes as `redis://host:port` URLs.
+    RedisCluster(Vec<String>),
 }
 
 impl<'de> Deserialize<'de> for StoreConfig {
@@ -99,10 +110,17 @@ impl<'de> Deserialize<'de> for StoreConfig {
             Ok(StoreConfig::Memory)
         } else if text.starts_with("redis://") || text.starts_with("rediss://") {
             Ok(StoreConfig::Redis(text))
+        } else if let Some(nodes) = text.strip_prefix("redis-cluster://") {
+            let nodes: Vec<String> =
+                nodes.split(',').map(str::trim).filter(|n| !n.is_empty()).map(|n| format!("redis://{n}")).collect();
+            if nodes.is_empty() {
+                return Err(de::Error::custom("redis-cluster:// needs at least one host:port"));
+            }
+            Ok(StoreConfig::RedisCluster(nodes))
         } else {
             // The value is not echoed: it may be a mistyped URL with a password in it.
             Err(de::Error::custom(
-                "expected `memory` or a redis:// or rediss:// URL",
+                "expected `memory`, a redis:// or rediss:// URL, or redis-cluster://host:port,…",
             ))
         }
     }
@@ -120,8 +138,128 @@ impl fmt::Debug for StoreConfig {
                 };
                 f.debug_tuple("Redis").field(&shown).finish()
             }
+            StoreConfig::RedisCluster(nodes) => {
+                let shown: Vec<String> = nodes
+                    .iter()
+                    .map(|n| match n.rfind('@') {
+                        Some(at) => format!("redis://<redacted>{}", &n[at..]),
+                        None => n.clone(),
+                    })
+                    .collect();
+                f.debug_tuple("RedisCluster").field(&shown).finish()
+            }
         }
     }
+}
+
+/// What the gateway does with a concern while the store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// Let the request through unchecked: availability over exactness.
+    Open,
+    /// Refuse the request (503): exactness over availability.
+    Closed,
+}
+
+/// How the gateway talks to a Redis store and what it does while Redis is unreachable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreOptions {
+    /// Longest wait for one store call (connect included); past it the call counts as failed.
+    /// Default 250ms, so an outage adds at most that to a request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Consecutive failures that open the circuit breaker. Default 5.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails calls at once before trying Redis again. Default 2s.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+    /// Rate limits while Redis is unreachable. Default `open`: an outage of the limiter must not
+    /// take the gateway down.
+    pub limits_on_outage: FailMode,
+    /// How long a key looked up in Redis is trusted without asking again; bounds how late a
+    /// revocation takes effect on other instances. Default 1s.
+    #[serde(with = "humantime_serde")]
+    pub key_cache_ttl: Duration,
+    /// How long a cached key keeps authenticating while Redis is unreachable. Default 5m.
+    #[serde(with = "humantime_serde")]
+    pub key_stale_for: Duration,
+    /// The most keys kept in the local cache. Default 100000.
+    pub key_cache_entries: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            timeout: Duration::from_millis(250),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(2),
+            limits_on_outage: FailMode::Open,
+            key_cache_ttl: Duration::from_secs(1),
+            key_stale_for: Duration::from_secs(300),
+            key_cache_entries: 100_000,
+        }
+    }
+}
+
+/// Rate limits of an account or a key; `None` means no such limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Requests per rolling 60 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// Requests per UTC day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpd: Option<u64>,
+    /// Tokens (prompt + completion) per rolling 60 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+}
+
+impl RateLimits {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.rpm.is_none() && self.rpd.is_none() && self.tpm.is_none()
+    }
+}
+
+/// Limits every account gets on free models, on top of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FreeTier {
+    /// Requests per rolling minute on free models, per account. Default 20.
+    pub rpm: u64,
+    /// Requests per UTC day on free models, per account. Default 200.
+    pub rpd: u64,
+}
+
+impl Default for FreeTier {
+    fn default() -> Self {
+        FreeTier { rpm: 20, rpd: 200 }
+    }
+}
+
+/// An account declared in the config (accounts created through the admin API live in the store).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// Stable id, referenced by `keys[].account`; letters, digits, `_` and `-`.
+    pub id: String,
+    /// Display name; defaults to the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Pricing group (billing applies its multiplier). Default `default`.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// The account's limits.
+    #[serde(default)]
+    pub limits: RateLimits,
+}
+
+fn default_group() -> String {
+    "default".to_owned()
 }
 
 /// Pingora server settings.
@@ -300,6 +438,17 @@ pub struct Model {
     /// `max_tokens` to. `None`: 4096 by default and no ceiling known.
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
+    /// A free model: accounts are held to the free tier's limits on it. An id ending in
+    /// `:free` is free without this.
+    #[serde(default)]
+    pub free: bool,
+}
+
+impl Model {
+    /// Whether the free tier's limits apply to this model.
+    pub fn is_free(&self) -> bool {
+        self.free || self.id.ends_with(":free")
+    }
 }
 
 pub use crate::protocol::listing::ModelKind;
@@ -371,6 +520,16 @@ pub struct KeyEntry {
     /// Lowercased when the config is loaded.
     #[serde(default)]
     pub key_sha256: Option<String>,
+    /// The config account (`accounts[].id`) the key belongs to; without it the key is an
+    /// operator key with no limits.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Models the key may use (ids or aliases); `None` means all.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// The key's own limits (only for keys of an account).
+    #[serde(default)]
+    pub limits: RateLimits,
 }
 
 impl KeyEntry {

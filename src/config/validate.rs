@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::types::{Config, KeyEntry, Model, Provider, StoreConfig};
+use super::types::{AccountEntry, Config, KeyEntry, Model, Provider, RateLimits, StoreConfig, StoreOptions};
 use super::ConfigError;
 
 type Check = Result<(), ConfigError>;
@@ -25,11 +25,13 @@ pub fn normalise(config: &mut Config) {
 /// Checks every rule; `Err` names the first offending field.
 pub fn validate(config: &Config) -> Check {
     check_listeners(config)?;
-    check_store(&config.store)?;
+    check_store(&config.store, &config.store_options)?;
     check_server(config)?;
     check_providers(&config.providers)?;
     check_models(config)?;
+    check_accounts(&config.accounts)?;
     check_keys(&config.keys)?;
+    check_key_accounts(config)?;
     Ok(())
 }
 
@@ -60,14 +62,92 @@ fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
-fn check_store(store: &StoreConfig) -> Check {
-    match store {
-        StoreConfig::Memory => Ok(()),
-        StoreConfig::Redis(_) => Err(ConfigError::invalid(
-            "store",
-            "the Redis store comes in a later version of Switchyard; use `store: memory` for now",
-        )),
+fn check_store(store: &StoreConfig, options: &StoreOptions) -> Check {
+    let urls: Vec<&String> = match store {
+        StoreConfig::Memory => Vec::new(),
+        StoreConfig::Redis(url) => vec![url],
+        StoreConfig::RedisCluster(nodes) => nodes.iter().collect(),
+    };
+    for url in urls {
+        // The URL is not echoed: it may hold a password.
+        if url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).is_none_or(|h| h.is_empty()) {
+            return Err(ConfigError::invalid("store", "not a valid Redis URL (expected redis://host:port/db)"));
+        }
     }
+    let durations = [
+        ("timeout", options.timeout),
+        ("breaker_cooldown", options.breaker_cooldown),
+        ("key_cache_ttl", options.key_cache_ttl),
+    ];
+    for (field, value) in durations {
+        if value == Duration::ZERO {
+            return Err(ConfigError::invalid(format!("store_options.{field}"), "must be greater than 0"));
+        }
+    }
+    if options.breaker_failures == 0 {
+        return Err(ConfigError::invalid("store_options.breaker_failures", "must be at least 1"));
+    }
+    if options.key_cache_entries == 0 {
+        return Err(ConfigError::invalid("store_options.key_cache_entries", "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn check_limits(path: &str, limits: &RateLimits) -> Check {
+    for (field, value) in [("rpm", limits.rpm), ("rpd", limits.rpd), ("tpm", limits.tpm)] {
+        if value == Some(0) {
+            return Err(ConfigError::invalid(
+                format!("{path}.{field}"),
+                "must be at least 1 (remove it for no limit)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_accounts(accounts: &[AccountEntry]) -> Check {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let ok = !account.id.is_empty()
+            && account.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(ConfigError::invalid(
+                format!("accounts[{i}].id"),
+                "must be letters, digits, `_` or `-`",
+            ));
+        }
+        if let Some(first) = ids.insert(account.id.as_str(), i) {
+            return Err(ConfigError::invalid(
+                format!("accounts[{i}].id"),
+                format!("duplicate account id {:?} (also accounts[{first}].id)", account.id),
+            ));
+        }
+        check_limits(&format!("accounts[{i}].limits"), &account.limits)?;
+    }
+    Ok(())
+}
+
+/// A key names a declared account, and only keys of an account carry limits.
+fn check_key_accounts(config: &Config) -> Check {
+    for (i, entry) in config.keys.iter().enumerate() {
+        check_limits(&format!("keys[{i}].limits"), &entry.limits)?;
+        match &entry.account {
+            Some(id) if !config.accounts.iter().any(|a| &a.id == id) => {
+                return Err(ConfigError::invalid(
+                    format!("keys[{i}].account"),
+                    format!("unknown account {id:?}; declare it under `accounts`"),
+                ));
+            }
+            None if !entry.limits.is_empty() => {
+                return Err(ConfigError::invalid(
+                    format!("keys[{i}].limits"),
+                    "only keys of an account have limits; add `account`",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_server(config: &Config) -> Check {

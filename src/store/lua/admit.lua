@@ -1,0 +1,84 @@
+-- Checks every limit of one admission and, only if all take it, counts it in each.
+-- KEYS[1] = the account's ticket sequence; KEYS[1+i] = counter of check i (all one slot).
+-- ARGV[1] = now (ms), ARGV[2] = estimated tokens; ARGV[1+2i] = kind of check i, ARGV[2+2i] = its limit.
+-- Returns {admitted, refusing check (0-based), wait ms, ticket, used_1, reset_1, used_2, reset_2, ...}
+-- where used is the count before this request and reset the ms until the count next goes down.
+local now = tonumber(ARGV[1])
+local tokens = tonumber(ARGV[2])
+local W = 60000
+local DAY = 86400000
+local n = #KEYS - 1
+local used = {}
+local by, worst = 0, -1
+
+local function to_midnight() return DAY - (now % DAY) end
+
+for i = 1, n do
+  local k, kind, lim = KEYS[1 + i], ARGV[1 + 2 * i], tonumber(ARGV[2 + 2 * i])
+  local u, wait = 0, nil
+  if kind == 'rpd' then
+    u = tonumber(redis.call('GET', k) or '0')
+    if u + 1 > lim then wait = to_midnight() end
+  else
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', now - W)
+    local cost = 1
+    if kind == 'tpm' then cost = tokens end
+    local entries = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+    local amounts = {}
+    for j = 1, #entries, 2 do
+      local a = 1
+      if kind == 'tpm' then a = tonumber(string.match(entries[j], ':(%d+)$')) or 0 end
+      amounts[#amounts + 1] = a
+      u = u + a
+    end
+    if u > 0 and u + cost > lim then
+      local left = u
+      for j = 1, #amounts do
+        left = left - amounts[j]
+        if left + cost <= lim or left == 0 then
+          wait = tonumber(entries[2 * j]) + W - now
+          break
+        end
+      end
+    end
+  end
+  used[i] = u
+  if wait and wait > worst then
+    worst = wait
+    by = i - 1
+  end
+end
+
+local admitted, ticket = 0, 0
+if worst < 0 then
+  admitted = 1
+  worst = 0
+  ticket = redis.call('INCR', KEYS[1])
+  for i = 1, n do
+    local k, kind = KEYS[1 + i], ARGV[1 + 2 * i]
+    if kind == 'rpd' then
+      redis.call('INCR', k)
+      redis.call('PEXPIRE', k, to_midnight() + 3600000)
+    else
+      local member = tostring(ticket)
+      if kind == 'tpm' then member = member .. ':' .. ARGV[2] end
+      redis.call('ZADD', k, now, member)
+      redis.call('PEXPIRE', k, W)
+    end
+  end
+end
+
+local out = {admitted, by, worst, ticket}
+for i = 1, n do
+  local k, kind = KEYS[1 + i], ARGV[1 + 2 * i]
+  local reset = 0
+  if kind == 'rpd' then
+    reset = to_midnight()
+  else
+    local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+    if #first == 2 then reset = tonumber(first[2]) + W - now end
+  end
+  out[#out + 1] = used[i]
+  out[#out + 1] = reset
+end
+return out

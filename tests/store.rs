@@ -1,0 +1,365 @@
+//! One test body for every store: run against the memory store and against a real
+//! `redis-server` on a loopback port (skipped with a notice only when the binary is missing;
+//! `scripts/test.sh` installs it). Time is passed in, so windows and days move without sleeps.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use switchyard::account::{AdmitError, AdmitRequest, Accounts, AuthError};
+use switchyard::config::{RateLimits, StoreConfig, StoreOptions};
+use switchyard::store::limits::{LimitCheck, LimitKind, DAY_MS};
+use switchyard::store::{
+    self, Account, AccountPatch, AccountStatus, Admission, AdmissionRequest, KeyRecord, Settlement, Store,
+};
+
+/// 2024-03-01T12:00:00Z.
+const T0: i64 = 1_709_294_400_000;
+
+fn account(id: &str, limits: RateLimits) -> Account {
+    Account { id: id.into(), name: id.into(), group: "default".into(), limits, status: AccountStatus::Active, created_at_ms: T0 }
+}
+
+fn key(id: &str, account_id: &str, secret: &str) -> KeyRecord {
+    KeyRecord {
+        id: id.into(),
+        account_id: account_id.into(),
+        name: id.into(),
+        digest: switchyard::account::secret::digest_hex(secret),
+        prefix: "sk-sy-test".into(),
+        models: None,
+        limits: RateLimits::default(),
+        expires_at_ms: None,
+        revoked_at_ms: None,
+        created_at_ms: T0,
+    }
+}
+
+fn check(subject: &str, kind: LimitKind, limit: u64) -> LimitCheck {
+    LimitCheck { subject: subject.into(), kind, limit }
+}
+
+fn req(account: &str, now_ms: i64, tokens: u64, checks: Vec<LimitCheck>) -> AdmissionRequest {
+    AdmissionRequest { account_id: account.into(), now_ms, tokens, checks }
+}
+
+async fn admitted(store: &Store, r: &AdmissionRequest) -> bool {
+    matches!(store.limits.admit(r).await.unwrap(), Admission::Admitted { .. })
+}
+
+// ---- the shared body ----
+
+async fn concurrent_admissions_admit_exactly_the_limit(store: &Store) {
+    let checks = vec![check("account", LimitKind::Rpm, 37), check("key:k1", LimitKind::Rpd, 1000)];
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            let r = req("acct_conc", T0 + i % 7, 1, checks.clone());
+            tokio::spawn(async move { store.limits.admit(&r).await.unwrap() })
+        })
+        .collect();
+    let mut yes = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Admission::Admitted { .. }) {
+            yes += 1;
+        }
+    }
+    assert_eq!(yes, 37, "exactly the limit is admitted");
+    // Refusals counted nothing: the day counter holds only the admitted ones.
+    let day = req("acct_conc", T0 + 10, 1, vec![check("key:k1", LimitKind::Rpd, 38)]);
+    assert!(admitted(store, &day).await);
+    assert!(!admitted(store, &day).await);
+}
+
+async fn rolling_window_slides(store: &Store) {
+    let rpm = |now| req("acct_roll", now, 1, vec![check("account", LimitKind::Rpm, 3)]);
+    for dt in [0, 10_000, 20_000] {
+        assert!(admitted(store, &rpm(T0 + dt)).await);
+    }
+    match store.limits.admit(&rpm(T0 + 30_000)).await.unwrap() {
+        Admission::Refused { by, retry_after_ms, states } => {
+            assert_eq!((by, retry_after_ms), (0, 30_000), "admitted again when the first leaves the window");
+            assert_eq!((states[0].limit, states[0].remaining), (3, 0));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!admitted(store, &rpm(T0 + 59_999)).await);
+    match store.limits.admit(&rpm(T0 + 60_000)).await.unwrap() {
+        Admission::Admitted { states, .. } => {
+            assert_eq!(states[0].remaining, 0);
+            assert_eq!(states[0].reset_ms, 10_000, "the 10 s entry leaves next");
+        }
+        other => panic!("expected admission, got {other:?}"),
+    }
+    assert!(!admitted(store, &rpm(T0 + 65_000)).await);
+    assert!(admitted(store, &rpm(T0 + 70_000)).await);
+}
+
+async fn rpd_resets_at_utc_midnight(store: &Store) {
+    let midnight = (T0 / DAY_MS + 1) * DAY_MS;
+    let rpd = |now| req("acct_day", now, 1, vec![check("key:k", LimitKind::Rpd, 2)]);
+    assert!(admitted(store, &rpd(midnight - 120_000)).await);
+    assert!(admitted(store, &rpd(midnight - 90_000)).await);
+    match store.limits.admit(&rpd(midnight - 60_000)).await.unwrap() {
+        Admission::Refused { retry_after_ms, .. } => assert_eq!(retry_after_ms, 60_000),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!admitted(store, &rpd(midnight - 1)).await);
+    assert!(admitted(store, &rpd(midnight)).await);
+    assert!(admitted(store, &rpd(midnight + 1)).await);
+    assert!(!admitted(store, &rpd(midnight + 2)).await);
+}
+
+async fn tpm_is_estimated_then_corrected(store: &Store) {
+    let tpm = |now, tokens| req("acct_tpm", now, tokens, vec![check("account", LimitKind::Tpm, 100)]);
+    let Admission::Admitted { ticket, states } = store.limits.admit(&tpm(T0, 60)).await.unwrap() else {
+        panic!("first admission refused")
+    };
+    assert_eq!(states[0].remaining, 40);
+    assert!(!admitted(store, &tpm(T0 + 1, 50)).await);
+    let settle = Settlement {
+        account_id: "acct_tpm".into(),
+        ticket,
+        estimated_tokens: 60,
+        actual_tokens: 30,
+        tpm_subjects: vec!["account".into()],
+    };
+    store.limits.settle(&settle).await.unwrap();
+    store.limits.settle(&settle).await.unwrap();
+    assert!(admitted(store, &tpm(T0 + 2, 50)).await, "30 + 50 fits once corrected");
+    assert!(!admitted(store, &tpm(T0 + 3, 21)).await, "settling twice did not free more");
+    assert!(admitted(store, &tpm(T0 + 4, 20)).await);
+    // A request larger than the whole limit goes through an empty window only.
+    let big = |now| req("acct_tpm_big", now, 500, vec![check("account", LimitKind::Tpm, 100)]);
+    assert!(admitted(store, &big(T0)).await);
+    assert!(!admitted(store, &big(T0 + 1)).await);
+}
+
+async fn accounts_and_keys(store: &Store) {
+    let keys = &store.keys;
+    keys.create_account(&account("acct_k", RateLimits { rpm: Some(5), ..Default::default() })).await.unwrap();
+    assert!(matches!(keys.create_account(&account("acct_k", RateLimits::default())).await, Err(store::StoreError::Conflict)));
+    assert!(keys.create_key(&key("key_1", "acct_k", "sk-sy-one")).await.unwrap());
+    assert!(keys.create_key(&key("key_2", "acct_k", "sk-sy-two")).await.unwrap());
+    assert!(!keys.create_key(&key("key_3", "acct_nobody", "sk-sy-three")).await.unwrap());
+    let grant = keys.key_by_digest(&switchyard::account::secret::digest_hex("sk-sy-one")).await.unwrap().unwrap();
+    assert_eq!((grant.key.id.as_str(), grant.account.limits.rpm), ("key_1", Some(5)));
+    assert!(keys.key_by_digest(&switchyard::account::secret::digest_hex("sk-sy-nope")).await.unwrap().is_none());
+    let listed: Vec<String> = keys.keys_of("acct_k").await.unwrap().into_iter().map(|k| k.id).collect();
+    assert_eq!(listed, ["key_1", "key_2"]);
+    let revoked = keys.revoke_key("key_1", T0 + 5).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at_ms, Some(T0 + 5));
+    let again = keys.revoke_key("key_1", T0 + 9).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at_ms, Some(T0 + 5), "revoking twice keeps the first time");
+    assert!(keys.revoke_key("key_404", T0).await.unwrap().is_none());
+    let patch = AccountPatch { status: Some(AccountStatus::Suspended), group: Some("vip".into()), ..Default::default() };
+    let patched = keys.patch_account("acct_k", &patch).await.unwrap().unwrap();
+    assert_eq!((patched.status, patched.group.as_str(), patched.limits.rpm), (AccountStatus::Suspended, "vip", Some(5)));
+    assert_eq!(keys.account("acct_k").await.unwrap().unwrap(), patched);
+    assert!(keys.patch_account("acct_404", &patch).await.unwrap().is_none());
+}
+
+const CONFIG: &str = r#"
+listen: 127.0.0.1:8080
+providers: [ { name: p, protocol: openai, base_url: "http://127.0.0.1:1", api_key: x } ]
+models: [ { id: m, channels: [ { provider: p, model: m } ] } ]
+accounts: [ { id: team, limits: { rpm: 100 } } ]
+free_tier: { rpm: 2, rpd: 3 }
+keys:
+  - { name: ops, key: sk-ops }
+  - { name: team, key: sk-team, account: team, limits: { rpm: 50 } }
+"#;
+
+async fn authentication_and_admission(store: &Store) {
+    let config = switchyard::config::parse(CONFIG, &|_| None).unwrap();
+    let accounts = Accounts::new(&config, store.clone());
+    let ops = accounts.authenticate("sk-ops", T0).await.unwrap();
+    assert_eq!(ops.account_id, None);
+    let at = |now, free| AdmitRequest { model: "m".into(), free, est_tokens: 10, now_ms: now };
+    let admitted = accounts.admit(&ops, &at(T0, true)).await.unwrap();
+    assert_eq!(admitted.headers, None, "operator keys have no limits");
+    let team = accounts.authenticate("sk-team", T0).await.unwrap();
+    let first = accounts.admit(&team, &at(T0, false)).await.unwrap();
+    let h = first.headers.unwrap();
+    assert_eq!((h.limit, h.remaining, h.reset_secs), (50, 49, 60), "the key's limit is the tightest");
+    // The free tier: 2 a minute, 3 a day, per account.
+    assert!(accounts.admit(&team, &at(T0, true)).await.is_ok());
+    assert!(accounts.admit(&team, &at(T0 + 1, true)).await.is_ok());
+    match accounts.admit(&team, &at(T0 + 2_500, true)).await {
+        Err(AdmitError::Limited(r)) => {
+            assert_eq!((r.limit.as_str(), r.retry_after_secs, r.headers.remaining), ("free.rpm", 58, 0));
+        }
+        other => panic!("expected the free tier to refuse, got {other:?}"),
+    }
+    assert!(accounts.admit(&team, &at(T0 + 3, false)).await.is_ok(), "paid models are not held to it");
+    assert!(accounts.admit(&team, &at(T0 + 60_000, true)).await.is_ok());
+    match accounts.admit(&team, &at(T0 + 120_000, true)).await {
+        Err(AdmitError::Limited(r)) => assert_eq!(r.limit, "free.rpd"),
+        other => panic!("expected the daily free limit, got {other:?}"),
+    }
+    // Store keys: revoked, expired, suspended, unknown.
+    store.keys.create_account(&account("acct_auth", RateLimits::default())).await.unwrap();
+    let mut expiring = key("key_exp", "acct_auth", "sk-sy-exp");
+    expiring.expires_at_ms = Some(T0 + 1000);
+    store.keys.create_key(&expiring).await.unwrap();
+    store.keys.create_key(&key("key_live", "acct_auth", "sk-sy-live")).await.unwrap();
+    assert_eq!(accounts.authenticate("sk-sy-exp", T0).await.unwrap().key_id, "key_exp");
+    assert_eq!(accounts.authenticate("sk-sy-exp", T0 + 1000).await, Err(AuthError::Expired));
+    assert_eq!(accounts.authenticate("sk-sy-nope", T0).await, Err(AuthError::Invalid));
+    let live = accounts.authenticate("sk-sy-live", T0).await.unwrap();
+    assert_eq!(live.account_id.as_deref(), Some("acct_auth"));
+    assert!(!live.from_config);
+    store.keys.revoke_key("key_live", T0).await.unwrap();
+    assert_eq!(accounts.authenticate("sk-sy-live", T0).await, Err(AuthError::Revoked));
+    let suspend = AccountPatch { status: Some(AccountStatus::Suspended), ..Default::default() };
+    store.keys.patch_account("acct_auth", &suspend).await.unwrap();
+    assert_eq!(accounts.authenticate("sk-sy-exp", T0).await, Err(AuthError::AccountSuspended));
+}
+
+async fn shared_body(store: Store) {
+    concurrent_admissions_admit_exactly_the_limit(&store).await;
+    rolling_window_slides(&store).await;
+    rpd_resets_at_utc_midnight(&store).await;
+    tpm_is_estimated_then_corrected(&store).await;
+    accounts_and_keys(&store).await;
+    authentication_and_admission(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store() {
+    shared_body(Store::memory()).await;
+}
+
+// ---- Redis ----
+
+/// A `redis-server` on a loopback port; killed on drop.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        if Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_err() {
+            eprintln!("NOTICE: redis-server is not installed; skipping the Redis store test (scripts/test.sh installs it)");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = Redis { child: None, port };
+        redis.launch();
+        Some(redis)
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn options() -> StoreOptions {
+    StoreOptions { timeout: Duration::from_millis(300), breaker_cooldown: Duration::from_millis(200), ..StoreOptions::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store() {
+    let Some(redis) = Redis::start() else { return };
+    // No local key cache here: the shared body checks revocation and suspension at once.
+    let options = StoreOptions { key_cache_ttl: Duration::from_nanos(1), ..options() };
+    shared_body(store::open(&StoreConfig::Redis(redis.url()), &options).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_redis_clients_share_one_limit() {
+    let Some(redis) = Redis::start() else { return };
+    let a = store::open(&StoreConfig::Redis(redis.url()), &options()).unwrap();
+    let b = store::open(&StoreConfig::Redis(redis.url()), &options()).unwrap();
+    let checks = vec![check("account", LimitKind::Rpm, 25)];
+    let tasks: Vec<_> = (0..120)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let r = req("acct_two", T0, 1, checks.clone());
+            tokio::spawn(async move { matches!(store.limits.admit(&r).await.unwrap(), Admission::Admitted { .. }) })
+        })
+        .collect();
+    let mut yes = 0;
+    for t in tasks {
+        yes += usize::from(t.await.unwrap());
+    }
+    assert_eq!(yes, 25);
+}
+
+/// Polls `f` until it is true or the deadline passes.
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_outage_follows_the_configured_fail_modes() {
+    let Some(mut redis) = Redis::start() else { return };
+    let yaml = |mode: &str| format!("{CONFIG}store_options: {{ limits_on_outage: {mode} }}\n");
+    let open_cfg = switchyard::config::parse(&yaml("open"), &|_| None).unwrap();
+    let closed_cfg = switchyard::config::parse(&yaml("closed"), &|_| None).unwrap();
+    let opts = StoreOptions { key_cache_ttl: Duration::from_millis(1), key_stale_for: Duration::from_secs(600), ..options() };
+    let store = store::open(&StoreConfig::Redis(redis.url()), &opts).unwrap();
+    let open = Accounts::new(&open_cfg, store.clone());
+    let closed = Accounts::new(&closed_cfg, store.clone());
+    store.keys.create_account(&account("acct_out", RateLimits { rpm: Some(1000), ..Default::default() })).await.unwrap();
+    store.keys.create_key(&key("key_out", "acct_out", "sk-sy-out")).await.unwrap();
+    let principal = open.authenticate("sk-sy-out", T0).await.unwrap();
+    let at = AdmitRequest { model: "m".into(), free: false, est_tokens: 1, now_ms: T0 };
+    assert!(!open.admit(&principal, &at).await.unwrap().unchecked);
+
+    redis.stop();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let admitted = open.admit(&principal, &at).await.unwrap();
+        assert!(admitted.unchecked, "limits fail open");
+        assert_eq!(closed.admit(&principal, &at).await, Err(AdmitError::Unavailable), "limits fail closed");
+        // A cached key keeps authenticating; an unknown one cannot be checked.
+        assert_eq!(open.authenticate("sk-sy-out", T0).await.unwrap().key_id, "key_out");
+        assert_eq!(open.authenticate("sk-sy-unknown", T0).await, Err(AuthError::Unavailable));
+        assert!(started.elapsed() < Duration::from_secs(2), "each call returns within its timeout: {:?}", started.elapsed());
+    }
+
+    redis.launch();
+    // The restarted Redis is empty: the account and key are gone, and the store works again.
+    eventually("the store to answer again", async || {
+        store.keys.create_account(&account("acct_back", RateLimits::default())).await.is_ok()
+    })
+    .await;
+    assert_eq!(open.authenticate("sk-sy-unknown", T0).await, Err(AuthError::Invalid));
+    let back = req("acct_back", T0, 1, vec![check("account", LimitKind::Rpm, 1)]);
+    assert!(admitted(&store, &back).await);
+    assert!(!admitted(&store, &back).await);
+}
