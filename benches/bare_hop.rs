@@ -34,15 +34,12 @@ impl ProxyHttp for BareHop {
 
 fn parse_addr(what: &str, value: Option<String>) -> std::result::Result<SocketAddr, String> {
     let value = value.ok_or_else(|| format!("missing {what}"))?;
-    value
-        .parse()
-        .map_err(|e| format!("bad {what} {value:?}: {e}"))
+    value.parse().map_err(|e| format!("bad {what} {value:?}: {e}"))
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let addrs = parse_addr("LISTEN", args.next())
-        .and_then(|l| Ok((l, parse_addr("UPSTREAM", args.next())?)));
+    let addrs = parse_addr("LISTEN", args.next()).and_then(|l| Ok((l, parse_addr("UPSTREAM", args.next())?)));
     let (listen, upstream) = match addrs {
         Ok(a) => a,
         Err(e) => {

@@ -57,7 +57,11 @@ fn conversation() -> Vec<(&'static str, String)> {
         "The upstream advertises keep-alive timeout=20. So it closes sockets after twenty seconds, and we keep them for thirty. That would mean we sometimes reuse a socket that is already half closed, right?",
         "Exactly. Set the pool idle timeout below the upstream's, for example 15 seconds, and retry idempotent requests once on a connection reset before the first byte. Then watch the 502 rate for an hour.",
     ];
-    topics.iter().enumerate().map(|(i, t)| (if i % 2 == 0 { "user" } else { "assistant" }, (*t).to_owned())).collect()
+    topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (if i % 2 == 0 { "user" } else { "assistant" }, (*t).to_owned()))
+        .collect()
 }
 
 /// Two tools as `(name, description, JSON schema)`.
@@ -115,7 +119,8 @@ fn openai_request() -> Vec<u8> {
 
 fn anthropic_request() -> Vec<u8> {
     let messages: Vec<Value> = conversation().into_iter().map(|(role, text)| json!({"role": role, "content": text})).collect();
-    let tools: Vec<Value> = tools().into_iter().map(|(n, d, s)| json!({"name": n, "description": d, "input_schema": s})).collect();
+    let tools: Vec<Value> =
+        tools().into_iter().map(|(n, d, s)| json!({"name": n, "description": d, "input_schema": s})).collect();
     serde_json::to_vec(&json!({
         "model": CLIENT_MODEL,
         "system": SYSTEM,
@@ -172,8 +177,22 @@ fn convert_request(inbound: Protocol, upstream: Protocol, body: &[u8], opts: &Co
 // ---------------------------------------------------------------------------------------------
 
 const WORDS: [&str; 16] = [
-    "The ", "pool ", "idle ", "timeout ", "should ", "stay ", "below ", "the ", "upstream's ", "keep-alive, ", "otherwise ",
-    "a ", "reused ", "socket ", "may ", "reset. ",
+    "The ",
+    "pool ",
+    "idle ",
+    "timeout ",
+    "should ",
+    "stay ",
+    "below ",
+    "the ",
+    "upstream's ",
+    "keep-alive, ",
+    "otherwise ",
+    "a ",
+    "reused ",
+    "socket ",
+    "may ",
+    "reset. ",
 ];
 
 /// The text of the `i`-th delta: a few words.
@@ -228,7 +247,11 @@ fn anthropic_stream() -> String {
                 "usage": {"input_tokens": 100, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 512, "output_tokens": 1}}}),
     );
     anthropic_frame(&mut out, "ping", &json!({"type": "ping"}));
-    anthropic_frame(&mut out, "content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}));
+    anthropic_frame(
+        &mut out,
+        "content_block_start",
+        &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
     for i in 0..STREAM_EVENTS - 6 {
         anthropic_frame(
             &mut out,
@@ -314,7 +337,14 @@ fn relay_stream(upstream: Protocol, client: Protocol, chunks: &[&[u8]], opts: &C
         written += out.len();
         return (written, pipe.usage());
     }
-    let spec = ClientSpec { public_model: CLIENT_MODEL, include_usage: true, include_thoughts: false, responses_echo: Default::default(), fallback_id: "req_bench", opts };
+    let spec = ClientSpec {
+        public_model: CLIENT_MODEL,
+        include_usage: true,
+        include_thoughts: false,
+        responses_echo: Default::default(),
+        fallback_id: "req_bench",
+        opts,
+    };
     let mut conv = StreamConverter::new(dialect::stream_decoder(upstream), dialect::stream_encoder(client, &spec));
     let mut flow = Flow::Continue;
     'read: for chunk in chunks {
@@ -348,9 +378,11 @@ fn bench_requests(c: &mut Criterion) {
             let len = convert_request(inbound, upstream, &body, &opts);
             assert!(len > 0, "{inbound:?}->{upstream:?} produced an empty body");
             group.throughput(Throughput::Bytes(body.len() as u64));
-            group.bench_with_input(BenchmarkId::from_parameter(format!("{}->{}", name(inbound), name(upstream))), &body, |b, body| {
-                b.iter(|| convert_request(inbound, upstream, black_box(body), &opts))
-            });
+            group.bench_with_input(
+                BenchmarkId::from_parameter(format!("{}->{}", name(inbound), name(upstream))),
+                &body,
+                |b, body| b.iter(|| convert_request(inbound, upstream, black_box(body), &opts)),
+            );
         }
     }
     group.finish();
@@ -368,9 +400,11 @@ fn bench_streams(c: &mut Criterion) {
             assert!(written > 0, "{upstream:?}->{client:?} wrote nothing");
             assert!(usage.is_some(), "{upstream:?}->{client:?} counted no usage");
             group.throughput(Throughput::Bytes(bytes.len() as u64));
-            group.bench_with_input(BenchmarkId::from_parameter(format!("{}->{}", name(upstream), name(client))), &chunks, |b, chunks| {
-                b.iter(|| relay_stream(upstream, client, black_box(chunks), &opts))
-            });
+            group.bench_with_input(
+                BenchmarkId::from_parameter(format!("{}->{}", name(upstream), name(client))),
+                &chunks,
+                |b, chunks| b.iter(|| relay_stream(upstream, client, black_box(chunks), &opts)),
+            );
         }
     }
     group.finish();

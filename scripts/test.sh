@@ -22,6 +22,7 @@ fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 # Lints first (the crate denies unwrap/expect/panic outside tests), then every test in parallel.
+cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo nextest run --locked --no-fail-fast --all-targets
 cargo test --locked --doc

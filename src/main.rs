@@ -173,10 +173,7 @@ fn run_demo(listen: SocketAddr, admin: SocketAddr, mock: SocketAddr, key: Option
     };
     match server::build(conf, &ProcessOptions::default()) {
         Ok(mut server) => {
-            server.add_service(pingora::services::background::background_service(
-                "demo-mock",
-                demo::MockService { addr: mock },
-            ));
+            server.add_service(pingora::services::background::background_service("demo-mock", demo::MockService { addr: mock }));
             println!("{}", demo::instructions(&settings));
             serve(server, logs)
         }

@@ -56,19 +56,32 @@ async fn send(gw: &Gateway, client: Client, model: &str, text: &str, stream: boo
             c.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&body).send().await.unwrap()
         }
         Client::Anthropic => {
-            let mut body = json!({"model": model, "stream": stream, "max_tokens": 256, "messages": [{"role": "user", "content": text}]});
+            let mut body =
+                json!({"model": model, "stream": stream, "max_tokens": 256, "messages": [{"role": "user", "content": text}]});
             if tools {
                 body["tools"] = json!([{"name": "get_weather", "input_schema": tool_schema()}]);
             }
-            c.post(gw.url("/v1/messages")).header("x-api-key", KEY).header("anthropic-version", "2023-06-01").json(&body).send().await.unwrap()
+            c.post(gw.url("/v1/messages"))
+                .header("x-api-key", KEY)
+                .header("anthropic-version", "2023-06-01")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
         }
         Client::Gemini => {
             let mut body = json!({"contents": [{"role": "user", "parts": [{"text": text}]}]});
             if tools {
-                body["tools"] = json!([{"functionDeclarations": [{"name": "get_weather", "parametersJsonSchema": tool_schema()}]}]);
+                body["tools"] =
+                    json!([{"functionDeclarations": [{"name": "get_weather", "parametersJsonSchema": tool_schema()}]}]);
             }
             let method = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            c.post(gw.url(&format!("/v1beta/models/{model}:{method}"))).header("x-goog-api-key", KEY).json(&body).send().await.unwrap()
+            c.post(gw.url(&format!("/v1beta/models/{model}:{method}")))
+                .header("x-goog-api-key", KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
         }
     }
 }
@@ -78,7 +91,9 @@ fn whole_text(client: Client, v: &Value) -> String {
     match client {
         Client::OpenAi => v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned(),
         Client::Anthropic => v["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect(),
-        Client::Gemini => v["candidates"][0]["content"]["parts"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).collect(),
+        Client::Gemini => {
+            v["candidates"][0]["content"]["parts"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).collect()
+        }
     }
 }
 
@@ -110,9 +125,15 @@ async fn text_whole_and_streamed_in_every_cell() {
             let v: Value = resp.json().await.unwrap();
             assert_eq!(whole_text(client, &v), "Echo: Say hello to the matrix", "{client:?} -> {model}: {v}");
             let usage_ok = match client {
-                Client::OpenAi => v["usage"]["prompt_tokens"].as_u64() > Some(0) && v["usage"]["completion_tokens"] == 6 && v["model"] == model,
-                Client::Anthropic => v["usage"]["input_tokens"].as_u64() > Some(0) && v["usage"]["output_tokens"] == 6 && v["model"] == model,
-                Client::Gemini => v["usageMetadata"]["candidatesTokenCount"] == 6 && v["usageMetadata"]["totalTokenCount"].as_u64() > Some(6),
+                Client::OpenAi => {
+                    v["usage"]["prompt_tokens"].as_u64() > Some(0) && v["usage"]["completion_tokens"] == 6 && v["model"] == model
+                }
+                Client::Anthropic => {
+                    v["usage"]["input_tokens"].as_u64() > Some(0) && v["usage"]["output_tokens"] == 6 && v["model"] == model
+                }
+                Client::Gemini => {
+                    v["usageMetadata"]["candidatesTokenCount"] == 6 && v["usageMetadata"]["totalTokenCount"].as_u64() > Some(6)
+                }
             };
             assert!(usage_ok, "{client:?} -> {model}: {v}");
 
@@ -123,7 +144,9 @@ async fn text_whole_and_streamed_in_every_cell() {
             assert_eq!(stream_text(client, &body), "Echo: Say hello to the matrix", "{client:?} -> {model}: {body}");
             match client {
                 Client::OpenAi => assert!(body.trim_end().ends_with("data: [DONE]"), "{body}"),
-                Client::Anthropic => assert!(body.starts_with("event: message_start") && body.contains("event: message_stop"), "{body}"),
+                Client::Anthropic => {
+                    assert!(body.starts_with("event: message_start") && body.contains("event: message_stop"), "{body}")
+                }
                 Client::Gemini => assert!(body.contains("\"finishReason\":\"STOP\""), "{body}"),
             }
         }
@@ -139,15 +162,29 @@ async fn tool_calls_arrive_in_the_clients_shape_from_every_upstream() {
             let (name, args, finish) = match client {
                 Client::OpenAi => {
                     let call = &v["choices"][0]["message"]["tool_calls"][0]["function"];
-                    (call["name"].clone(), serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(), v["choices"][0]["finish_reason"].clone())
+                    (
+                        call["name"].clone(),
+                        serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(),
+                        v["choices"][0]["finish_reason"].clone(),
+                    )
                 }
                 Client::Anthropic => {
                     let call = v["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
                     (call["name"].clone(), call["input"].clone(), v["stop_reason"].clone())
                 }
                 Client::Gemini => {
-                    let part = v["candidates"][0]["content"]["parts"].as_array().unwrap().iter().find(|p| p.get("functionCall").is_some()).unwrap().clone();
-                    (part["functionCall"]["name"].clone(), part["functionCall"]["args"].clone(), v["candidates"][0]["finishReason"].clone())
+                    let part = v["candidates"][0]["content"]["parts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|p| p.get("functionCall").is_some())
+                        .unwrap()
+                        .clone();
+                    (
+                        part["functionCall"]["name"].clone(),
+                        part["functionCall"]["args"].clone(),
+                        v["candidates"][0]["finishReason"].clone(),
+                    )
                 }
             };
             assert_eq!(name, "get_weather", "{client:?} -> {model}: {v}");
@@ -211,7 +248,14 @@ async fn upstream_errors_come_back_in_the_clients_envelope() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!((v["error"]["code"].as_u64(), v["error"]["status"].as_str()), (Some(404), Some("NOT_FOUND")), "{v}");
 
-    let resp = reqwest::Client::new().post(gw.url("/v1/messages")).header("x-api-key", "sk-wrong").header("anthropic-version", "2023-06-01").json(&json!({})).send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", "sk-wrong")
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["type"], "authentication_error", "{v}");
@@ -233,7 +277,16 @@ async fn cut_upstream_stream_ends_with_the_clients_error_event() {
 async fn model_lists_in_each_sdks_shape() {
     let (_mock, gw) = matrix().await;
     let c = reqwest::Client::new();
-    let anthropic: Value = c.get(gw.url("/v1/models")).header("x-api-key", KEY).header("anthropic-version", "2023-06-01").send().await.unwrap().json().await.unwrap();
+    let anthropic: Value = c
+        .get(gw.url("/v1/models"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(anthropic["data"][0]["type"], "model");
     assert_eq!(anthropic["has_more"], false);
     let gemini: Value = c.get(gw.url("/v1beta/models")).header("x-goog-api-key", KEY).send().await.unwrap().json().await.unwrap();
@@ -253,33 +306,88 @@ async fn model_lists_in_each_sdks_shape() {
 async fn embeddings_and_images_reach_openai_channels_only() {
     let (mock, gw) = matrix().await;
     let c = reqwest::Client::new();
-    let v: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-openai", "input": ["a", "b"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "emb-openai", "input": ["a", "b"], "encoding_format": "float"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(v["model"], "emb-openai");
     assert_eq!(mock.requests().last().unwrap().json().unwrap()["model"], "mock-openai");
-    let v: Value = c.post(gw.url("/v1/images/generations")).bearer_auth(KEY).json(&json!({"model": "img-openai", "prompt": "a cat"})).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .post(gw.url("/v1/images/generations"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "img-openai", "prompt": "a cat"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(v["data"][0]["b64_json"].is_string(), "{v}");
-    let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-anthropic", "input": "x"})).send().await.unwrap();
+    let resp = c
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "emb-anthropic", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(assert_error(resp, 400).await["error"]["code"], "unsupported_endpoint");
 
     // A model of another kind is refused on the endpoint, naming it, before any upstream call.
     let before = mock.requests().len();
-    let resp = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "via-openai", "input": "x"})).send().await.unwrap();
+    let resp = c
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "via-openai", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
     let body = assert_error(resp, 400).await;
     assert_eq!(body["error"]["code"], "model_not_supported_on_endpoint", "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("/v1/embeddings"), "{body}");
-    let resp = c.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&json!({"model": "emb-openai", "messages": [{"role": "user", "content": "hi"}]})).send().await.unwrap();
+    let resp = c
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "emb-openai", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
     let body = assert_error(resp, 400).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("/v1/chat/completions"), "{body}");
     assert_eq!(mock.requests().len(), before, "refused before any upstream call");
 
     // A Gemini channel: batchEmbedContents upstream, the OpenAI shape back; base64 (the OpenAI
     // SDK's default) is exactly the float32-LE bytes of the float answer.
-    let floats: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-gemini", "input": ["a b", "c"], "encoding_format": "float"})).send().await.unwrap().json().await.unwrap();
+    let floats: Value = c
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "emb-gemini", "input": ["a b", "c"], "encoding_format": "float"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(mock.requests().last().unwrap().path.ends_with("/models/mock-gemini:batchEmbedContents"));
-    let b64: Value = c.post(gw.url("/v1/embeddings")).bearer_auth(KEY).json(&json!({"model": "emb-gemini", "input": ["a b", "c"], "encoding_format": "base64"})).send().await.unwrap().json().await.unwrap();
+    let b64: Value = c
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "emb-gemini", "input": ["a b", "c"], "encoding_format": "base64"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(floats["data"].as_array().unwrap().len(), 2, "{floats}");
-    let values: Vec<f32> = floats["data"][1]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let values: Vec<f32> =
+        floats["data"][1]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let bytes: Vec<u8> = values.iter().flat_map(|f| f.to_le_bytes()).collect();
     assert_eq!(b64["data"][1]["embedding"], base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes), "{b64}");
     assert_eq!(floats["usage"]["prompt_tokens"], 3, "{floats}");
@@ -309,8 +417,13 @@ keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
         let v: Value = c.post(gw.url("/v1/responses")).bearer_auth(KEY).json(&body).send().await.unwrap().json().await.unwrap();
         assert_eq!(v["object"], "response", "{model}: {v}");
         assert_eq!(v["status"], "completed", "{model}: {v}");
-        let text: String = v["output"].as_array().unwrap().iter().filter(|i| i["type"] == "message")
-            .flat_map(|i| i["content"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).map(str::to_owned)).collect();
+        let text: String = v["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["type"] == "message")
+            .flat_map(|i| i["content"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).map(str::to_owned))
+            .collect();
         assert_eq!(text, "Echo: Say hello to the matrix", "{model}: {v}");
         assert_eq!(v["usage"]["output_tokens"], 6, "{model}: {v}");
         let path = mock.requests().last().unwrap().path.clone();
@@ -332,7 +445,11 @@ keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n"
         let last = events.last().unwrap();
         assert_eq!(last["type"], "response.completed", "{model}: {text}");
         assert_eq!(last["response"]["usage"]["output_tokens"], 6, "{model}: {last}");
-        let deltas: String = events.iter().filter(|e| e["type"] == "response.output_text.delta").filter_map(|e| e["delta"].as_str()).collect();
+        let deltas: String = events
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.delta")
+            .filter_map(|e| e["delta"].as_str())
+            .collect();
         assert_eq!(deltas, "Echo: Say hello to the matrix", "{model}");
     }
 }
@@ -345,18 +462,34 @@ async fn count_tokens_is_answered_locally() {
         .post(gw.url("/v1beta/models/via-anthropic:countTokens"))
         .header("x-goog-api-key", KEY)
         .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hello world"}]}]}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let anthropic: Value = c
         .post(gw.url("/v1/messages/count_tokens"))
         .header("x-api-key", KEY)
         .header("anthropic-version", "2023-06-01")
         .json(&json!({"model": "via-gemini", "messages": [{"role": "user", "content": "hello world"}]}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     // o200k: "hello world" is 2 tokens, plus 3 per turn and 3 to prime the answer.
     assert_eq!(gemini["totalTokens"], 8, "{gemini}");
     assert_eq!(anthropic["input_tokens"], 8, "{anthropic}");
     assert!(mock.requests().is_empty(), "no upstream call");
-    let resp = c.post(gw.url("/v1beta/models/nope:countTokens")).header("x-goog-api-key", KEY).json(&json!({"contents": []})).send().await.unwrap();
+    let resp = c
+        .post(gw.url("/v1beta/models/nope:countTokens"))
+        .header("x-goog-api-key", KEY)
+        .json(&json!({"contents": []}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
 }
 
@@ -372,7 +505,10 @@ async fn image_server(bytes: &'static [u8]) -> std::net::SocketAddr {
                 let n = sock.read(&mut buf).await.unwrap_or(0);
                 let found = String::from_utf8_lossy(&buf[..n]).starts_with("GET /cat.png ");
                 let head = if found {
-                    format!("HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", bytes.len())
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        bytes.len()
+                    )
                 } else {
                     "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
                 };
@@ -408,7 +544,13 @@ async fn image_urls_are_fetched_and_inlined_for_gemini_only() {
     let resp = open.chat(message("via-gemini", url.clone())).await;
     assert_eq!(resp.status(), 200);
     let sent = mock.requests().last().unwrap().json().unwrap();
-    let inline = sent["contents"][0]["parts"].as_array().unwrap().iter().find(|p| p.get("inlineData").is_some()).unwrap().clone();
+    let inline = sent["contents"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p.get("inlineData").is_some())
+        .unwrap()
+        .clone();
     assert_eq!(inline["inlineData"]["mimeType"], "image/png", "{sent}");
     assert_eq!(inline["inlineData"]["data"], base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG), "{sent}");
 
@@ -462,8 +604,17 @@ async fn chat_clients_get_signed_reasoning_back_to_its_issuer_on_the_next_turn()
     assert_eq!(gw.chat(second_turn("via-gemini", &call)).await.status(), 200);
     let sent = mock.requests().last().unwrap().json().unwrap();
     let model_turn = sent["contents"].as_array().unwrap().iter().find(|c| c["role"] == "model").unwrap().clone();
-    let signed = model_turn["parts"].as_array().unwrap().iter().find_map(|p| p["thoughtSignature"].as_str()).unwrap_or_default().to_owned();
-    assert!(!signed.is_empty() && signed != "skip_thought_signature_validator", "the stored signature, not the sentinel: {model_turn}");
+    let signed = model_turn["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| p["thoughtSignature"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !signed.is_empty() && signed != "skip_thought_signature_validator",
+        "the stored signature, not the sentinel: {model_turn}"
+    );
 
     // Anthropic, streamed answer: the signed thinking block opens the assistant turn again.
     let body = gw.chat(first("via-anthropic", true)).await.text().await.unwrap();

@@ -29,7 +29,13 @@ async fn non_stream_rewrites_model_both_ways_and_keeps_explicit_values() {
     assert_eq!(sent.path, "/v1/chat/completions");
     let raw = String::from_utf8(sent.body.to_vec()).unwrap();
     // Byte-level: explicit zero/false/null and unknown fields arrive exactly as the client sent them.
-    for fragment in [r#""seed":0"#, r#""temperature":0"#, r#""parallel_tool_calls":false"#, r#""top_p":null"#, r#""x_vendor_knob":{"nested":[1,2.5]}"#] {
+    for fragment in [
+        r#""seed":0"#,
+        r#""temperature":0"#,
+        r#""parallel_tool_calls":false"#,
+        r#""top_p":null"#,
+        r#""x_vendor_knob":{"nested":[1,2.5]}"#,
+    ] {
         assert!(raw.contains(fragment), "{fragment} missing from {raw}");
     }
     assert_eq!(sent.json().unwrap()["model"], "upstream-model");
@@ -122,7 +128,13 @@ async fn h2c_clients_are_served() {
     let (_mock, gw) = single().await;
     let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
     for stream in [false, true] {
-        let resp = client.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&hello(json!({"stream": stream}))).send().await.unwrap();
+        let resp = client
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&hello(json!({"stream": stream})))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.version(), reqwest::Version::HTTP_2);
         assert_eq!(resp.status(), 200);
         let text = resp.text().await.unwrap();

@@ -38,7 +38,12 @@ async fn fails_over_on_429() {
 async fn fails_over_on_connection_refused() {
     let dead = free_addr();
     let b = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let gw = Gateway::start(&config(&[provider("dead", dead, FAST), provider("live", b.addr(), FAST)], &[("dead", 0), ("live", 1)], "")).await;
+    let gw = Gateway::start(&config(
+        &[provider("dead", dead, FAST), provider("live", b.addr(), FAST)],
+        &[("dead", 0), ("live", 1)],
+        "",
+    ))
+    .await;
     let resp = gw.chat(hello(json!({}))).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(b.requests().len(), 1);
@@ -60,7 +65,8 @@ async fn one_mebibyte_request_survives_failover() {
 #[tokio::test]
 async fn body_over_the_limit_is_413() {
     let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let gw = Gateway::start(&config(&[provider("p", mock.addr(), FAST)], &[("p", 0)], "limits: { max_body_bytes: 1000 }\n")).await;
+    let gw =
+        Gateway::start(&config(&[provider("p", mock.addr(), FAST)], &[("p", 0)], "limits: { max_body_bytes: 1000 }\n")).await;
     let resp = gw.chat(json!({"model": "public-model", "messages": [{"role": "user", "content": "y".repeat(2000)}]})).await;
     assert_error(resp, 413).await;
     assert!(mock.requests().is_empty());
@@ -92,12 +98,20 @@ async fn all_channels_failing_give_the_last_status_in_the_envelope() {
     // The client learns what happened, never which providers or channels were behind it.
     assert!(!text.contains("first") && !text.contains("second") && !text.contains("upstream-model#"), "{body}");
     let error = gw.access_record(&id).await["error"].as_str().unwrap_or_default().to_owned();
-    assert!(error.contains("first/upstream-model#0") && error.contains("second/upstream-model#1"), "the log keeps every attempt: {error}");
+    assert!(
+        error.contains("first/upstream-model#0") && error.contains("second/upstream-model#1"),
+        "the log keeps every attempt: {error}"
+    );
 }
 
 #[tokio::test]
 async fn no_reachable_channel_is_503_no_available_channel() {
-    let gw = Gateway::start(&config(&[provider("dead1", free_addr(), FAST), provider("dead2", free_addr(), FAST)], &[("dead1", 0), ("dead2", 1)], "")).await;
+    let gw = Gateway::start(&config(
+        &[provider("dead1", free_addr(), FAST), provider("dead2", free_addr(), FAST)],
+        &[("dead1", 0), ("dead2", 1)],
+        "",
+    ))
+    .await;
     let resp = gw.chat(hello(json!({"stream": true}))).await;
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = assert_error(resp, 503).await;
@@ -136,7 +150,9 @@ async fn idle_stream_times_out_with_an_in_stream_error() {
 async fn first_byte_timeout_on_the_only_channel_says_so() {
     let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     mock.set_faults(Faults { header_delay: Duration::from_millis(3000), ..Faults::default() });
-    let gw = Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 500ms, idle: 1s")], &[("slow", 0)], "")).await;
+    let gw =
+        Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 500ms, idle: 1s")], &[("slow", 0)], ""))
+            .await;
     let resp = gw.chat(hello(json!({}))).await;
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = assert_error(resp, 503).await;
@@ -150,7 +166,9 @@ async fn first_byte_timeout_on_the_only_channel_says_so() {
 async fn client_hanging_up_stops_waiting_for_the_upstream() {
     let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     mock.set_faults(Faults { hang: true, ..Faults::default() });
-    let gw = Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 10s, idle: 10s")], &[("slow", 0)], "")).await;
+    let gw =
+        Gateway::start(&config(&[provider("slow", mock.addr(), "connect: 1s, first_byte: 10s, idle: 10s")], &[("slow", 0)], ""))
+            .await;
     let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
     assert!(client.post(gw.url("/v1/chat/completions")).bearer_auth(KEY).json(&hello(json!({}))).send().await.is_err());
     let deadline = std::time::Instant::now() + Duration::from_secs(3);

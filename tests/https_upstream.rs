@@ -21,13 +21,28 @@ fn run(cmd: &mut Command) {
 /// A CA and a `localhost` leaf certificate signed by it.
 fn make_certs(dir: &Path) {
     let d = |f: &str| dir.join(f).to_str().unwrap().to_owned();
-    run(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Switchyard Test CA"])
+    run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Switchyard Test CA"])
         .args(["-keyout", &d("ca.key"), "-out", &d("ca.pem")]));
-    run(Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"])
-        .args(["-keyout", &d("leaf.key"), "-out", &d("leaf.csr")]));
+    run(Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]).args([
+        "-keyout",
+        &d("leaf.key"),
+        "-out",
+        &d("leaf.csr"),
+    ]));
     std::fs::write(dir.join("leaf.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
-    run(Command::new("openssl").args(["x509", "-req", "-days", "2", "-CAcreateserial"])
-        .args(["-in", &d("leaf.csr"), "-CA", &d("ca.pem"), "-CAkey", &d("ca.key"), "-out", &d("leaf.pem"), "-extfile", &d("leaf.ext")]));
+    run(Command::new("openssl").args(["x509", "-req", "-days", "2", "-CAcreateserial"]).args([
+        "-in",
+        &d("leaf.csr"),
+        "-CA",
+        &d("ca.pem"),
+        "-CAkey",
+        &d("ca.key"),
+        "-out",
+        &d("leaf.pem"),
+        "-extfile",
+        &d("leaf.ext"),
+    ]));
 }
 
 struct Nginx(Child);
@@ -40,7 +55,11 @@ impl Drop for Nginx {
 }
 
 fn nginx_binary() -> &'static str {
-    if Path::new("/usr/sbin/nginx").exists() { "/usr/sbin/nginx" } else { "nginx" }
+    if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
+    }
 }
 
 async fn start_nginx(dir: &Path, port: u16, upstream: std::net::SocketAddr) -> Nginx {
@@ -62,7 +81,11 @@ http {{\n  access_log off;\n  client_body_temp_path {p}/body; proxy_temp_path {p
         .expect("nginx is installed by scripts/test.sh");
     let deadline = Instant::now() + Duration::from_secs(10);
     while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Nginx(child)

@@ -52,7 +52,8 @@ async fn models_health_and_metrics() {
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"][0]["id"], "public-model");
     assert_eq!(list["data"][0]["object"], "model");
-    let one: serde_json::Value = c.get(gw.url("/v1/models/vendor/public-model")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    let one: serde_json::Value =
+        c.get(gw.url("/v1/models/vendor/public-model")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
     assert_eq!(one["id"], "public-model");
     assert_error(c.get(gw.url("/v1/models")).send().await.unwrap(), 401).await;
     assert_eq!(c.get(gw.url("/healthz")).send().await.unwrap().status(), 200);
@@ -63,7 +64,9 @@ async fn models_health_and_metrics() {
     let metrics = gw.metrics_when(|m| m.contains(ttft)).await;
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("switchyard_requests_total{") && l.contains("model=\"public-model\"") && l.contains("status=\"200\""))
+        .find(|l| {
+            l.starts_with("switchyard_requests_total{") && l.contains("model=\"public-model\"") && l.contains("status=\"200\"")
+        })
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(line.contains("channel=\"primary/upstream-model#0\"") && line.ends_with(" 2"), "{line}");
     assert!(metrics.contains("switchyard_request_duration_seconds_bucket{channel=\"primary/upstream-model#0\""));
@@ -136,7 +139,10 @@ async fn read_until(sock: &mut tokio::net::TcpStream, done: impl Fn(&str) -> boo
     let mut buf = vec![0u8; 16384];
     let mut seen = String::new();
     while !done(&seen) {
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await.expect("an answer in time").unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
         assert!(n > 0, "closed early: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }

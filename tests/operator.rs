@@ -43,7 +43,10 @@ async fn access_log_is_one_flat_json_object_per_request() {
     let records: Vec<Value> = records.into_iter().filter(chat).collect();
     assert_eq!(records.len(), 2, "{}", gw.log());
     let ok = records.iter().find(|r| r["request_id"] == ok_id.as_str()).unwrap_or_else(|| panic!("{records:?}"));
-    assert_eq!((ok["status"].as_u64(), ok["path"].as_str(), ok["key"].as_str()), (Some(200), Some("/v1/chat/completions"), Some("tester")));
+    assert_eq!(
+        (ok["status"].as_u64(), ok["path"].as_str(), ok["key"].as_str()),
+        (Some(200), Some("/v1/chat/completions"), Some("tester"))
+    );
     assert_eq!((ok["input_tokens"].as_u64(), ok["output_tokens"].as_u64()), (Some(5), Some(3)));
     let refused = records.iter().find(|r| r["request_id"] == refused_id.as_str()).unwrap_or_else(|| panic!("{records:?}"));
     assert_eq!(refused["status"], 401);
@@ -79,7 +82,10 @@ async fn text_logs_are_lines_a_person_reads() {
     assert!(access.contains("INFO") && access.contains("POST /v1/chat/completions 200 "), "{access}");
     assert!(access.contains("model=public-model") && access.contains("tokens=5/3"), "{access}");
     for line in log.lines().filter(|l| l.contains("INFO")) {
-        assert!(!line.contains(".rs") && !line.contains("pingora_") && !line.contains(".cargo"), "a source path or module: {line}");
+        assert!(
+            !line.contains(".rs") && !line.contains("pingora_") && !line.contains(".cargo"),
+            "a source path or module: {line}"
+        );
         assert!(!line.trim_start().starts_with('{'), "{line}");
     }
 }
@@ -132,7 +138,8 @@ async fn metrics_need_the_admin_token_when_one_is_set() {
     }
     // Load balancers probe health without a secret.
     assert_eq!(get(format!("http://{}/healthz", gw.admin), None).await.status(), 200);
-    let body = admin_error(get(format!("http://{}/nope", gw.admin), Some("adm-secret-token")).await, 404, "route_not_found").await;
+    let body =
+        admin_error(get(format!("http://{}/nope", gw.admin), Some("adm-secret-token")).await, 404, "route_not_found").await;
     assert_eq!(body["error"]["type"], "not_found");
     assert!(!gw.log().contains("adm-secret-token"), "the admin token reached the log");
 }

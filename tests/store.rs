@@ -7,12 +7,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use switchyard::account::{AdmitError, AdmitRequest, Accounts, AuthError};
+use switchyard::account::{Accounts, AdmitError, AdmitRequest, AuthError};
 use switchyard::config::{RateLimits, StoreConfig, StoreOptions};
 use switchyard::store::limits::{LimitCheck, LimitKind, DAY_MS};
-use switchyard::store::{
-    self, Account, AccountPatch, AccountStatus, Admission, AdmissionRequest, KeyRecord, Settlement, Store,
-};
+use switchyard::store::{self, Account, AccountPatch, AccountStatus, Admission, AdmissionRequest, KeyRecord, Settlement, Store};
 
 /// 2024-03-01T12:00:00Z.
 const T0: i64 = 1_709_294_400_000;
@@ -334,7 +332,11 @@ async fn redis_outage_follows_the_configured_fail_modes() {
     let store = store::open(&StoreConfig::Redis(redis.url()), &opts).unwrap();
     let open = Accounts::new(&open_cfg, store.clone());
     let closed = Accounts::new(&closed_cfg, store.clone());
-    store.keys.create_account(&account("acct_out", RateLimits { rpm: Some(1000), ..Default::default() })).await.unwrap();
+    store
+        .keys
+        .create_account(&account("acct_out", RateLimits { rpm: Some(1000), ..Default::default() }))
+        .await
+        .unwrap();
     store.keys.create_key(&key("key_out", "acct_out", "sk-sy-out")).await.unwrap();
     let principal = open.authenticate("sk-sy-out", T0).await.unwrap();
     let at = AdmitRequest { model: "m".into(), free: false, est_tokens: 1, now_ms: T0 };

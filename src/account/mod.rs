@@ -8,4 +8,4 @@ pub mod secret;
 pub mod service;
 
 pub use principal::{AuthError, Principal};
-pub use service::{AdmitError, AdmitRequest, Accounts, Admitted, RateHeaders, Refusal};
+pub use service::{Accounts, AdmitError, AdmitRequest, Admitted, RateHeaders, Refusal};

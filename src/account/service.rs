@@ -155,8 +155,7 @@ impl Accounts {
             return Ok(Admitted::unlimited(false));
         }
         let tpm_subjects = checks.iter().filter(|c| c.kind == LimitKind::Tpm).map(|c| c.subject.clone()).collect();
-        let request =
-            AdmissionRequest { account_id: account_id.clone(), now_ms: req.now_ms, tokens: req.est_tokens, checks };
+        let request = AdmissionRequest { account_id: account_id.clone(), now_ms: req.now_ms, tokens: req.est_tokens, checks };
         match self.store.limits.admit(&request).await {
             Ok(Admission::Admitted { ticket, states }) => Ok(Admitted {
                 headers: tightest(&states).map(|i| headers(&states[i])),

@@ -276,7 +276,14 @@ async fn revoke_key(store: &Store, account: Option<&str>, key_id: &str, now_ms: 
 /// the same under `/api/v1/keys`, for the account of the authenticated `principal`. `None` for
 /// any other path. Keys declared in the config cannot manage keys (403): their account lives in
 /// the config.
-pub async fn client_keys(store: &Store, principal: &Principal, method: &Method, path: &str, body: &[u8], now_ms: i64) -> Option<Reply> {
+pub async fn client_keys(
+    store: &Store,
+    principal: &Principal,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+    now_ms: i64,
+) -> Option<Reply> {
     let rest = path.strip_prefix("/v1/account/keys").or_else(|| path.strip_prefix("/api/v1/keys"))?;
     let id = match rest.trim_end_matches('/') {
         "" => None,
@@ -367,7 +374,10 @@ mod tests {
         let api = AdminApi::new(store.clone(), None);
         let mut ids = Vec::new();
         for name in ["a", "b"] {
-            let r = api.handle(&Method::POST, "/admin/v1/accounts", &HeaderMap::new(), format!(r#"{{"name":"{name}"}}"#).as_bytes(), NOW).await.unwrap();
+            let r = api
+                .handle(&Method::POST, "/admin/v1/accounts", &HeaderMap::new(), format!(r#"{{"name":"{name}"}}"#).as_bytes(), NOW)
+                .await
+                .unwrap();
             let v: Value = serde_json::from_slice(&r.body).unwrap();
             ids.push(v["id"].as_str().unwrap().to_owned());
         }

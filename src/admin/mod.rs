@@ -50,7 +50,9 @@ impl Admin {
 
     fn route(&self, path: &str, authorization: Option<&[u8]>) -> Reply {
         match path {
-            "/healthz" => Reply { status: 200, content_type: "application/json", body: br#"{"status":"ok"}"#.to_vec(), challenge: false },
+            "/healthz" => {
+                Reply { status: 200, content_type: "application/json", body: br#"{"status":"ok"}"#.to_vec(), challenge: false }
+            }
             "/metrics" if self.metrics_public || self.auth.allows(authorization) => {
                 Reply { status: 200, content_type: "text/plain; version=0.0.4", body: self.metrics.render(), challenge: false }
             }

@@ -48,9 +48,6 @@ impl ConfigError {
 
     /// Shorthand for a rule violation at `path`.
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            path: path.into(),
-            message: message.into(),
-        }
+        ConfigError::Invalid { path: path.into(), message: message.into() }
     }
 }

@@ -68,27 +68,18 @@ fn is_valid_name(name: &str) -> bool {
 ///
 /// Paths are spelled the way `serde_path_to_error` spells them (`keys[0].key`), so expansion
 /// errors and type errors read alike. Mapping keys are not expanded: they are field names.
-pub fn expand_tree(
-    value: &mut Value,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+pub fn expand_tree(value: &mut Value, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     let mut path = String::new();
     walk(value, &mut path, env)
 }
 
-fn walk(
-    value: &mut Value,
-    path: &mut String,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+fn walk(value: &mut Value, path: &mut String, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     match value {
         Value::String(text) => {
             // Most strings have no `$`; skip the copy for them.
             if text.contains('$') {
-                *text = expand_str(text, env).map_err(|err| ConfigError::Invalid {
-                    path: display_path(path),
-                    message: err.to_string(),
-                })?;
+                *text = expand_str(text, env)
+                    .map_err(|err| ConfigError::Invalid { path: display_path(path), message: err.to_string() })?;
             }
         }
         Value::Sequence(items) => {
@@ -159,10 +150,7 @@ mod tests {
 
     #[test]
     fn expands_several_variables_in_one_string() {
-        assert_eq!(
-            expand_str("https://${HOST}:${PORT}/v1", &env),
-            Ok("https://example.com:8443/v1".to_owned())
-        );
+        assert_eq!(expand_str("https://${HOST}:${PORT}/v1", &env), Ok("https://example.com:8443/v1".to_owned()));
     }
 
     #[test]
@@ -179,23 +167,11 @@ mod tests {
 
     #[test]
     fn unset_and_malformed_references_fail() {
-        assert_eq!(
-            expand_str("${NOPE}", &env),
-            Err(ExpandError::Unset("NOPE".to_owned()))
-        );
+        assert_eq!(expand_str("${NOPE}", &env), Err(ExpandError::Unset("NOPE".to_owned())));
         assert_eq!(expand_str("x ${HOST", &env), Err(ExpandError::Unterminated));
-        assert_eq!(
-            expand_str("${1A}", &env),
-            Err(ExpandError::InvalidName("1A".to_owned()))
-        );
-        assert_eq!(
-            expand_str("${}", &env),
-            Err(ExpandError::InvalidName(String::new()))
-        );
-        assert_eq!(
-            expand_str("${A B}", &env),
-            Err(ExpandError::InvalidName("A B".to_owned()))
-        );
+        assert_eq!(expand_str("${1A}", &env), Err(ExpandError::InvalidName("1A".to_owned())));
+        assert_eq!(expand_str("${}", &env), Err(ExpandError::InvalidName(String::new())));
+        assert_eq!(expand_str("${A B}", &env), Err(ExpandError::InvalidName("A B".to_owned())));
     }
 
     #[test]
@@ -204,19 +180,14 @@ mod tests {
             serde_yaml_ng::from_str("keys:\n  - { name: demo, key: \"${DEMO_KEY}\" }\n  - { name: x, key: \"${MISSING}\" }\n")
                 .unwrap();
         let err = expand_tree(&mut value, &env).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "keys[1].key: environment variable MISSING is not set"
-        );
+        assert_eq!(err.to_string(), "keys[1].key: environment variable MISSING is not set");
     }
 
     #[test]
     fn tree_expands_nested_strings_only() {
-        let mut value: Value =
-            serde_yaml_ng::from_str("a: { b: [\"${HOST}\", 3, true] }\n\"${HOST}\": 1\n").unwrap();
+        let mut value: Value = serde_yaml_ng::from_str("a: { b: [\"${HOST}\", 3, true] }\n\"${HOST}\": 1\n").unwrap();
         expand_tree(&mut value, &env).unwrap();
-        let expected: Value =
-            serde_yaml_ng::from_str("a: { b: [example.com, 3, true] }\n\"${HOST}\": 1\n").unwrap();
+        let expected: Value = serde_yaml_ng::from_str("a: { b: [example.com, 3, true] }\n\"${HOST}\": 1\n").unwrap();
         assert_eq!(value, expected);
     }
 }

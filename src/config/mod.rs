@@ -25,8 +25,8 @@ pub use expand::ExpandError;
 pub use money::{PriceError, PricePerMillion};
 pub use secret::Secret;
 pub use types::{
-    AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, KeyEntry, Limits, Model, ModelKind,
-    Price, Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions, Timeouts,
+    AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, KeyEntry, Limits, Model, ModelKind, Price,
+    Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions, Timeouts,
 };
 
 /// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.
@@ -34,10 +34,7 @@ pub use types::{
 /// # Errors
 /// [`ConfigError::Io`] if the file cannot be read, otherwise as [`parse`].
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
     parse(&text, &|name| std::env::var(name).ok())
 }
 
@@ -52,22 +49,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let mut tree: Value = serde_yaml_ng::from_str(text).map_err(|err| ConfigError::syntax(&err))?;
     if tree.is_null() {
-        return Err(ConfigError::invalid(
-            expand::display_path(""),
-            "the config is empty",
-        ));
+        return Err(ConfigError::invalid(expand::display_path(""), "the config is empty"));
     }
     // Resolves `<<: *anchor` so shared blocks (e.g. timeouts) can be written once; without it
     // `<<` would be rejected as an unknown field.
-    tree.apply_merge()
-        .map_err(|err| ConfigError::syntax(&err))?;
+    tree.apply_merge().map_err(|err| ConfigError::syntax(&err))?;
     expand::expand_tree(&mut tree, env)?;
-    let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|err| {
-        ConfigError::invalid(
-            expand::display_path(&err.path().to_string()),
-            err.into_inner().to_string(),
-        )
-    })?;
+    let mut config: Config = serde_path_to_error::deserialize(tree)
+        .map_err(|err| ConfigError::invalid(expand::display_path(&err.path().to_string()), err.into_inner().to_string()))?;
     validate::normalise(&mut config);
     validate::validate(&config)?;
     Ok(config)

@@ -84,11 +84,7 @@ impl FromStr for PricePerMillion {
             return Err(PriceError::TooPrecise(s.to_owned()));
         }
         let too_large = || PriceError::TooLarge(s.to_owned());
-        let whole_value = if whole.is_empty() {
-            0
-        } else {
-            whole.parse::<u64>().map_err(|_| too_large())?
-        };
+        let whole_value = if whole.is_empty() { 0 } else { whole.parse::<u64>().map_err(|_| too_large())? };
         let frac_value = if frac.is_empty() {
             0
         } else {
@@ -186,10 +182,7 @@ mod tests {
         assert!(matches!(parse("."), Err(PriceError::NotADecimal(_))));
         assert!(matches!(parse(""), Err(PriceError::NotADecimal(_))));
         assert!(matches!(parse("1,5"), Err(PriceError::NotADecimal(_))));
-        assert!(matches!(
-            parse("18446744073710"),
-            Err(PriceError::TooLarge(_))
-        ));
+        assert!(matches!(parse("18446744073710"), Err(PriceError::TooLarge(_))));
     }
 
     #[test]
@@ -210,9 +203,7 @@ mod tests {
         assert!(from_yaml("-0.5").unwrap_err().contains("negative"));
         assert!(from_yaml(".nan").unwrap_err().contains("decimal number"));
         assert!(from_yaml(".inf").unwrap_err().contains("decimal number"));
-        assert!(from_yaml("0.0000001")
-            .unwrap_err()
-            .contains("6 decimal places"));
+        assert!(from_yaml("0.0000001").unwrap_err().contains("6 decimal places"));
     }
 
     #[test]

@@ -62,10 +62,7 @@ fn assert_err(text: &str, expected: &str) {
 
 fn assert_err_starts(text: &str, expected: &str) {
     let got = err(text);
-    assert!(
-        got.starts_with(expected),
-        "got {got:?}, expected it to start with {expected:?}"
-    );
+    assert!(got.starts_with(expected), "got {got:?}, expected it to start with {expected:?}");
 }
 
 #[test]
@@ -73,10 +70,7 @@ fn example_file_parses() {
     let config = ok(include_str!("../../conf/switchyard.example.yaml"));
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.admin.listen.to_string(), "127.0.0.1:9090");
-    assert_eq!(
-        config.admin.token.as_ref().map(Secret::expose),
-        Some("admin-secret")
-    );
+    assert_eq!(config.admin.token.as_ref().map(Secret::expose), Some("admin-secret"));
     assert_eq!(config.store, StoreConfig::Memory);
     assert_eq!(config.providers.len(), 3);
     assert_eq!(config.provider("anthropic").unwrap().protocol, Protocol::Anthropic);
@@ -97,16 +91,10 @@ fn example_file_parses() {
     assert_eq!(mini.channels[0].weight, 3);
     assert_eq!(mini.channels[1].priority, 1);
     let gpt4o = config.model_by_name("gpt-4o").unwrap();
-    assert_eq!(
-        gpt4o.price.as_ref().unwrap().output,
-        PricePerMillion(10_000_000)
-    );
+    assert_eq!(gpt4o.price.as_ref().unwrap().output, PricePerMillion(10_000_000));
     assert_eq!(config.keys.len(), 2);
     assert_eq!(config.keys[0].digest(), KeyEntry::digest_of("sk-demo-123"));
-    assert_eq!(
-        config.keys[1].digest(),
-        KeyEntry::digest_of("sk-example-ci")
-    );
+    assert_eq!(config.keys[1].digest(), KeyEntry::digest_of("sk-example-ci"));
 }
 
 #[test]
@@ -133,12 +121,7 @@ fn defaults_apply_when_sections_are_omitted() {
 
 #[test]
 fn partial_sections_keep_other_defaults() {
-    let config = ok(&doc(
-        "server: { threads: 4 }\nadmin: { token: t }",
-        None,
-        None,
-        None,
-    ));
+    let config = ok(&doc("server: { threads: 4 }\nadmin: { token: t }", None, None, None));
     assert_eq!(config.server.threads, 4);
     assert_eq!(config.server.grace_period_seconds, 30);
     assert_eq!(config.admin.listen.to_string(), "127.0.0.1:9090");
@@ -180,48 +163,26 @@ fn bad_and_zero_durations_name_the_field() {
             None,
         )
     };
-    assert_err_starts(
-        &with("{ connect: 5x }"),
-        "providers[0].timeouts.connect: invalid value",
-    );
-    assert_err(
-        &with("{ idle: 0s }"),
-        "providers[0].timeouts.idle: must be greater than 0",
-    );
+    assert_err_starts(&with("{ connect: 5x }"), "providers[0].timeouts.connect: invalid value");
+    assert_err(&with("{ idle: 0s }"), "providers[0].timeouts.idle: must be greater than 0");
 }
 
 #[test]
 fn unknown_fields_are_rejected() {
-    let models =
-        "models:\n  - id: m\n    channels:\n      - { provider: openai, model: m, prioirty: 1 }";
-    assert_err_starts(
-        &doc("", None, Some(models), None),
-        "models[0].channels[0].prioirty: unknown field `prioirty`",
-    );
-    assert_err_starts(
-        &doc("listne: 1.2.3.4:5", None, None, None),
-        "listne: unknown field `listne`",
-    );
+    let models = "models:\n  - id: m\n    channels:\n      - { provider: openai, model: m, prioirty: 1 }";
+    assert_err_starts(&doc("", None, Some(models), None), "models[0].channels[0].prioirty: unknown field `prioirty`");
+    assert_err_starts(&doc("listne: 1.2.3.4:5", None, None, None), "listne: unknown field `listne`");
 }
 
 #[test]
 fn missing_required_fields_are_named() {
-    assert_err_starts(
-        &doc("", None, Some("models:\n  - { id: m }"), None),
-        "models[0]: missing field `channels`",
-    );
-    assert_err_starts(
-        "listen: 127.0.0.1:8080\nmodels: []\n",
-        "(top level): missing field `providers`",
-    );
+    assert_err_starts(&doc("", None, Some("models:\n  - { id: m }"), None), "models[0]: missing field `channels`");
+    assert_err_starts("listen: 127.0.0.1:8080\nmodels: []\n", "(top level): missing field `providers`");
 }
 
 #[test]
 fn wrong_types_name_the_field() {
-    assert_err_starts(
-        &doc("server: { threads: many }", None, None, None),
-        "server.threads: invalid type",
-    );
+    assert_err_starts(&doc("server: { threads: many }", None, None, None), "server.threads: invalid type");
     assert_err_starts(
         &doc("", None, None, None).replace("listen: 127.0.0.1:8080", "listen: nowhere"),
         "listen: invalid socket address",
@@ -230,48 +191,21 @@ fn wrong_types_name_the_field() {
 
 #[test]
 fn env_expansion_applies_and_names_unset_variables() {
-    let config = ok(&doc(
-        "",
-        None,
-        None,
-        Some("keys:\n  - { name: demo, key: \"${DEMO_KEY}\" }"),
-    ));
-    assert_eq!(
-        config.keys[0].key.as_ref().map(Secret::expose),
-        Some("sk-demo-123")
-    );
+    let config = ok(&doc("", None, None, Some("keys:\n  - { name: demo, key: \"${DEMO_KEY}\" }")));
+    assert_eq!(config.keys[0].key.as_ref().map(Secret::expose), Some("sk-demo-123"));
 
     let keys = "keys:\n  - { name: a, key: k1 }\n  - { name: b, key: \"${NOT_SET}\" }";
-    assert_err(
-        &doc("", None, None, Some(keys)),
-        "keys[1].key: environment variable NOT_SET is not set",
-    );
+    assert_err(&doc("", None, None, Some(keys)), "keys[1].key: environment variable NOT_SET is not set");
 
-    let config = ok(&doc(
-        "",
-        None,
-        None,
-        Some("keys:\n  - { name: demo, key: \"a$${DEMO_KEY}\" }"),
-    ));
-    assert_eq!(
-        config.keys[0].key.as_ref().map(Secret::expose),
-        Some("a${DEMO_KEY}")
-    );
+    let config = ok(&doc("", None, None, Some("keys:\n  - { name: demo, key: \"a$${DEMO_KEY}\" }")));
+    assert_eq!(config.keys[0].key.as_ref().map(Secret::expose), Some("a${DEMO_KEY}"));
 }
 
 #[test]
 fn prices_are_exact_and_errors_name_the_field() {
-    let model = |price: &str| {
-        format!("models:\n  - id: m\n    price: {price}\n    channels: [{{ provider: openai, model: m }}]")
-    };
-    let config = ok(&doc(
-        "",
-        None,
-        Some(&model(
-            "{ input: 0.075, output: \"1.25\", cache_read: 2, cache_write: 0.000001 }",
-        )),
-        None,
-    ));
+    let model = |price: &str| format!("models:\n  - id: m\n    price: {price}\n    channels: [{{ provider: openai, model: m }}]");
+    let config =
+        ok(&doc("", None, Some(&model("{ input: 0.075, output: \"1.25\", cache_read: 2, cache_write: 0.000001 }")), None));
     let price = config.models[0].price.clone().unwrap();
     assert_eq!(price.input, PricePerMillion(75_000));
     assert_eq!(price.output, PricePerMillion(1_250_000));
@@ -279,12 +213,7 @@ fn prices_are_exact_and_errors_name_the_field() {
     assert_eq!(price.cache_write, Some(PricePerMillion(1)));
 
     assert_err_starts(
-        &doc(
-            "",
-            None,
-            Some(&model("{ input: 0.0000001, output: 1 }")),
-            None,
-        ),
+        &doc("", None, Some(&model("{ input: 0.0000001, output: 1 }")), None),
         "models[0].price.input: price has more than 6 decimal places",
     );
     assert_err_starts(
@@ -292,18 +221,10 @@ fn prices_are_exact_and_errors_name_the_field() {
         "models[0].price.output: price must not be negative",
     );
     assert_err_starts(
-        &doc(
-            "",
-            None,
-            Some(&model("{ input: 1, output: 1, cache_read: .nan }")),
-            None,
-        ),
+        &doc("", None, Some(&model("{ input: 1, output: 1, cache_read: .nan }")), None),
         "models[0].price.cache_read: price must be a decimal number",
     );
-    assert_err_starts(
-        &doc("", None, Some(&model("{ input: 1 }")), None),
-        "models[0].price: missing field `output`",
-    );
+    assert_err_starts(&doc("", None, Some(&model("{ input: 1 }")), None), "models[0].price: missing field `output`");
 }
 
 #[test]
@@ -319,10 +240,7 @@ fn store_urls_are_checked() {
     assert_eq!(config.store_options.timeout, Duration::from_millis(100));
     assert_eq!(config.store_options.limits_on_outage, FailMode::Closed);
     assert_eq!(config.store_options.key_cache_ttl, Duration::from_secs(1));
-    assert_err(
-        &doc("store_options: { timeout: 0s }", None, None, None),
-        "store_options.timeout: must be greater than 0",
-    );
+    assert_err(&doc("store_options: { timeout: 0s }", None, None, None), "store_options.timeout: must be greater than 0");
     assert_err(
         &doc("store: postgres://x", None, None, None),
         "store: expected `memory`, a redis:// or rediss:// URL, or redis-cluster://host:port,…",
@@ -334,58 +252,33 @@ fn protocols_are_the_three_known_words() {
     let with = |protocol: &str| {
         doc(
             "",
-            Some(&format!(
-                "providers:\n  - {{ name: openai, protocol: {protocol}, base_url: \"https://x.test\", api_key: k }}"
-            )),
+            Some(&format!("providers:\n  - {{ name: openai, protocol: {protocol}, base_url: \"https://x.test\", api_key: k }}")),
             None,
             None,
         )
     };
     assert_eq!(ok(&with("anthropic")).providers[0].protocol, Protocol::Anthropic);
-    assert_err_starts(
-        &with("OpenAI"),
-        "providers[0].protocol: unknown variant `OpenAI`",
-    );
+    assert_err_starts(&with("OpenAI"), "providers[0].protocol: unknown variant `OpenAI`");
 }
 
 #[test]
 fn provider_rules() {
-    let one = |name: &str, url: &str| {
-        format!("  - {{ name: \"{name}\", protocol: openai, base_url: \"{url}\", api_key: k }}\n")
-    };
+    let one = |name: &str, url: &str| format!("  - {{ name: \"{name}\", protocol: openai, base_url: \"{url}\", api_key: k }}\n");
     let providers = |entries: &[String]| format!("providers:\n{}", entries.concat());
     let with = |entries: &[String]| doc("", Some(&providers(entries)), None, None);
 
+    assert_err(&doc("", Some("providers: []"), None, None), "providers: at least one provider is required");
+    assert_err(&with(&[one("openai", "https://a.test"), one("", "https://b.test")]), "providers[1].name: must not be empty");
     assert_err(
-        &doc("", Some("providers: []"), None, None),
-        "providers: at least one provider is required",
-    );
-    assert_err(
-        &with(&[one("openai", "https://a.test"), one("", "https://b.test")]),
-        "providers[1].name: must not be empty",
-    );
-    assert_err(
-        &with(&[
-            one("openai", "https://a.test"),
-            one("openai", "https://b.test"),
-        ]),
+        &with(&[one("openai", "https://a.test"), one("openai", "https://b.test")]),
         "providers[1].name: duplicate provider name \"openai\" (also providers[0].name)",
     );
     assert_err(
-        &with(&[
-            one("openai", "https://a.test"),
-            one("a/b", "https://b.test"),
-        ]),
+        &with(&[one("openai", "https://a.test"), one("a/b", "https://b.test")]),
         "providers[1].name: \"a/b\" must not contain `/`",
     );
-    assert_err(
-        &with(&[one("openai", "ftp://a.test/v1")]),
-        "providers[0].base_url: scheme must be http or https, not \"ftp\"",
-    );
-    assert_err_starts(
-        &with(&[one("openai", "not a url")]),
-        "providers[0].base_url: invalid URL \"not a url\"",
-    );
+    assert_err(&with(&[one("openai", "ftp://a.test/v1")]), "providers[0].base_url: scheme must be http or https, not \"ftp\"");
+    assert_err_starts(&with(&[one("openai", "not a url")]), "providers[0].base_url: invalid URL \"not a url\"");
 }
 
 #[test]
@@ -393,47 +286,25 @@ fn model_names_are_unique_across_ids_and_aliases() {
     let models = |body: &str| doc("", None, Some(&format!("models:\n{body}")), None);
     let channels = "channels: [{ provider: openai, model: x }]";
     assert_err(
-        &models(&format!(
-            "  - {{ id: a, {channels} }}\n  - {{ id: a, {channels} }}\n"
-        )),
+        &models(&format!("  - {{ id: a, {channels} }}\n  - {{ id: a, {channels} }}\n")),
         "models[1].id: model name \"a\" is already used by models[0].id",
     );
     assert_err(
-        &models(&format!(
-            "  - {{ id: a, {channels} }}\n  - {{ id: b, aliases: [c, a], {channels} }}\n"
-        )),
+        &models(&format!("  - {{ id: a, {channels} }}\n  - {{ id: b, aliases: [c, a], {channels} }}\n")),
         "models[1].aliases[1]: model name \"a\" is already used by models[0].id",
     );
     assert_err(
-        &models(&format!(
-            "  - {{ id: a, aliases: [b], {channels} }}\n  - {{ id: b, {channels} }}\n"
-        )),
+        &models(&format!("  - {{ id: a, aliases: [b], {channels} }}\n  - {{ id: b, {channels} }}\n")),
         "models[1].id: model name \"b\" is already used by models[0].aliases[0]",
     );
-    assert_err(
-        &models(&format!("  - {{ id: a, aliases: [\"\"], {channels} }}\n")),
-        "models[0].aliases[0]: must not be empty",
-    );
-    assert_err(
-        &models(&format!("  - {{ id: \"\", {channels} }}\n")),
-        "models[0].id: must not be empty",
-    );
-    assert_err(
-        &doc("", None, Some("models: []"), None),
-        "models: at least one model is required",
-    );
+    assert_err(&models(&format!("  - {{ id: a, aliases: [\"\"], {channels} }}\n")), "models[0].aliases[0]: must not be empty");
+    assert_err(&models(&format!("  - {{ id: \"\", {channels} }}\n")), "models[0].id: must not be empty");
+    assert_err(&doc("", None, Some("models: []"), None), "models: at least one model is required");
 }
 
 #[test]
 fn channel_rules() {
-    let with = |channels: &str| {
-        doc(
-            "",
-            None,
-            Some(&format!("models:\n  - id: m\n    channels: {channels}")),
-            None,
-        )
-    };
+    let with = |channels: &str| doc("", None, Some(&format!("models:\n  - id: m\n    channels: {channels}")), None);
     assert_err(
         &with("[{ provider: openai, model: m }, { provider: backup, model: m }]"),
         "models[0].channels[1].provider: unknown provider \"backup\"; declared providers: openai",
@@ -442,14 +313,8 @@ fn channel_rules() {
         &with("[{ provider: openai, model: m, weight: 0 }]"),
         "models[0].channels[0].weight: must be at least 1 (to stop using a channel, remove it or give it a higher priority number)",
     );
-    assert_err(
-        &with("[{ provider: openai, model: \"\" }]"),
-        "models[0].channels[0].model: must not be empty",
-    );
-    assert_err(
-        &with("[]"),
-        "models[0].channels: at least one channel is required",
-    );
+    assert_err(&with("[{ provider: openai, model: \"\" }]"), "models[0].channels[0].model: must not be empty");
+    assert_err(&with("[]"), "models[0].channels: at least one channel is required");
 }
 
 #[test]
@@ -457,10 +322,7 @@ fn key_rules() {
     let with = |keys: &str| doc("", None, None, Some(&format!("keys:\n{keys}")));
     let digest = hex::encode(KeyEntry::digest_of("k1"));
 
-    assert_err(
-        &with("  - { name: \"\", key: k1 }"),
-        "keys[0].name: must not be empty",
-    );
+    assert_err(&with("  - { name: \"\", key: k1 }"), "keys[0].name: must not be empty");
     assert_err(
         &with("  - { name: a, key: k1 }\n  - { name: a, key: k2 }"),
         "keys[1].name: duplicate key name \"a\" (also keys[0].name)",
@@ -469,69 +331,37 @@ fn key_rules() {
         &with(&format!("  - {{ name: a, key: k1, key_sha256: {digest} }}")),
         "keys[0]: set either `key` or `key_sha256`, not both",
     );
-    assert_err(
-        &with("  - { name: a }"),
-        "keys[0]: one of `key` or `key_sha256` is required",
-    );
+    assert_err(&with("  - { name: a }"), "keys[0]: one of `key` or `key_sha256` is required");
     assert_err(
         &with("  - { name: a, key: \"${EMPTY}\" }"),
         "keys[0].key: must not be empty (is its environment variable set to an empty value?)",
     );
+    assert_err_starts(&with("  - { name: a, key_sha256: abc }"), "keys[0].key_sha256: must be 64 hex digits");
     assert_err_starts(
-        &with("  - { name: a, key_sha256: abc }"),
-        "keys[0].key_sha256: must be 64 hex digits",
-    );
-    assert_err_starts(
-        &with(&format!(
-            "  - {{ name: a, key_sha256: {} }}",
-            "g".repeat(64)
-        )),
+        &with(&format!("  - {{ name: a, key_sha256: {} }}", "g".repeat(64))),
         "keys[0].key_sha256: must be 64 hex digits",
     );
     assert_err(
-        &with(&format!(
-            "  - {{ name: a, key: k1 }}\n  - {{ name: b, key_sha256: {} }}",
-            digest.to_uppercase()
-        )),
+        &with(&format!("  - {{ name: a, key: k1 }}\n  - {{ name: b, key_sha256: {} }}", digest.to_uppercase())),
         "keys[1].key_sha256: same key as keys[0]",
     );
-    assert_err(
-        &with("  - { name: a, key: k1 }\n  - { name: b, key: k1 }"),
-        "keys[1].key: same key as keys[0]",
-    );
+    assert_err(&with("  - { name: a, key: k1 }\n  - { name: b, key: k1 }"), "keys[1].key: same key as keys[0]");
 
-    let config = ok(&with(&format!(
-        "  - {{ name: a, key_sha256: {} }}",
-        digest.to_uppercase()
-    )));
+    let config = ok(&with(&format!("  - {{ name: a, key_sha256: {} }}", digest.to_uppercase())));
     assert_eq!(config.keys[0].key_sha256.as_deref(), Some(digest.as_str()));
     assert_eq!(config.keys[0].digest(), KeyEntry::digest_of("k1"));
 }
 
 #[test]
 fn server_limits_and_listener_rules() {
-    assert_err(
-        &doc("server: { threads: 0 }", None, None, None),
-        "server.threads: must be at least 1",
-    );
-    assert_err(
-        &doc("limits: { max_body_bytes: 0 }", None, None, None),
-        "limits.max_body_bytes: must be greater than 0",
-    );
+    assert_err(&doc("server: { threads: 0 }", None, None, None), "server.threads: must be at least 1");
+    assert_err(&doc("limits: { max_body_bytes: 0 }", None, None, None), "limits.max_body_bytes: must be greater than 0");
     assert_err(
         &doc("admin: { listen: 127.0.0.1:8080 }", None, None, None),
         "admin.listen: 127.0.0.1:8080 clashes with listen (127.0.0.1:8080); the admin listener needs its own address",
     );
-    assert_err_starts(
-        &doc("admin: { listen: \"0.0.0.0:8080\" }", None, None, None),
-        "admin.listen: 0.0.0.0:8080 clashes",
-    );
-    ok(&doc(
-        "admin: { listen: \"127.0.0.2:8080\" }",
-        None,
-        None,
-        None,
-    ));
+    assert_err_starts(&doc("admin: { listen: \"0.0.0.0:8080\" }", None, None, None), "admin.listen: 0.0.0.0:8080 clashes");
+    ok(&doc("admin: { listen: \"127.0.0.2:8080\" }", None, None, None));
     assert_err(
         &doc("admin: { token: \"${EMPTY}\" }", None, None, None),
         "admin.token: must not be empty; remove `token` to run the admin API without one",
@@ -559,10 +389,7 @@ providers:
     timeouts: { <<: *slow, idle: 30s }
 "#;
     // `x-timeouts` is not a field: anchors must live somewhere that is.
-    assert_err_starts(
-        &doc("", Some(providers), None, None),
-        "x-timeouts: unknown field `x-timeouts`",
-    );
+    assert_err_starts(&doc("", Some(providers), None, None), "x-timeouts: unknown field `x-timeouts`");
     let providers = r#"
 providers:
   - name: openai
@@ -586,39 +413,22 @@ providers:
 fn secrets_are_redacted_in_debug_output() {
     let config = ok(include_str!("../../conf/switchyard.example.yaml"));
     let shown = format!("{config:?}");
-    for secret in [
-        "sk-demo-123",
-        "sk-openai-secret",
-        "sk-backup-secret",
-        "admin-secret",
-    ] {
+    for secret in ["sk-demo-123", "sk-openai-secret", "sk-backup-secret", "admin-secret"] {
         assert!(!shown.contains(secret), "{secret} leaked into {shown}");
     }
     assert!(shown.contains("<redacted>"));
 
     let store = StoreConfig::Redis("redis://:hunter2@cache.internal:6379/0".to_owned());
-    assert_eq!(
-        format!("{store:?}"),
-        "Redis(\"redis://<redacted>@cache.internal:6379/0\")"
-    );
+    assert_eq!(format!("{store:?}"), "Redis(\"redis://<redacted>@cache.internal:6379/0\")");
 }
 
 #[test]
 fn lookups_resolve_ids_aliases_and_providers() {
     let config = ok(include_str!("../../conf/switchyard.example.yaml"));
-    assert_eq!(
-        config.model_by_name("gpt-4o-mini").map(|m| m.id.as_str()),
-        Some("gpt-4o-mini")
-    );
-    assert_eq!(
-        config.model_by_name("openai/gpt-4o").map(|m| m.id.as_str()),
-        Some("gpt-4o")
-    );
+    assert_eq!(config.model_by_name("gpt-4o-mini").map(|m| m.id.as_str()), Some("gpt-4o-mini"));
+    assert_eq!(config.model_by_name("openai/gpt-4o").map(|m| m.id.as_str()), Some("gpt-4o"));
     assert!(config.model_by_name("nope").is_none());
-    assert_eq!(
-        config.provider("openai").map(|p| p.protocol),
-        Some(Protocol::Openai)
-    );
+    assert_eq!(config.provider("openai").map(|p| p.protocol), Some(Protocol::Openai));
     assert!(config.provider("nope").is_none());
 }
 
@@ -662,7 +472,8 @@ models:
 #[test]
 fn accounts_and_their_keys() {
     let keys = "keys:\n  - { name: ops, key: k1 }\n  - { name: team, key: k2, account: team, models: [m], limits: { rpm: 5 } }\n";
-    let config = ok(&doc("accounts:\n  - { id: team, limits: { rpm: 60, rpd: 1000 } }\nfree_tier: { rpm: 3 }", None, None, Some(keys)));
+    let config =
+        ok(&doc("accounts:\n  - { id: team, limits: { rpm: 60, rpd: 1000 } }\nfree_tier: { rpm: 3 }", None, None, Some(keys)));
     assert_eq!(config.accounts[0].group, "default");
     assert_eq!(config.accounts[0].limits.rpm, Some(60));
     assert_eq!(config.keys[1].account.as_deref(), Some("team"));

@@ -54,9 +54,7 @@ pub struct Config {
 impl Config {
     /// The model a client means by `name`: its public id or one of its aliases.
     pub fn model_by_name(&self, name: &str) -> Option<&Model> {
-        self.models
-            .iter()
-            .find(|m| m.id == name || m.aliases.iter().any(|a| a == name))
+        self.models.iter().find(|m| m.id == name || m.aliases.iter().any(|a| a == name))
     }
 
     /// The provider declared under `name`.
@@ -82,11 +80,7 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9090)),
-            token: None,
-            metrics_public: false,
-        }
+        AdminConfig { listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9090)), token: None, metrics_public: false }
     }
 }
 
@@ -119,9 +113,7 @@ impl<'de> Deserialize<'de> for StoreConfig {
             Ok(StoreConfig::RedisCluster(nodes))
         } else {
             // The value is not echoed: it may be a mistyped URL with a password in it.
-            Err(de::Error::custom(
-                "expected `memory`, a redis:// or rediss:// URL, or redis-cluster://host:port,…",
-            ))
+            Err(de::Error::custom("expected `memory`, a redis:// or rediss:// URL, or redis-cluster://host:port,…"))
         }
     }
 }
@@ -277,11 +269,7 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings {
-            threads: 2,
-            grace_period_seconds: 30,
-            graceful_shutdown_timeout_seconds: 5,
-        }
+        ServerSettings { threads: 2, grace_period_seconds: 30, graceful_shutdown_timeout_seconds: 5 }
     }
 }
 
@@ -302,11 +290,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_body_bytes: 32 * 1024 * 1024,
-            media_max_bytes: 20 * 1024 * 1024,
-            media_allow_private: false,
-        }
+        Limits { max_body_bytes: 32 * 1024 * 1024, media_max_bytes: 20 * 1024 * 1024, media_allow_private: false }
     }
 }
 
@@ -405,11 +389,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(5),
-            first_byte: Duration::from_secs(60),
-            idle: Duration::from_secs(60),
-        }
+        Timeouts { connect: Duration::from_secs(5), first_byte: Duration::from_secs(60), idle: Duration::from_secs(60) }
     }
 }
 

@@ -39,10 +39,7 @@ fn check_listeners(config: &Config) -> Check {
     if listeners_clash(config.listen, config.admin.listen) {
         return Err(ConfigError::invalid(
             "admin.listen",
-            format!(
-                "{} clashes with listen ({}); the admin listener needs its own address",
-                config.admin.listen, config.listen
-            ),
+            format!("{} clashes with listen ({}); the admin listener needs its own address", config.admin.listen, config.listen),
         ));
     }
     if let Some(token) = &config.admin.token {
@@ -74,11 +71,8 @@ fn check_store(store: &StoreConfig, options: &StoreOptions) -> Check {
             return Err(ConfigError::invalid("store", "not a valid Redis URL (expected redis://host:port/db)"));
         }
     }
-    let durations = [
-        ("timeout", options.timeout),
-        ("breaker_cooldown", options.breaker_cooldown),
-        ("key_cache_ttl", options.key_cache_ttl),
-    ];
+    let durations =
+        [("timeout", options.timeout), ("breaker_cooldown", options.breaker_cooldown), ("key_cache_ttl", options.key_cache_ttl)];
     for (field, value) in durations {
         if value == Duration::ZERO {
             return Err(ConfigError::invalid(format!("store_options.{field}"), "must be greater than 0"));
@@ -96,10 +90,7 @@ fn check_store(store: &StoreConfig, options: &StoreOptions) -> Check {
 fn check_limits(path: &str, limits: &RateLimits) -> Check {
     for (field, value) in [("rpm", limits.rpm), ("rpd", limits.rpd), ("tpm", limits.tpm)] {
         if value == Some(0) {
-            return Err(ConfigError::invalid(
-                format!("{path}.{field}"),
-                "must be at least 1 (remove it for no limit)",
-            ));
+            return Err(ConfigError::invalid(format!("{path}.{field}"), "must be at least 1 (remove it for no limit)"));
         }
     }
     Ok(())
@@ -108,13 +99,9 @@ fn check_limits(path: &str, limits: &RateLimits) -> Check {
 fn check_accounts(accounts: &[AccountEntry]) -> Check {
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for (i, account) in accounts.iter().enumerate() {
-        let ok = !account.id.is_empty()
-            && account.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let ok = !account.id.is_empty() && account.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !ok {
-            return Err(ConfigError::invalid(
-                format!("accounts[{i}].id"),
-                "must be letters, digits, `_` or `-`",
-            ));
+            return Err(ConfigError::invalid(format!("accounts[{i}].id"), "must be letters, digits, `_` or `-`"));
         }
         if let Some(first) = ids.insert(account.id.as_str(), i) {
             return Err(ConfigError::invalid(
@@ -155,20 +142,14 @@ fn check_server(config: &Config) -> Check {
         return Err(ConfigError::invalid("server.threads", "must be at least 1"));
     }
     if config.limits.max_body_bytes == 0 {
-        return Err(ConfigError::invalid(
-            "limits.max_body_bytes",
-            "must be greater than 0",
-        ));
+        return Err(ConfigError::invalid("limits.max_body_bytes", "must be greater than 0"));
     }
     Ok(())
 }
 
 fn check_providers(providers: &[Provider]) -> Check {
     if providers.is_empty() {
-        return Err(ConfigError::invalid(
-            "providers",
-            "at least one provider is required",
-        ));
+        return Err(ConfigError::invalid("providers", "at least one provider is required"));
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, provider) in providers.iter().enumerate() {
@@ -177,18 +158,12 @@ fn check_providers(providers: &[Provider]) -> Check {
         if let Some(first) = seen.insert(provider.name.as_str(), i) {
             return Err(ConfigError::invalid(
                 at("name"),
-                format!(
-                    "duplicate provider name {:?} (also providers[{first}].name)",
-                    provider.name
-                ),
+                format!("duplicate provider name {:?} (also providers[{first}].name)", provider.name),
             ));
         }
         let url = &provider.base_url;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(ConfigError::invalid(
-                at("base_url"),
-                format!("scheme must be http or https, not {:?}", url.scheme()),
-            ));
+            return Err(ConfigError::invalid(at("base_url"), format!("scheme must be http or https, not {:?}", url.scheme())));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(ConfigError::invalid(at("base_url"), "must name a host"));
@@ -200,10 +175,7 @@ fn check_providers(providers: &[Provider]) -> Check {
         ];
         for (field, value) in timeouts {
             if value == Duration::ZERO {
-                return Err(ConfigError::invalid(
-                    at(&format!("timeouts.{field}")),
-                    "must be greater than 0",
-                ));
+                return Err(ConfigError::invalid(at(&format!("timeouts.{field}")), "must be greater than 0"));
             }
         }
     }
@@ -217,41 +189,26 @@ fn check_name(path: &str, name: &str) -> Check {
         return Err(ConfigError::invalid(path, "must not be empty"));
     }
     if name.contains('/') {
-        return Err(ConfigError::invalid(
-            path,
-            format!("{name:?} must not contain `/`"),
-        ));
+        return Err(ConfigError::invalid(path, format!("{name:?} must not contain `/`")));
     }
     Ok(())
 }
 
-
 fn check_models(config: &Config) -> Check {
     if config.models.is_empty() {
-        return Err(ConfigError::invalid(
-            "models",
-            "at least one model is required",
-        ));
+        return Err(ConfigError::invalid("models", "at least one model is required"));
     }
     // Ids and aliases share one namespace: a client sends one string and it must mean one model.
     let mut names: HashMap<&str, String> = HashMap::new();
     for (i, model) in config.models.iter().enumerate() {
-        let labelled = std::iter::once((format!("models[{i}].id"), model.id.as_str())).chain(
-            model
-                .aliases
-                .iter()
-                .enumerate()
-                .map(|(j, a)| (format!("models[{i}].aliases[{j}]"), a.as_str())),
-        );
+        let labelled = std::iter::once((format!("models[{i}].id"), model.id.as_str()))
+            .chain(model.aliases.iter().enumerate().map(|(j, a)| (format!("models[{i}].aliases[{j}]"), a.as_str())));
         for (path, name) in labelled {
             if name.trim().is_empty() {
                 return Err(ConfigError::invalid(path, "must not be empty"));
             }
             if let Some(first) = names.get(name) {
-                return Err(ConfigError::invalid(
-                    path,
-                    format!("model name {name:?} is already used by {first}"),
-                ));
+                return Err(ConfigError::invalid(path, format!("model name {name:?} is already used by {first}")));
             }
             names.insert(name, path);
         }
@@ -265,10 +222,7 @@ fn check_models(config: &Config) -> Check {
 
 fn check_channels(config: &Config, i: usize, model: &Model) -> Check {
     if model.channels.is_empty() {
-        return Err(ConfigError::invalid(
-            format!("models[{i}].channels"),
-            "at least one channel is required",
-        ));
+        return Err(ConfigError::invalid(format!("models[{i}].channels"), "at least one channel is required"));
     }
     for (j, channel) in model.channels.iter().enumerate() {
         let at = |field: &str| format!("models[{i}].channels[{j}].{field}");
@@ -276,11 +230,7 @@ fn check_channels(config: &Config, i: usize, model: &Model) -> Check {
             let declared: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
             return Err(ConfigError::invalid(
                 at("provider"),
-                format!(
-                    "unknown provider {:?}; declared providers: {}",
-                    channel.provider,
-                    declared.join(", ")
-                ),
+                format!("unknown provider {:?}; declared providers: {}", channel.provider, declared.join(", ")),
             ));
         }
         if channel.model.trim().is_empty() {
@@ -307,25 +257,14 @@ fn check_keys(keys: &[KeyEntry]) -> Check {
         if let Some(first) = names.insert(entry.name.as_str(), i) {
             return Err(ConfigError::invalid(
                 at("name"),
-                format!(
-                    "duplicate key name {:?} (also keys[{first}].name)",
-                    entry.name
-                ),
+                format!("duplicate key name {:?} (also keys[{first}].name)", entry.name),
             ));
         }
         let field = match (&entry.key, &entry.key_sha256) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::invalid(
-                    format!("keys[{i}]"),
-                    "set either `key` or `key_sha256`, not both",
-                ))
+                return Err(ConfigError::invalid(format!("keys[{i}]"), "set either `key` or `key_sha256`, not both"))
             }
-            (None, None) => {
-                return Err(ConfigError::invalid(
-                    format!("keys[{i}]"),
-                    "one of `key` or `key_sha256` is required",
-                ))
-            }
+            (None, None) => return Err(ConfigError::invalid(format!("keys[{i}]"), "one of `key` or `key_sha256` is required")),
             (Some(key), None) => {
                 if key.is_empty() {
                     return Err(ConfigError::invalid(
@@ -347,10 +286,7 @@ fn check_keys(keys: &[KeyEntry]) -> Check {
         };
         // Two entries with one key would make the key's owner ambiguous.
         if let Some(first) = digests.insert(entry.digest(), i) {
-            return Err(ConfigError::invalid(
-                at(field),
-                format!("same key as keys[{first}]"),
-            ));
+            return Err(ConfigError::invalid(at(field), format!("same key as keys[{first}]")));
         }
     }
     Ok(())

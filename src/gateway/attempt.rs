@@ -100,7 +100,12 @@ impl Expect for Whole {
     type Answer = WholeAnswer;
     const STREAM: bool = false;
 
-    async fn accept(upstreams: &Upstreams, dialect: &'static dyn Dialect, mut ex: Exchange, peer: Box<HttpPeer>) -> Result<WholeAnswer, AttemptError> {
+    async fn accept(
+        upstreams: &Upstreams,
+        dialect: &'static dyn Dialect,
+        mut ex: Exchange,
+        peer: Box<HttpPeer>,
+    ) -> Result<WholeAnswer, AttemptError> {
         let body = ex.read_to_end(RESPONSE_LIMIT).await?;
         let Some(head) = ex.header().cloned() else {
             return Err(AttemptError::Read("no response head".into()));
@@ -114,7 +119,12 @@ impl Expect for Streamed {
     type Answer = StreamAnswer;
     const STREAM: bool = true;
 
-    async fn accept(_upstreams: &Upstreams, dialect: &'static dyn Dialect, mut ex: Exchange, peer: Box<HttpPeer>) -> Result<StreamAnswer, AttemptError> {
+    async fn accept(
+        _upstreams: &Upstreams,
+        dialect: &'static dyn Dialect,
+        mut ex: Exchange,
+        peer: Box<HttpPeer>,
+    ) -> Result<StreamAnswer, AttemptError> {
         let mut decoder = SseDecoder::new();
         let mut first = Vec::new();
         while first.is_empty() {
@@ -141,7 +151,12 @@ pub struct Answered<A> {
 enum Tried<A> {
     Committed(A),
     /// A non-2xx answer: retryable (try the next channel) or about the request (give up).
-    Status { status: u16, body: Bytes, retry_after: Option<String>, dialect: &'static dyn Dialect },
+    Status {
+        status: u16,
+        body: Bytes,
+        retry_after: Option<String>,
+        dialect: &'static dyn Dialect,
+    },
 }
 
 enum LastFailure {
@@ -172,7 +187,11 @@ pub async fn run<E: Expect, C: UpstreamCall>(
             Ok(Tried::Status { status, .. }) => format!("status_{status}"),
             Err(e) => e.label().to_owned(),
         };
-        ctx.attempts.push(AttemptRecord { channel: channel.label.clone(), outcome, duration_ms: started.elapsed().as_millis() as u64 });
+        ctx.attempts.push(AttemptRecord {
+            channel: channel.label.clone(),
+            outcome,
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
         match tried {
             Ok(Tried::Committed(answer)) => return Ok(Answered { answer, warnings }),
             Ok(Tried::Status { status, body, retry_after, dialect }) => {
@@ -190,7 +209,11 @@ pub async fn run<E: Expect, C: UpstreamCall>(
     Err(exhausted(ctx, last))
 }
 
-async fn attempt<E: Expect>(upstreams: &Upstreams, provider: &ProviderRuntime, prepared: Prepared) -> Result<Tried<E::Answer>, AttemptError> {
+async fn attempt<E: Expect>(
+    upstreams: &Upstreams,
+    provider: &ProviderRuntime,
+    prepared: Prepared,
+) -> Result<Tried<E::Answer>, AttemptError> {
     let target = &provider.target;
     let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
     let peer = Box::new(exchange::peer(addr, &provider.target, provider.timeouts.connect));
@@ -231,7 +254,9 @@ fn exhausted(ctx: &RequestCtx, last: LastFailure) -> Failure {
         LastFailure::Status { status, body, retry_after, dialect, secret } => {
             let client = if status == 401 || status == 403 {
                 // The gateway's own provider credentials were refused: not the client's fault.
-                ApiError::new(ErrorClass::Server, "the upstream refused the gateway's credentials").with_status(502).with_code("upstream_auth_failed")
+                ApiError::new(ErrorClass::Server, "the upstream refused the gateway's credentials")
+                    .with_status(502)
+                    .with_code("upstream_auth_failed")
             } else {
                 // The status is kept (529 included); each inbound renderer maps it for its clients.
                 dialect.upstream_error(status, &body, retry_after.as_deref()).redacted(&[secret.as_str()])
@@ -240,14 +265,17 @@ fn exhausted(ctx: &RequestCtx, last: LastFailure) -> Failure {
         }
         LastFailure::Transport(e) => {
             let message = match e {
-                AttemptError::FirstByteTimeout(_) | AttemptError::IdleTimeout(_) => format!("no upstream for model `{model}` answered in time"),
+                AttemptError::FirstByteTimeout(_) | AttemptError::IdleTimeout(_) => {
+                    format!("no upstream for model `{model}` answered in time")
+                }
                 _ => format!("no upstream could serve model `{model}` right now"),
             };
             let client = ApiError::new(ErrorClass::Unavailable, message).with_code("no_available_channel");
             (client, None, String::new(), Some(e))
         }
         LastFailure::None => {
-            let client = ApiError::new(ErrorClass::Unavailable, format!("no available channel for model `{model}`")).with_code("no_available_channel");
+            let client = ApiError::new(ErrorClass::Unavailable, format!("no available channel for model `{model}`"))
+                .with_code("no_available_channel");
             (client, None, String::new(), None)
         }
     };
@@ -263,12 +291,21 @@ mod tests {
     fn ctx_with(attempts: &[(&str, &str)]) -> RequestCtx {
         let mut ctx = RequestCtx::new();
         ctx.model = Some("m".into());
-        ctx.attempts = attempts.iter().map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1 }).collect();
+        ctx.attempts = attempts
+            .iter()
+            .map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1 })
+            .collect();
         ctx
     }
 
     fn status(p: Protocol, status: u16, body: &'static [u8], retry_after: Option<&str>) -> LastFailure {
-        LastFailure::Status { status, body: Bytes::from_static(body), retry_after: retry_after.map(str::to_owned), dialect: dialect::of(p), secret: "prov-key-123".into() }
+        LastFailure::Status {
+            status,
+            body: Bytes::from_static(body),
+            retry_after: retry_after.map(str::to_owned),
+            dialect: dialect::of(p),
+            secret: "prov-key-123".into(),
+        }
     }
 
     #[test]

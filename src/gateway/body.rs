@@ -29,7 +29,8 @@ async fn continue_if_expected(session: &mut Session) -> Result<(), ApiError> {
 }
 
 fn read_error(e: &pingora::Error) -> ApiError {
-    ApiError::new(ErrorClass::InvalidRequest, format!("could not read the request body: {}", e.etype().as_str())).with_code("body_read_error")
+    ApiError::new(ErrorClass::InvalidRequest, format!("could not read the request body: {}", e.etype().as_str()))
+        .with_code("body_read_error")
 }
 
 /// Reads the body; a declared or actual size over `limit` is a 413 before it is buffered.

@@ -49,7 +49,13 @@ pub struct GenerationCall<'a> {
 
 impl<'a> GenerationCall<'a> {
     /// A call for `request` from a client of `inbound`.
-    pub fn new(inbound: &'static dyn Dialect, request: Box<dyn InboundRequest + 'a>, signatures: &'a Signatures, upstreams: &'a Upstreams, media_policy: FetchPolicy) -> Self {
+    pub fn new(
+        inbound: &'static dyn Dialect,
+        request: Box<dyn InboundRequest + 'a>,
+        signatures: &'a Signatures,
+        upstreams: &'a Upstreams,
+        media_policy: FetchPolicy,
+    ) -> Self {
         GenerationCall {
             inbound,
             request,
@@ -111,7 +117,11 @@ impl UpstreamCall for GenerationCall<'_> {
     async fn prepare(&self, channel: &Channel, provider: &ProviderRuntime) -> Result<Prepared, Failure> {
         let up = dialect::of(provider.wire_for(self.inbound.protocol()));
         let same = up.protocol() == self.inbound.protocol();
-        let converted = if same { self.request.passthrough_body(&channel.upstream_model, &self.opts)? } else { self.converted(up, channel).await? };
+        let converted = if same {
+            self.request.passthrough_body(&channel.upstream_model, &self.opts)?
+        } else {
+            self.converted(up, channel).await?
+        };
         let (body, warnings) = (converted.value, converted.warnings);
         if let (true, Some(w)) = (self.strict, warnings.first()) {
             return Err(strict_refusal(w).into());
@@ -126,8 +136,11 @@ impl UpstreamCall for GenerationCall<'_> {
 /// The 400 a strict client gets instead of a silent change.
 pub fn strict_refusal(w: &Warning) -> ApiError {
     let field = w.field().unwrap_or("request");
-    ApiError::invalid_field(field, format!("`{field}` cannot be sent to this model's upstream unchanged ({}); strict mode refuses the change", w.code()))
-        .with_code("conversion_not_exact")
+    ApiError::invalid_field(
+        field,
+        format!("`{field}` cannot be sent to this model's upstream unchanged ({}); strict mode refuses the change", w.code()),
+    )
+    .with_code("conversion_not_exact")
 }
 
 /// Whether a client's request asks for strict conversion.

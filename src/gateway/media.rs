@@ -1,10 +1,10 @@
 //! Inlining media a client sent by URL, for upstreams that only take inline data (Gemini).
 
-use crate::upstream::pool::Upstreams;
 use crate::protocol::error::{ApiError, ErrorClass};
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use crate::protocol::ir::{DocumentSource, ImageSource, Part, Request};
 use crate::upstream::media::{self, FetchPolicy};
+use crate::upstream::pool::Upstreams;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 
 /// True when the request holds an image or document given by a remote URL.
 pub fn has_remote_media(req: &Request) -> bool {
@@ -60,7 +60,11 @@ fn replace(part: &mut Part, fetched: &[(String, media::Media)]) {
 
 fn remote_url(part: &Part) -> Option<&str> {
     match part {
-        Part::Image { source: ImageSource::Url(u) } | Part::Document { source: DocumentSource::Url(u), .. } if !u.starts_with("data:") => Some(u),
+        Part::Image { source: ImageSource::Url(u) } | Part::Document { source: DocumentSource::Url(u), .. }
+            if !u.starts_with("data:") =>
+        {
+            Some(u)
+        }
         _ => None,
     }
 }

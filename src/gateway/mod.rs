@@ -78,8 +78,14 @@ fn new_request_id() -> String {
 
 /// Whether a Pingora error is an ordinary client disconnect (logged below ERROR).
 fn is_client_disconnect(e: &Error) -> bool {
-    matches!(e.etype(), ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError | ErrorType::ReadTimedout | ErrorType::WriteTimedout)
-        || matches!(e.esource(), pingora::ErrorSource::Downstream)
+    matches!(
+        e.etype(),
+        ErrorType::ConnectionClosed
+            | ErrorType::ReadError
+            | ErrorType::WriteError
+            | ErrorType::ReadTimedout
+            | ErrorType::WriteTimedout
+    ) || matches!(e.esource(), pingora::ErrorSource::Downstream)
 }
 
 #[async_trait]
@@ -135,7 +141,15 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = if ctx.status == 0 { if e.is_some() { 499 } else { 0 } } else { ctx.status };
+        let status = if ctx.status == 0 {
+            if e.is_some() {
+                499
+            } else {
+                0
+            }
+        } else {
+            ctx.status
+        };
         let status_text = status.to_string();
         let model = ctx.model.as_deref().unwrap_or("");
         let channel = ctx.channel.as_deref().unwrap_or("");

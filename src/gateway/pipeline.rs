@@ -67,9 +67,12 @@ fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Option<Operation
     }
     let method = req.method.as_str();
     let op = dialect::recognise(method, path).map_err(|why| match why {
-        Unrouted::NotFound => ApiError::new(ErrorClass::NotFound, format!("unknown route {method} {path}")).with_code("unknown_route"),
+        Unrouted::NotFound => {
+            ApiError::new(ErrorClass::NotFound, format!("unknown route {method} {path}")).with_code("unknown_route")
+        }
         Unrouted::MethodNotAllowed { allowed } => {
-            ApiError::new(ErrorClass::MethodNotAllowed, format!("{path} accepts {allowed}, not {method}")).with_code("method_not_allowed")
+            ApiError::new(ErrorClass::MethodNotAllowed, format!("{path} accepts {allowed}, not {method}"))
+                .with_code("method_not_allowed")
         }
     })?;
     ctx.endpoint = Some(op.name());
@@ -96,7 +99,9 @@ fn list_models(snapshot: &Snapshot, op: &Operation, ctx: &mut RequestCtx) -> Opt
 
 /// The 404 for a model the catalogue does not know.
 fn model_not_found(name: &str) -> ApiError {
-    ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist")).with_param("model").with_code("model_not_found")
+    ApiError::new(ErrorClass::NotFound, format!("model `{name}` does not exist"))
+        .with_param("model")
+        .with_code("model_not_found")
 }
 
 /// What a request resolved to.
@@ -111,11 +116,20 @@ enum Job<'a> {
 
 /// Step 4: parse the body with the client's dialect, resolve the model and check it serves
 /// this operation.
-fn resolve<'a>(gw: &'a Gateway, snapshot: &Snapshot, session: &Session, ctx: &mut RequestCtx, op: &Operation, raw: &'a Bytes) -> Result<Job<'a>, Exit> {
+fn resolve<'a>(
+    gw: &'a Gateway,
+    snapshot: &Snapshot,
+    session: &Session,
+    ctx: &mut RequestCtx,
+    op: &Operation,
+    raw: &'a Bytes,
+) -> Result<Job<'a>, Exit> {
     let inbound = dialect::of(ctx.inbound);
     match op {
         Operation::CountTokens { path_model, .. } => {
-            let req = inbound.count_request(raw, path_model.as_deref()).ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
+            let req = inbound
+                .count_request(raw, path_model.as_deref())
+                .ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
             let route = resolve_model(snapshot, op, &req.model, session)?;
             ctx.model = Some(route.id.clone());
             Ok(Job::Count { tokens: tokenizer::count_request(&req) })
@@ -144,7 +158,9 @@ fn resolve<'a>(gw: &'a Gateway, snapshot: &Snapshot, session: &Session, ctx: &mu
             ctx.model = Some(route.id.clone());
             Ok(Job::Forward { route, op: op.clone(), raw })
         }
-        Operation::ListModels | Operation::GetModel(_) => Err(Failure::internal("resolving", "a listing reached the body step").into()),
+        Operation::ListModels | Operation::GetModel(_) => {
+            Err(Failure::internal("resolving", "a listing reached the body step").into())
+        }
     }
 }
 
@@ -154,8 +170,11 @@ fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Sess
     match op.model_kind() {
         Some(kind) if kind != route.kind => {
             let path = session.req_header().uri.path();
-            Err(ApiError::invalid_field("model", format!("model `{}` is a {} model and is not served on {path}", route.id, route.kind.as_str()))
-                .with_code("model_not_supported_on_endpoint"))
+            Err(ApiError::invalid_field(
+                "model",
+                format!("model `{}` is a {} model and is not served on {path}", route.id, route.kind.as_str()),
+            )
+            .with_code("model_not_supported_on_endpoint"))
         }
         _ => Ok(route.clone()),
     }
@@ -194,11 +213,13 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             let order = plan(&route.channels, &mut rand::rng());
             let stream = call.request.stream();
             if stream {
-                let answered = watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
+                let answered =
+                    watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
                 let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
                 relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
             } else {
-                let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
+                let answered =
+                    watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
                 let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
                 relay::whole(session, ctx, &gw.signatures, answered, &spec).await
             }
@@ -245,7 +266,10 @@ fn generation_spec<'a>(call: &'a GenerationCall<'_>, route: &'a ModelRoute, prov
 
 /// The answering provider's key (to keep it out of forwarded headers).
 fn provider_key<'s>(snapshot: &'s Snapshot, ctx: &RequestCtx) -> &'s str {
-    ctx.provider.as_deref().and_then(|name| snapshot.providers.iter().find(|p| p.name == name)).map_or("", |p| p.api_key.expose())
+    ctx.provider
+        .as_deref()
+        .and_then(|name| snapshot.providers.iter().find(|p| p.name == name))
+        .map_or("", |p| p.api_key.expose())
 }
 
 /// Runs `work` unless the client closes its connection first: a client that hangs up while the

@@ -72,7 +72,14 @@ impl SignatureSink for StoreSink {
 
 /// The response head every relayed answer starts with: the request id, the warning codes and,
 /// for a same-protocol answer, the upstream headers its protocol lets through.
-fn answer_head(ctx: &mut RequestCtx, status: u16, content_type: &str, upstream: Option<&ResponseHeader>, spec: &Spec<'_>, warnings: &[Warning]) -> pingora::Result<ResponseHeader> {
+fn answer_head(
+    ctx: &mut RequestCtx,
+    status: u16,
+    content_type: &str,
+    upstream: Option<&ResponseHeader>,
+    spec: &Spec<'_>,
+    warnings: &[Warning],
+) -> pingora::Result<ResponseHeader> {
     let mut resp = respond::head(status, content_type, &ctx.request_id)?;
     if let Some(up) = upstream {
         ctx.upstream_request_id = respond::upstream_request_id(up);
@@ -92,7 +99,13 @@ fn answer_head(ctx: &mut RequestCtx, status: u16, content_type: &str, upstream: 
 
 /// Writes a whole answer; an upstream answer that cannot be read or rendered is a failure the
 /// caller renders.
-pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, signatures: &Arc<Signatures>, answered: Answered<WholeAnswer>, spec: &Spec<'_>) -> Result<(), Exit> {
+pub async fn whole(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    signatures: &Arc<Signatures>,
+    answered: Answered<WholeAnswer>,
+    spec: &Spec<'_>,
+) -> Result<(), Exit> {
     let Answered { answer: WholeAnswer { dialect: up, head, body }, warnings } = answered;
     let same = up.protocol() == spec.inbound.protocol();
     let (body, usage) = if same {
@@ -104,26 +117,42 @@ pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, signatures: &Arc
         (rendered, usage)
     };
     ctx.usage = usage;
-    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &warnings).map_err(Exit::Downstream)?;
+    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &warnings)
+        .map_err(Exit::Downstream)?;
     respond::whole(session, ctx, resp, body).await.map_err(Exit::Downstream)
 }
 
 /// Writes a forwarded operation's answer (embeddings, images), converted by its provider.
-pub async fn forwarded(session: &mut Session, ctx: &mut RequestCtx, answered: Answered<WholeAnswer>, converted: (Bytes, Option<Usage>), spec: &Spec<'_>) -> Result<(), Exit> {
+pub async fn forwarded(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    answered: Answered<WholeAnswer>,
+    converted: (Bytes, Option<Usage>),
+    spec: &Spec<'_>,
+) -> Result<(), Exit> {
     let WholeAnswer { dialect: up, head, .. } = answered.answer;
     ctx.usage = converted.1;
     let same = up.protocol() == spec.inbound.protocol();
-    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &answered.warnings).map_err(Exit::Downstream)?;
+    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &answered.warnings)
+        .map_err(Exit::Downstream)?;
     respond::whole(session, ctx, resp, converted.0).await.map_err(Exit::Downstream)
 }
 
 /// The rendered answer, its usage and the upstream's raw finish reason.
 type Rendered = (Bytes, Option<Usage>, Option<String>);
 
-fn convert_whole(up: &dyn Dialect, body: &[u8], spec: &Spec<'_>, request_id: &str, store: &Arc<Signatures>) -> Result<Rendered, Failure> {
+fn convert_whole(
+    up: &dyn Dialect,
+    body: &[u8],
+    spec: &Spec<'_>,
+    request_id: &str,
+    store: &Arc<Signatures>,
+) -> Result<Rendered, Failure> {
     let mut resp = up.parse_response(body).map_err(|e| {
         Failure::Upstream(Box::new(super::failure::UpstreamError {
-            client: ApiError::new(ErrorClass::Server, "the upstream answer could not be read").with_status(502).with_code("bad_upstream_answer"),
+            client: ApiError::new(ErrorClass::Server, "the upstream answer could not be read")
+                .with_status(502)
+                .with_code("bad_upstream_answer"),
             status: None,
             body: super::failure::logged_body(body),
             summary: e.message,
@@ -161,7 +190,8 @@ pub async fn stream(
         };
         Pipe::Convert(Box::new(StreamConverter::new(decoder, spec.inbound.stream_encoder(&client))))
     };
-    let mut resp = answer_head(ctx, 200, "text/event-stream", if same { exchange.header() } else { None }, spec, &warnings).map_err(Exit::Downstream)?;
+    let mut resp = answer_head(ctx, 200, "text/event-stream", if same { exchange.header() } else { None }, spec, &warnings)
+        .map_err(Exit::Downstream)?;
     let mut add = |name: &'static str, value: &'static str| resp.insert_header(name, value).map_err(Exit::Downstream);
     add("cache-control", "no-cache")?;
     add("transfer-encoding", "chunked")?;
@@ -238,7 +268,13 @@ struct Stream {
 }
 
 impl Stream {
-    async fn run(mut self, session: &mut Session, ctx: &mut RequestCtx, upstreams: &Upstreams, first: Vec<SseEvent>) -> pingora::Result<()> {
+    async fn run(
+        mut self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        upstreams: &Upstreams,
+        first: Vec<SseEvent>,
+    ) -> pingora::Result<()> {
         let mut out = BytesMut::new();
         let mut end = self.apply(&first, &mut out);
         // Usage is recorded before every write, so a client that hangs up still leaves what

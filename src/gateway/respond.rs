@@ -20,12 +20,21 @@ pub fn head(status: u16, content_type: &str, request_id: &str) -> pingora::Resul
 
 /// The upstream's own request id, for the access log (clients never see it).
 pub fn upstream_request_id(from: &ResponseHeader) -> Option<String> {
-    ["x-request-id", "request-id"].iter().find_map(|n| from.headers.get(*n)).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(128).collect())
+    ["x-request-id", "request-id"]
+        .iter()
+        .find_map(|n| from.headers.get(*n))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(128).collect())
 }
 
 /// Copies only the upstream headers in `allowed` (an allowlist: servers, proxies, cookies,
 /// CORS and anything custom stay with the gateway), and none whose value carries `secret`.
-pub fn copy_allowed_headers(from: &ResponseHeader, to: &mut ResponseHeader, allowed: &[&str], secret: &str) -> pingora::Result<()> {
+pub fn copy_allowed_headers(
+    from: &ResponseHeader,
+    to: &mut ResponseHeader,
+    allowed: &[&str],
+    secret: &str,
+) -> pingora::Result<()> {
     for (name, value) in from.headers.iter() {
         if !allowed.contains(&name.as_str()) {
             continue;
@@ -43,7 +52,12 @@ pub fn copy_allowed_headers(from: &ResponseHeader, to: &mut ResponseHeader, allo
 /// answer instead, so SDK clients keep their pooled connection. A large body still closes.
 fn keep_alive_if_small_body(session: &mut Session) {
     const DRAINABLE: usize = 64 * 1024;
-    let declared = session.req_header().headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<usize>().ok());
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n <= DRAINABLE) {
         session.set_close_on_response_before_downstream_finish(false);
         session.set_total_drain_timeout(Some(std::time::Duration::from_secs(1)));

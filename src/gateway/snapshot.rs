@@ -102,7 +102,13 @@ impl Snapshot {
                     label: format!("{}/{}#{}", ch.provider, ch.model, ci),
                 });
             }
-            routes.push(ModelRoute { id: model.id.clone(), aliases: model.aliases.clone(), channels, kind: model.kind, index: mi });
+            routes.push(ModelRoute {
+                id: model.id.clone(),
+                aliases: model.aliases.clone(),
+                channels,
+                kind: model.kind,
+                index: mi,
+            });
         }
         let keys = KeyRing::new(config.keys.iter().map(|k| (k.digest(), k.name.clone())));
         Ok(Snapshot { catalog: Catalog::new(routes), keys, providers, config: Arc::new(config) })

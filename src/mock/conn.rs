@@ -34,10 +34,7 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                     ReadError::TooLarge { status } => (*status, "Request too large.".to_owned()),
                     other => (400, other.to_string()),
                 };
-                let error = ApiError {
-                    status,
-                    ..ApiError::invalid_request(message, None, None)
-                };
+                let error = ApiError { status, ..ApiError::invalid_request(message, None, None) };
                 let id = format!("req_{}", shared.unique());
                 // The framing of what follows is unknown, so answer and close.
                 let _ = send_json(&mut conn, error.status, &error.body(), &id, &[], true).await;
@@ -89,37 +86,17 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
         tokio::time::sleep(faults.header_delay).await;
     }
 
-    let incoming = Incoming {
-        shared,
-        request: &request,
-        json: json.as_ref(),
-        request_id: &request_id,
-    };
+    let incoming = Incoming { shared, request: &request, json: json.as_ref(), request_id: &request_id };
     let (protocol, reply) = routes::answer(&incoming, &faults, override_error);
     // Anthropic's SDK reads the id from `request-id`.
     let id_header = [("request-id", request_id.as_str())];
-    let extra: &[(&str, &str)] = if protocol == Protocol::Anthropic {
-        &id_header
-    } else {
-        &[]
-    };
+    let extra: &[(&str, &str)] = if protocol == Protocol::Anthropic { &id_header } else { &[] };
     match reply {
-        Reply::Json { status, body } => {
-            send_json(conn, status, &body, &request_id, extra, close).await
-        }
+        Reply::Json { status, body } => send_json(conn, status, &body, &request_id, extra, close).await,
         Reply::Chat(answer) => {
             let frame = |i| answer.event(i).map(|json| http::sse_chunk(&json));
             let events = (answer.event_count(), frame);
-            stream(
-                conn,
-                events,
-                http::DONE_AND_END,
-                &faults,
-                &request_id,
-                extra,
-                close,
-            )
-            .await
+            stream(conn, events, http::DONE_AND_END, &faults, &request_id, extra, close).await
         }
         Reply::Sse(frames) => {
             let frame = |i: usize| frames.get(i).map(|f| http::chunk(f));
@@ -147,14 +124,7 @@ async fn send(
     extra: &[(&str, &str)],
     close: bool,
 ) -> std::io::Result<Next> {
-    let mut out = http::response_head(
-        status,
-        content_type,
-        Framing::Length(body.len()),
-        request_id,
-        extra,
-        close,
-    );
+    let mut out = http::response_head(status, content_type, Framing::Length(body.len()), request_id, extra, close);
     out.extend_from_slice(body);
     conn.write(&out).await?;
     Ok(next(close))
@@ -174,16 +144,7 @@ async fn send_json(
     if status == 429 {
         headers.push(("retry-after", "1"));
     }
-    send(
-        conn,
-        status,
-        "application/json",
-        body,
-        request_id,
-        &headers,
-        close,
-    )
-    .await
+    send(conn, status, "application/json", body, request_id, &headers, close).await
 }
 
 /// Streams `count` events (`frame(i)` is event `i` already framed as one HTTP chunk) over
@@ -203,14 +164,7 @@ where
 {
     let mut headers = vec![("cache-control", "no-cache")];
     headers.extend_from_slice(extra);
-    let head = http::response_head(
-        200,
-        "text/event-stream",
-        Framing::Chunked,
-        request_id,
-        &headers,
-        close,
-    );
+    let head = http::response_head(200, "text/event-stream", Framing::Chunked, request_id, &headers, close);
     conn.write(&head).await?;
     for i in 0..count {
         if faults.cut_after_events == Some(i) {

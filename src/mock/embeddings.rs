@@ -6,10 +6,10 @@
 
 use serde_json::{json, Value};
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use super::openai::ApiError;
 use super::routes::{openai_unparsable, Incoming, Reply};
 use super::text::words;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 
 /// Dimensions of every mock embedding.
 pub(crate) const DIMENSIONS: usize = 8;
@@ -40,11 +40,7 @@ fn input_item(v: &Value) -> Option<(String, u64)> {
     match v {
         Value::String(s) => Some((s.clone(), words(s))),
         Value::Array(tokens) if tokens.iter().all(Value::is_u64) => {
-            let text = tokens
-                .iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let text = tokens.iter().map(Value::to_string).collect::<Vec<_>>().join(" ");
             Some((text, tokens.len() as u64))
         }
         _ => None,
@@ -54,9 +50,7 @@ fn input_item(v: &Value) -> Option<(String, u64)> {
 /// The inputs of `input`: a string, a token array, or an array of either.
 fn inputs(input: &Value) -> Option<Vec<(String, u64)>> {
     match input {
-        Value::Array(items) if !items.is_empty() && !items.iter().all(Value::is_u64) => {
-            items.iter().map(input_item).collect()
-        }
+        Value::Array(items) if !items.is_empty() && !items.iter().all(Value::is_u64) => items.iter().map(input_item).collect(),
         other => input_item(other).map(|i| vec![i]),
     }
 }
@@ -83,19 +77,12 @@ pub(crate) fn handle(inc: &Incoming<'_>) -> Reply {
         .enumerate()
         .map(|(index, (text, _))| {
             let v = vector(text);
-            let embedding = if base64 {
-                json!(to_base64(&v))
-            } else {
-                json!(v)
-            };
+            let embedding = if base64 { json!(to_base64(&v)) } else { json!(v) };
             json!({"object": "embedding", "index": index, "embedding": embedding})
         })
         .collect();
     let tokens: u64 = items.iter().map(|(_, t)| t).sum();
-    let model = body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("mock-embedding");
+    let model = body.get("model").and_then(Value::as_str).unwrap_or("mock-embedding");
     Reply::json(
         200,
         &json!({"object": "list", "data": data, "model": model,
@@ -112,9 +99,7 @@ mod tests {
         let a = vector("hello");
         assert_eq!(a, vector("hello"));
         assert_ne!(a, vector("hello!"));
-        assert!(a
-            .iter()
-            .all(|f| (-1.0..1.0).contains(f) && (f * 128.0).fract() == 0.0));
+        assert!(a.iter().all(|f| (-1.0..1.0).contains(f) && (f * 128.0).fract() == 0.0));
         // JSON floats round-trip exactly.
         let back: Vec<f32> = serde_json::from_value(json!(a)).unwrap();
         assert_eq!(back, a);
@@ -129,10 +114,7 @@ mod tests {
     fn input_forms() {
         assert_eq!(inputs(&json!("a b")).unwrap(), [("a b".to_owned(), 2)]);
         assert_eq!(inputs(&json!(["a", "b c"])).unwrap().len(), 2);
-        assert_eq!(
-            inputs(&json!([1, 2, 3])).unwrap(),
-            [("1 2 3".to_owned(), 3)]
-        );
+        assert_eq!(inputs(&json!([1, 2, 3])).unwrap(), [("1 2 3".to_owned(), 3)]);
         assert_eq!(inputs(&json!([[1], [2, 3]])).unwrap()[1].1, 2);
         assert!(inputs(&json!([{"x": 1}])).is_none());
         assert!(inputs(&json!(5)).is_none());

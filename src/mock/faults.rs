@@ -102,14 +102,8 @@ mod tests {
 
     #[test]
     fn override_replaces_only_present_fields() {
-        let mut f = Faults {
-            status: Some(503),
-            chunk_delay: Duration::from_millis(5),
-            ..Faults::default()
-        };
-        let o = FaultOverride::from_body(&json!({"mock": {"header_delay_ms": 20, "hang": true}}))
-            .unwrap()
-            .unwrap();
+        let mut f = Faults { status: Some(503), chunk_delay: Duration::from_millis(5), ..Faults::default() };
+        let o = FaultOverride::from_body(&json!({"mock": {"header_delay_ms": 20, "hang": true}})).unwrap().unwrap();
         o.apply(&mut f);
         assert_eq!(f.status, Some(503));
         assert_eq!(f.header_delay, Duration::from_millis(20));
@@ -120,23 +114,14 @@ mod tests {
     #[test]
     fn missing_null_and_malformed_override() {
         assert_eq!(FaultOverride::from_body(&json!({})).unwrap(), None);
-        assert_eq!(
-            FaultOverride::from_body(&json!({"mock": null})).unwrap(),
-            None
-        );
+        assert_eq!(FaultOverride::from_body(&json!({"mock": null})).unwrap(), None);
         assert!(FaultOverride::from_body(&json!({"mock": {"status": "x"}})).is_err());
         assert!(FaultOverride::from_body(&json!({"mock": {"stauts": 500}})).is_err());
     }
 
     #[test]
     fn only_error_statuses_count() {
-        let f = |s| {
-            Faults {
-                status: Some(s),
-                ..Faults::default()
-            }
-            .error_status()
-        };
+        let f = |s| Faults { status: Some(s), ..Faults::default() }.error_status();
         assert_eq!(f(200), None);
         assert_eq!(f(429), Some(429));
         assert_eq!(f(529), Some(529));

@@ -9,13 +9,11 @@
 
 use serde_json::{json, Value};
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use super::embeddings::vector;
 use super::faults::Faults;
 use super::routes::{Incoming, Reply};
-use super::text::{
-    mentions_weather, signature, words, Words, TOKENS_PER_MESSAGE, TOOL_CALL_TOKENS,
-};
+use super::text::{mentions_weather, signature, words, Words, TOKENS_PER_MESSAGE, TOOL_CALL_TOKENS};
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 
 /// The Gemini method after the colon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +91,7 @@ struct Error {
 
 impl Error {
     fn new(code: u16, status: &'static str, message: impl Into<String>) -> Error {
-        Error {
-            code,
-            message: message.into(),
-            status,
-            details: None,
-        }
+        Error { code, message: message.into(), status, details: None }
     }
 
     fn invalid(message: impl Into<String>) -> Error {
@@ -133,19 +126,11 @@ impl Error {
 
 /// The refusals before any answer: malformed fault override, wrong (400) or missing (403)
 /// key, injected error status.
-pub(crate) fn refuse(
-    inc: &Incoming<'_>,
-    faults: &Faults,
-    override_error: Option<String>,
-) -> Option<Reply> {
+pub(crate) fn refuse(inc: &Incoming<'_>, faults: &Faults, override_error: Option<String>) -> Option<Reply> {
     if let Some(message) = override_error {
         return Some(Error::invalid(message).reply());
     }
-    let given = inc
-        .request
-        .header("x-goog-api-key")
-        .map(str::to_owned)
-        .or_else(|| inc.query("key"));
+    let given = inc.request.header("x-goog-api-key").map(str::to_owned).or_else(|| inc.query("key"));
     match inc.shared.check_key(given.as_deref()) {
         Ok(()) => {}
         Err(true) => {
@@ -186,47 +171,27 @@ fn answer(inc: &Incoming<'_>) -> Result<Reply, Error> {
     }
     let body = match inc.json {
         Some(Ok(v)) if v.is_object() => v,
-        Some(Err(e)) => {
-            return Err(Error::invalid(format!(
-                "Invalid JSON payload received. {e}"
-            )))
-        }
-        _ => {
-            return Err(Error::invalid(
-                "Invalid JSON payload received. Expected an object.",
-            ))
-        }
+        Some(Err(e)) => return Err(Error::invalid(format!("Invalid JSON payload received. {e}"))),
+        _ => return Err(Error::invalid("Invalid JSON payload received. Expected an object.")),
     };
     match route.method {
         Method::CountTokens => {
             // Either `contents` or a whole `generateContentRequest`.
             let request = body.get("generateContentRequest").unwrap_or(body);
             let contents = contents(request)?;
-            Ok(Reply::json(
-                200,
-                &json!({"totalTokens": prompt_tokens(request, contents)}),
-            ))
+            Ok(Reply::json(200, &json!({"totalTokens": prompt_tokens(request, contents)})))
         }
         Method::Embed => {
             let text = parts_text(body.get("content"));
-            Ok(Reply::json(
-                200,
-                &json!({"embedding": {"values": vector(&text)}}),
-            ))
+            Ok(Reply::json(200, &json!({"embedding": {"values": vector(&text)}})))
         }
         Method::BatchEmbed => {
             let requests = body
                 .get("requests")
                 .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "* BatchEmbedContentsRequest.requests: requests is not specified\n",
-                    )
-                })?;
-            let embeddings: Vec<Value> = requests
-                .iter()
-                .map(|r| json!({"values": vector(&parts_text(r.get("content")))}))
-                .collect();
+                .ok_or_else(|| Error::invalid("* BatchEmbedContentsRequest.requests: requests is not specified\n"))?;
+            let embeddings: Vec<Value> =
+                requests.iter().map(|r| json!({"values": vector(&parts_text(r.get("content")))})).collect();
             Ok(Reply::json(200, &json!({ "embeddings": embeddings })))
         }
         Method::Generate | Method::Stream => {
@@ -237,13 +202,7 @@ fn answer(inc: &Incoming<'_>) -> Result<Reply, Error> {
                     answer
                         .chunks()
                         .iter()
-                        .map(|c| {
-                            format!(
-                                "data: {}\r\n\r\n",
-                                serde_json::to_string(c).unwrap_or_default()
-                            )
-                            .into_bytes()
-                        })
+                        .map(|c| format!("data: {}\r\n\r\n", serde_json::to_string(c).unwrap_or_default()).into_bytes())
                         .collect(),
                 ),
                 // Without `alt=sse` the API streams one JSON array of the same chunks.
@@ -262,35 +221,22 @@ fn field<'a>(v: &'a Value, camel: &str, snake: &str) -> Option<&'a Value> {
 fn contents(body: &Value) -> Result<&[Value], Error> {
     match body.get("contents").and_then(Value::as_array) {
         Some(c) if !c.is_empty() => Ok(c),
-        _ => Err(Error::invalid(
-            "* GenerateContentRequest.contents: contents is not specified\n",
-        )),
+        _ => Err(Error::invalid("* GenerateContentRequest.contents: contents is not specified\n")),
     }
 }
 
 /// The `text` parts of a content joined by spaces.
 fn parts_text(content: Option<&Value>) -> String {
-    parts(content)
-        .filter_map(|p| p.get("text").and_then(Value::as_str))
-        .collect::<Vec<_>>()
-        .join(" ")
+    parts(content).filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
 }
 
 fn parts(content: Option<&Value>) -> impl Iterator<Item = &Value> {
-    content
-        .and_then(|c| c.get("parts"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    content.and_then(|c| c.get("parts")).and_then(Value::as_array).into_iter().flatten()
 }
 
 fn is_user(content: &Value) -> bool {
     // The API treats a content without a role as the user's.
-    content
-        .get("role")
-        .and_then(Value::as_str)
-        .unwrap_or("user")
-        == "user"
+    content.get("role").and_then(Value::as_str).unwrap_or("user") == "user"
 }
 
 fn has_text(content: &Value) -> bool {
@@ -327,20 +273,14 @@ impl Answer {
         let contents = contents(body)?;
         let prompt_tokens = prompt_tokens(body, contents);
         let config = field(body, "generationConfig", "generation_config");
-        let limit = config
-            .and_then(|c| field(c, "maxOutputTokens", "max_output_tokens"))
-            .and_then(Value::as_u64);
+        let limit = config.and_then(|c| field(c, "maxOutputTokens", "max_output_tokens")).and_then(Value::as_u64);
         let thinking = config
             .and_then(|c| field(c, "thinkingConfig", "thinking_config"))
             .and_then(|t| field(t, "includeThoughts", "include_thoughts"))
             .and_then(Value::as_bool)
             == Some(true);
-        let user_text = contents
-            .iter()
-            .rev()
-            .find(|c| is_user(c) && has_text(c))
-            .map(|c| parts_text(Some(c)))
-            .unwrap_or_default();
+        let user_text =
+            contents.iter().rev().find(|c| is_user(c) && has_text(c)).map(|c| parts_text(Some(c))).unwrap_or_default();
         let tool_name = body
             .get("tools")
             .and_then(Value::as_array)
@@ -352,19 +292,14 @@ impl Answer {
             .find_map(|d| d.get("name").and_then(Value::as_str));
         let asks_tool = contents.last().is_some_and(|c| {
             is_user(c)
-                && !parts(Some(c))
-                    .any(|p| field(p, "functionResponse", "function_response").is_some())
+                && !parts(Some(c)).any(|p| field(p, "functionResponse", "function_response").is_some())
                 && mentions_weather(&parts_text(Some(c)))
         });
         let (output, finish_reason) = match tool_name {
             Some(name) if asks_tool => (Output::Call(name.to_owned()), "STOP"),
             _ => {
                 let words = Words::echo(&user_text, limit);
-                let finish = if words.truncated {
-                    "MAX_TOKENS"
-                } else {
-                    "STOP"
-                };
+                let finish = if words.truncated { "MAX_TOKENS" } else { "STOP" };
                 (Output::Text(words), finish)
             }
         };
@@ -380,9 +315,7 @@ impl Answer {
 
     /// The base64 `thoughtSignature` of the first answer part when thinking.
     fn signature(&self) -> Option<String> {
-        self.thought
-            .as_ref()
-            .map(|t| BASE64.encode(signature(t).as_bytes()))
+        self.thought.as_ref().map(|t| BASE64.encode(signature(t).as_bytes()))
     }
 
     fn candidates_tokens(&self) -> u64 {
@@ -492,18 +425,12 @@ mod tests {
     #[test]
     fn routes_with_prefixes_and_encoding() {
         let r = Route::parse("/v1beta/models/gemini-2.5-flash:generateContent").unwrap();
-        assert_eq!(
-            (r.model.as_str(), r.method),
-            ("gemini-2.5-flash", Method::Generate)
-        );
+        assert_eq!((r.model.as_str(), r.method), ("gemini-2.5-flash", Method::Generate));
         let r = Route::parse("/gw/v1/models%2Fgemini-x%3AstreamGenerateContent").unwrap();
         assert_eq!((r.model.as_str(), r.method), ("gemini-x", Method::Stream));
         let r = Route::parse("/v1beta/tunedModels/t1:countTokens").unwrap();
         assert_eq!(r.method, Method::CountTokens);
-        assert_eq!(
-            Route::parse("/v1beta/models/m:bogus").unwrap().method,
-            Method::Unknown
-        );
+        assert_eq!(Route::parse("/v1beta/models/m:bogus").unwrap().method, Method::Unknown);
         assert!(Route::parse("/v1/models").is_none());
         assert!(Route::parse("/v1/chat/completions").is_none());
         assert_eq!(percent_decode("a%zz%4"), "a%zz%4");
@@ -516,14 +443,8 @@ mod tests {
             "generation_config": {"max_output_tokens": 2}});
         let a = Answer::decide(&body, "m".into(), "r".into()).unwrap();
         let r = a.response();
-        assert_eq!(
-            r["candidates"][0]["content"]["parts"],
-            json!([{"text": "Echo: a"}])
-        );
+        assert_eq!(r["candidates"][0]["content"]["parts"], json!([{"text": "Echo: a"}]));
         assert_eq!(r["candidates"][0]["finishReason"], "MAX_TOKENS");
-        assert_eq!(
-            r["usageMetadata"],
-            json!({"promptTokenCount": 11, "candidatesTokenCount": 2, "totalTokenCount": 13})
-        );
+        assert_eq!(r["usageMetadata"], json!({"promptTokenCount": 11, "candidatesTokenCount": 2, "totalTokenCount": 13}));
     }
 }

@@ -51,10 +51,7 @@ pub(crate) struct Request {
 impl Request {
     /// First value of a header, by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// The path without the query string, for routing.
@@ -78,10 +75,7 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub fn new(stream: TcpStream) -> Conn {
-        Conn {
-            stream,
-            buf: BytesMut::with_capacity(READ_CHUNK),
-        }
+        Conn { stream, buf: BytesMut::with_capacity(READ_CHUNK) }
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` at EOF.
@@ -115,9 +109,7 @@ impl Conn {
         };
         if expect_continue && !body_buffered {
             // curl and some SDKs wait for this before sending a large body.
-            self.stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await?;
+            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
 
         req.body = match framing {
@@ -179,12 +171,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Request, BodyFraming, bool)>,
     let headers: Vec<(String, String)> = parsed
         .headers
         .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
+        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
         .collect();
 
     let mut content_length: Option<usize> = None;
@@ -194,10 +181,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Request, BodyFraming, bool)>,
     for (name, value) in &headers {
         match name.as_str() {
             "content-length" => {
-                let n: usize = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| ReadError::Malformed("invalid content-length"))?;
+                let n: usize = value.trim().parse().map_err(|_| ReadError::Malformed("invalid content-length"))?;
                 // Differing lengths are a request-smuggling shape; refuse rather than guess.
                 if content_length.is_some_and(|c| c != n) {
                     return Err(ReadError::Malformed("conflicting content-length headers"));
@@ -205,10 +189,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Request, BodyFraming, bool)>,
                 content_length = Some(n);
             }
             "transfer-encoding" => {
-                chunked = value
-                    .rsplit(',')
-                    .next()
-                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                chunked = value.rsplit(',').next().is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
                 if !chunked {
                     return Err(ReadError::Malformed("unsupported transfer-encoding"));
                 }
@@ -227,11 +208,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Request, BodyFraming, bool)>,
         }
     }
     let framing = match (chunked, content_length) {
-        (true, Some(_)) => {
-            return Err(ReadError::Malformed(
-                "both content-length and transfer-encoding",
-            ))
-        }
+        (true, Some(_)) => return Err(ReadError::Malformed("both content-length and transfer-encoding")),
         (true, None) => BodyFraming::Chunked,
         (false, Some(n)) if n > MAX_BODY_BYTES => return Err(ReadError::TooLarge { status: 413 }),
         (false, n) => BodyFraming::Length(n.unwrap_or(0)),
@@ -302,9 +279,7 @@ fn parse_hex(field: &[u8]) -> Result<usize, ReadError> {
     }
     let mut n = 0usize;
     for &b in field {
-        let digit = (b as char)
-            .to_digit(16)
-            .ok_or(ReadError::Malformed("invalid chunk size"))?;
+        let digit = (b as char).to_digit(16).ok_or(ReadError::Malformed("invalid chunk size"))?;
         n = n * 16 + digit as usize;
     }
     Ok(n)
@@ -327,20 +302,14 @@ pub(crate) fn response_head(
     close: bool,
 ) -> Vec<u8> {
     use std::fmt::Write;
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or(if status == 529 {
-            "Overloaded"
-        } else {
-            "Unknown"
-        });
+    let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or(if status == 529 {
+        "Overloaded"
+    } else {
+        "Unknown"
+    });
     let mut head = String::with_capacity(256);
     // Writing into a String cannot fail; the results are ignored for that reason.
-    let _ = write!(
-        head,
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\n"
-    );
+    let _ = write!(head, "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\n");
     match framing {
         Framing::Length(n) => {
             let _ = write!(head, "content-length: {n}\r\n");
@@ -351,11 +320,7 @@ pub(crate) fn response_head(
     for (name, value) in extra {
         let _ = write!(head, "{name}: {value}\r\n");
     }
-    head.push_str(if close {
-        "connection: close\r\n\r\n"
-    } else {
-        "connection: keep-alive\r\n\r\n"
-    });
+    head.push_str(if close { "connection: close\r\n\r\n" } else { "connection: keep-alive\r\n\r\n" });
     head.into_bytes()
 }
 
@@ -415,20 +380,13 @@ mod tests {
     #[test]
     fn chunked_body_malformed() {
         assert!(matches!(body(b"zz\r\n"), Err(ReadError::Malformed(_))));
-        assert!(matches!(
-            body(b"3\r\nabcX\r\n"),
-            Err(ReadError::Malformed(_))
-        ));
-        assert!(matches!(
-            body(b"ffffffffffff\r\n"),
-            Err(ReadError::TooLarge { status: 413 })
-        ));
+        assert!(matches!(body(b"3\r\nabcX\r\n"), Err(ReadError::Malformed(_))));
+        assert!(matches!(body(b"ffffffffffff\r\n"), Err(ReadError::TooLarge { status: 413 })));
     }
 
     #[test]
     fn head_framing_and_connection() {
-        let raw =
-            b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
+        let raw = b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
         let (n, req, framing, _) = parse_head(raw).unwrap().unwrap();
         assert_eq!(&raw[n..], b"abc");
         assert!(matches!(framing, BodyFraming::Length(3)));

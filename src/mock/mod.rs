@@ -67,10 +67,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// First value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON, `None` if it is not JSON.
@@ -144,9 +141,7 @@ impl Shared {
 
 /// Seconds since the Unix epoch, for `created` fields.
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A running mock server. Dropping it stops it: the accept task is aborted, and with it every
@@ -173,11 +168,7 @@ impl MockUpstream {
             next_id: AtomicU64::new(0),
         });
         let acceptor = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
-        Ok(MockUpstream {
-            addr,
-            shared,
-            acceptor,
-        })
+        Ok(MockUpstream { addr, shared, acceptor })
     }
 
     /// The bound address, to build the upstream base URL after binding port 0.

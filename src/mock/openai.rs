@@ -9,8 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::text::{
-    content_text, mentions_weather, word_count, Words, TOKENS_PER_MESSAGE, TOOL_ARGS,
-    TOOL_ARGUMENTS, TOOL_CALL_TOKENS,
+    content_text, mentions_weather, word_count, Words, TOKENS_PER_MESSAGE, TOOL_ARGS, TOOL_ARGUMENTS, TOOL_CALL_TOKENS,
 };
 
 /// Id of the mock tool call, shared with the Responses API's `call_id`.
@@ -43,18 +42,8 @@ struct EnvelopeBody<'a> {
 
 impl ApiError {
     /// A 400 `invalid_request_error`, the API's answer to any request it cannot accept.
-    pub fn invalid_request(
-        message: impl Into<String>,
-        param: Option<&'static str>,
-        code: Option<&'static str>,
-    ) -> ApiError {
-        ApiError {
-            status: 400,
-            message: message.into(),
-            kind: "invalid_request_error",
-            param,
-            code,
-        }
+    pub fn invalid_request(message: impl Into<String>, param: Option<&'static str>, code: Option<&'static str>) -> ApiError {
+        ApiError { status: 400, message: message.into(), kind: "invalid_request_error", param, code }
     }
 
     /// The API's answer to an unknown path or method.
@@ -79,77 +68,33 @@ impl ApiError {
                 None,
             )
         };
-        ApiError {
-            status: 401,
-            message: message.to_owned(),
-            kind: "invalid_request_error",
-            param: None,
-            code,
-        }
+        ApiError { status: 401, message: message.to_owned(), kind: "invalid_request_error", param: None, code }
     }
 
     /// The envelope a real provider sends with an injected error status, with the type and
     /// code it uses for that status so the gateway's classifier sees realistic bodies.
     pub fn for_status(status: u16) -> ApiError {
         let (message, kind, code) = match status {
-            401 => (
-                "Incorrect API key provided.",
-                "invalid_request_error",
-                Some("invalid_api_key"),
-            ),
-            403 => (
-                "You are not allowed to sample from this model.",
-                "invalid_request_error",
-                None,
-            ),
-            404 => (
-                "The model does not exist or you do not have access to it.",
-                "invalid_request_error",
-                Some("model_not_found"),
-            ),
-            429 => (
-                "Rate limit reached for requests (mock fault).",
-                "requests",
-                Some("rate_limit_exceeded"),
-            ),
-            500 => (
-                "The server had an error while processing your request.",
-                "server_error",
-                None,
-            ),
+            401 => ("Incorrect API key provided.", "invalid_request_error", Some("invalid_api_key")),
+            403 => ("You are not allowed to sample from this model.", "invalid_request_error", None),
+            404 => {
+                ("The model does not exist or you do not have access to it.", "invalid_request_error", Some("model_not_found"))
+            }
+            429 => ("Rate limit reached for requests (mock fault).", "requests", Some("rate_limit_exceeded")),
+            500 => ("The server had an error while processing your request.", "server_error", None),
             502 => ("Bad gateway.", "server_error", None),
-            503 => (
-                "The engine is currently overloaded, please try again later.",
-                "server_error",
-                None,
-            ),
-            504 => (
-                "The server timed out while processing your request.",
-                "server_error",
-                None,
-            ),
+            503 => ("The engine is currently overloaded, please try again later.", "server_error", None),
+            504 => ("The server timed out while processing your request.", "server_error", None),
             s if s >= 500 => ("Mock upstream error.", "server_error", None),
             _ => ("Mock upstream error.", "invalid_request_error", None),
         };
-        ApiError {
-            status,
-            message: message.to_owned(),
-            kind,
-            param: None,
-            code,
-        }
+        ApiError { status, message: message.to_owned(), kind, param: None, code }
     }
 
     /// The serialized envelope.
     pub fn body(&self) -> Vec<u8> {
-        let envelope = Envelope {
-            error: EnvelopeBody {
-                message: &self.message,
-                kind: self.kind,
-                param: self.param,
-                code: self.code,
-            },
-        };
+        let envelope =
+            Envelope { error: EnvelopeBody { message: &self.message, kind: self.kind, param: self.param, code: self.code } };
         serde_json::to_vec(&envelope).unwrap_or_default()
     }
 }
@@ -216,10 +161,7 @@ pub(crate) struct Answer {
 /// Name of the first tool, in the Chat shape (`function.name`) or the flat Responses shape.
 pub(crate) fn first_tool_name(body: &Value) -> Option<&str> {
     let tool = body.get("tools")?.as_array()?.first()?;
-    tool.get("function")
-        .and_then(|f| f.get("name"))
-        .or_else(|| tool.get("name"))
-        .and_then(Value::as_str)
+    tool.get("function").and_then(|f| f.get("name")).or_else(|| tool.get("name")).and_then(Value::as_str)
 }
 
 fn role(message: &Value) -> Option<&str> {
@@ -241,29 +183,14 @@ impl Answer {
     /// Decides the answer to a parsed request body; the error is the 400 the API would send.
     pub fn decide(body: &Value, id: String, created: u64) -> Result<Answer, ApiError> {
         if !body.is_object() {
-            return Err(ApiError::invalid_request(
-                "The request body must be a JSON object.",
-                None,
-                None,
-            ));
+            return Err(ApiError::invalid_request("The request body must be a JSON object.", None, None));
         }
         let messages = messages(body)?;
-        let model = body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("mock-model")
-            .to_owned();
+        let model = body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_owned();
         let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
-        let include_usage = stream
-            && body
-                .get("stream_options")
-                .and_then(|o| o.get("include_usage"))
-                .and_then(Value::as_bool)
-                == Some(true);
-        let prompt_tokens = messages
-            .iter()
-            .map(|m| TOKENS_PER_MESSAGE + word_count(m.get("content")))
-            .sum();
+        let include_usage =
+            stream && body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
+        let prompt_tokens = messages.iter().map(|m| TOKENS_PER_MESSAGE + word_count(m.get("content"))).sum();
 
         let last = messages.last();
         let last_is_user = last.and_then(role) == Some("user");
@@ -274,9 +201,7 @@ impl Answer {
                     id,
                     created,
                     model,
-                    output: Output::ToolCall {
-                        name: name.to_owned(),
-                    },
+                    output: Output::ToolCall { name: name.to_owned() },
                     finish_reason: "tool_calls",
                     usage: Usage::new(prompt_tokens, TOOL_CALL_TOKENS),
                     stream,
@@ -317,10 +242,7 @@ impl Answer {
                 Some([ToolCall {
                     id: TOOL_CALL_ID,
                     kind: "function",
-                    function: FunctionCall {
-                        name,
-                        arguments: TOOL_ARGUMENTS,
-                    },
+                    function: FunctionCall { name, arguments: TOOL_ARGUMENTS },
                 }]),
             ),
         };
@@ -331,13 +253,7 @@ impl Answer {
             model: &self.model,
             choices: [Choice {
                 index: 0,
-                message: Message {
-                    role: "assistant",
-                    content,
-                    refusal: None,
-                    tool_calls,
-                    annotations: &[],
-                },
+                message: Message { role: "assistant", content, refusal: None, tool_calls, annotations: &[] },
                 logprobs: None,
                 finish_reason: self.finish_reason,
             }],
@@ -364,12 +280,9 @@ impl Answer {
         let usage_slot = if self.include_usage { Some(None) } else { None };
         let delta = if i == 0 {
             match &self.output {
-                Output::Text(_) => Delta {
-                    role: Some("assistant"),
-                    content: Some(Some("")),
-                    refusal: Some(()),
-                    ..Delta::default()
-                },
+                Output::Text(_) => {
+                    Delta { role: Some("assistant"), content: Some(Some("")), refusal: Some(()), ..Delta::default() }
+                }
                 Output::ToolCall { name } => Delta {
                     role: Some("assistant"),
                     content: Some(None),
@@ -378,40 +291,26 @@ impl Answer {
                         index: 0,
                         id: Some(TOOL_CALL_ID),
                         kind: Some("function"),
-                        function: StreamFunction {
-                            name: Some(name),
-                            arguments: "",
-                        },
+                        function: StreamFunction { name: Some(name), arguments: "" },
                     }]),
                 },
             }
         } else if i <= body_events {
             match &self.output {
-                Output::Text(words) => Delta {
-                    content: Some(Some(words.piece(i - 1))),
-                    ..Delta::default()
-                },
+                Output::Text(words) => Delta { content: Some(Some(words.piece(i - 1))), ..Delta::default() },
                 Output::ToolCall { .. } => Delta {
                     tool_calls: Some([StreamToolCall {
                         index: 0,
                         id: None,
                         kind: None,
-                        function: StreamFunction {
-                            name: None,
-                            arguments: TOOL_ARGS[i - 1],
-                        },
+                        function: StreamFunction { name: None, arguments: TOOL_ARGS[i - 1] },
                     }]),
                     ..Delta::default()
                 },
             }
         } else if i == body_events + 1 {
             return Some(self.chunk(
-                &[ChunkChoice {
-                    index: 0,
-                    delta: Delta::default(),
-                    logprobs: None,
-                    finish_reason: Some(self.finish_reason),
-                }],
+                &[ChunkChoice { index: 0, delta: Delta::default(), logprobs: None, finish_reason: Some(self.finish_reason) }],
                 usage_slot,
             ));
         } else if i == body_events + 2 && self.include_usage {
@@ -419,15 +318,7 @@ impl Answer {
         } else {
             return None;
         };
-        Some(self.chunk(
-            &[ChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: None,
-            }],
-            usage_slot,
-        ))
+        Some(self.chunk(&[ChunkChoice { index: 0, delta, logprobs: None, finish_reason: None }], usage_slot))
     }
 
     fn chunk(&self, choices: &[ChunkChoice<'_>], usage: Option<Option<&Usage>>) -> Vec<u8> {
@@ -553,9 +444,7 @@ mod tests {
     }
 
     fn events(a: &Answer) -> Vec<Value> {
-        (0..a.event_count())
-            .map(|i| serde_json::from_slice(&a.event(i).unwrap()).unwrap())
-            .collect()
+        (0..a.event_count()).map(|i| serde_json::from_slice(&a.event(i).unwrap()).unwrap()).collect()
     }
 
     #[test]
@@ -567,10 +456,7 @@ mod tests {
                                          {"type": "text", "text": "friend"}]}
         ]}));
         let body: Value = serde_json::from_slice(&a.completion_body()).unwrap();
-        assert_eq!(
-            body["choices"][0]["message"]["content"],
-            "Echo: hi there friend"
-        );
+        assert_eq!(body["choices"][0]["message"]["content"], "Echo: hi there friend");
         assert_eq!(body["usage"]["prompt_tokens"], 2 + 3 + 3 + 3);
         assert_eq!(body["usage"]["completion_tokens"], 4);
         assert_eq!(body["usage"]["total_tokens"], 15);
@@ -588,14 +474,10 @@ mod tests {
 
     #[test]
     fn stream_words_concatenate_to_content() {
-        let a =
-            decide(json!({"messages": [{"role": "user", "content": "one two"}], "stream": true}));
+        let a = decide(json!({"messages": [{"role": "user", "content": "one two"}], "stream": true}));
         let ev = events(&a);
         assert_eq!(ev.len(), 5);
-        let text: String = ev[1..4]
-            .iter()
-            .map(|e| e["choices"][0]["delta"]["content"].as_str().unwrap())
-            .collect();
+        let text: String = ev[1..4].iter().map(|e| e["choices"][0]["delta"]["content"].as_str().unwrap()).collect();
         assert_eq!(text, "Echo: one two");
         assert_eq!(ev[4]["choices"][0]["finish_reason"], "stop");
         assert!(ev.iter().all(|e| e.get("usage").is_none()));
@@ -604,25 +486,15 @@ mod tests {
 
     #[test]
     fn tool_call_only_when_last_is_user_asking_weather() {
-        let tools =
-            json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
-        let a = decide(
-            json!({"tools": tools, "stream": true, "stream_options": {"include_usage": true},
-                              "messages": [{"role": "user", "content": "Weather in Paris?"}]}),
-        );
+        let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
+        let a = decide(json!({"tools": tools, "stream": true, "stream_options": {"include_usage": true},
+                              "messages": [{"role": "user", "content": "Weather in Paris?"}]}));
         let ev = events(&a);
         assert_eq!(ev.len(), 5);
-        assert_eq!(
-            ev[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
-            "get_weather"
-        );
+        assert_eq!(ev[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "get_weather");
         let args: String = ev[1..3]
             .iter()
-            .map(|e| {
-                e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
-                    .as_str()
-                    .unwrap()
-            })
+            .map(|e| e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap())
             .collect();
         assert_eq!(args, "{\"city\":\"Paris\"}");
         assert_eq!(ev[3]["choices"][0]["finish_reason"], "tool_calls");

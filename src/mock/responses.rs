@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 
 use super::openai::{first_tool_name, ApiError, TOOL_CALL_ID};
 use super::routes::{openai_unparsable, Incoming, Reply};
-use super::text::{
-    mentions_weather, words, Words, TOKENS_PER_MESSAGE, TOOL_ARGS, TOOL_ARGUMENTS, TOOL_CALL_TOKENS,
-};
+use super::text::{mentions_weather, words, Words, TOKENS_PER_MESSAGE, TOOL_ARGS, TOOL_ARGUMENTS, TOOL_CALL_TOKENS};
 
 /// Text of a Responses content: a string, or its `input_text`/`output_text`/`text` parts.
 fn content_text(content: Option<&Value>) -> String {
@@ -20,12 +18,7 @@ fn content_text(content: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts
             .iter()
-            .filter(|p| {
-                matches!(
-                    p.get("type").and_then(Value::as_str),
-                    Some("input_text" | "output_text" | "text")
-                )
-            })
+            .filter(|p| matches!(p.get("type").and_then(Value::as_str), Some("input_text" | "output_text" | "text")))
             .filter_map(|p| p.get("text").and_then(Value::as_str))
             .collect::<Vec<_>>()
             .join(" "),
@@ -98,28 +91,14 @@ impl Answer {
             Some(s) => TOKENS_PER_MESSAGE + words(s),
             None => 0,
         };
-        let input_tokens = instructions
-            + items
-                .iter()
-                .map(|i| TOKENS_PER_MESSAGE + words(&item_text(i)))
-                .sum::<u64>();
-        let user_text = items
-            .iter()
-            .rev()
-            .find(|i| is_user(i))
-            .map(|i| content_text(i.get("content")))
-            .unwrap_or_default();
-        let asks_tool = items
-            .last()
-            .is_some_and(|i| is_user(i) && mentions_weather(&content_text(i.get("content"))));
+        let input_tokens = instructions + items.iter().map(|i| TOKENS_PER_MESSAGE + words(&item_text(i))).sum::<u64>();
+        let user_text = items.iter().rev().find(|i| is_user(i)).map(|i| content_text(i.get("content"))).unwrap_or_default();
+        let asks_tool = items.last().is_some_and(|i| is_user(i) && mentions_weather(&content_text(i.get("content"))));
         let (output, item_id) = match first_tool_name(body) {
             Some(name) if asks_tool => (Output::Call(name.to_owned()), format!("fc_{unique}")),
             _ => {
                 let limit = body.get("max_output_tokens").and_then(Value::as_u64);
-                (
-                    Output::Message(Words::echo(&user_text, limit)),
-                    format!("msg_{unique}"),
-                )
+                (Output::Message(Words::echo(&user_text, limit)), format!("msg_{unique}"))
             }
         };
         Answer {
@@ -127,11 +106,7 @@ impl Answer {
             item_id,
             created_at: super::now(),
             body: body.clone(),
-            model: body
-                .get("model")
-                .and_then(Value::as_str)
-                .unwrap_or("mock-model")
-                .to_owned(),
+            model: body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_owned(),
             output,
             input_tokens,
         }
@@ -157,11 +132,7 @@ impl Answer {
         let status = if done { "completed" } else { "in_progress" };
         match &self.output {
             Output::Message(words) => {
-                let content = if done {
-                    vec![Answer::text_part(words.as_str())]
-                } else {
-                    Vec::new()
-                };
+                let content = if done { vec![Answer::text_part(words.as_str())] } else { Vec::new() };
                 json!({"id": self.item_id, "type": "message", "status": status,
                        "role": "assistant", "content": content})
             }
@@ -181,12 +152,7 @@ impl Answer {
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": self.input_tokens + output_tokens});
             if self.truncated() {
-                (
-                    "incomplete",
-                    json!({"reason": "max_output_tokens"}),
-                    vec![self.item(true)],
-                    usage,
-                )
+                ("incomplete", json!({"reason": "max_output_tokens"}), vec![self.item(true)], usage)
             } else {
                 ("completed", Value::Null, vec![self.item(true)], usage)
             }
@@ -209,18 +175,9 @@ impl Answer {
     /// The stream events, numbered by `sequence_number`.
     fn frames(&self) -> Vec<Vec<u8>> {
         let mut events: Vec<(&str, Value)> = vec![
-            (
-                "response.created",
-                json!({"response": self.response(false)}),
-            ),
-            (
-                "response.in_progress",
-                json!({"response": self.response(false)}),
-            ),
-            (
-                "response.output_item.added",
-                json!({"output_index": 0, "item": self.item(false)}),
-            ),
+            ("response.created", json!({"response": self.response(false)})),
+            ("response.in_progress", json!({"response": self.response(false)})),
+            ("response.output_item.added", json!({"output_index": 0, "item": self.item(false)})),
         ];
         let at = |extra: Value| {
             let mut v = json!({"item_id": self.item_id, "output_index": 0});
@@ -231,20 +188,12 @@ impl Answer {
         };
         match &self.output {
             Output::Message(words) => {
-                events.push((
-                    "response.content_part.added",
-                    at(json!({"content_index": 0, "part": Answer::text_part("")})),
-                ));
+                events.push(("response.content_part.added", at(json!({"content_index": 0, "part": Answer::text_part("")}))));
                 for piece in words.pieces() {
-                    events.push((
-                        "response.output_text.delta",
-                        at(json!({"content_index": 0, "delta": piece, "logprobs": []})),
-                    ));
+                    events.push(("response.output_text.delta", at(json!({"content_index": 0, "delta": piece, "logprobs": []}))));
                 }
-                events.push((
-                    "response.output_text.done",
-                    at(json!({"content_index": 0, "text": words.as_str(), "logprobs": []})),
-                ));
+                events
+                    .push(("response.output_text.done", at(json!({"content_index": 0, "text": words.as_str(), "logprobs": []}))));
                 events.push((
                     "response.content_part.done",
                     at(json!({"content_index": 0, "part": Answer::text_part(words.as_str())})),
@@ -252,26 +201,13 @@ impl Answer {
             }
             Output::Call(_) => {
                 for piece in TOOL_ARGS {
-                    events.push((
-                        "response.function_call_arguments.delta",
-                        at(json!({"delta": piece})),
-                    ));
+                    events.push(("response.function_call_arguments.delta", at(json!({"delta": piece}))));
                 }
-                events.push((
-                    "response.function_call_arguments.done",
-                    at(json!({"arguments": TOOL_ARGUMENTS})),
-                ));
+                events.push(("response.function_call_arguments.done", at(json!({"arguments": TOOL_ARGUMENTS}))));
             }
         }
-        events.push((
-            "response.output_item.done",
-            json!({"output_index": 0, "item": self.item(true)}),
-        ));
-        let terminal = if self.truncated() {
-            "response.incomplete"
-        } else {
-            "response.completed"
-        };
+        events.push(("response.output_item.done", json!({"output_index": 0, "item": self.item(true)})));
+        let terminal = if self.truncated() { "response.incomplete" } else { "response.completed" };
         events.push((terminal, json!({"response": self.response(true)})));
         events
             .into_iter()

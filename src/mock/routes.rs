@@ -23,19 +23,13 @@ pub(crate) enum Reply {
 impl Reply {
     /// A JSON reply from a value.
     pub fn json(status: u16, value: &Value) -> Reply {
-        Reply::Json {
-            status,
-            body: serde_json::to_vec(value).unwrap_or_default(),
-        }
+        Reply::Json { status, body: serde_json::to_vec(value).unwrap_or_default() }
     }
 }
 
 impl From<ApiError> for Reply {
     fn from(e: ApiError) -> Reply {
-        Reply::Json {
-            status: e.status,
-            body: e.body(),
-        }
+        Reply::Json { status: e.status, body: e.body() }
     }
 }
 
@@ -59,9 +53,7 @@ impl Incoming<'_> {
     /// A query-string parameter, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
         let (_, query) = self.request.target.split_once('?')?;
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 }
 
@@ -89,40 +81,24 @@ impl Protocol {
 
 /// Answers a request whose faults are known: first the refusals, then the protocol's answer.
 /// `override_error` describes a malformed `"mock"` body override.
-pub(crate) fn answer(
-    inc: &Incoming<'_>,
-    faults: &Faults,
-    override_error: Option<String>,
-) -> (Protocol, Reply) {
+pub(crate) fn answer(inc: &Incoming<'_>, faults: &Faults, override_error: Option<String>) -> (Protocol, Reply) {
     let protocol = Protocol::of(inc.request.path());
     let reply = match protocol {
-        Protocol::OpenAi => {
-            refuse_openai(inc, faults, override_error).unwrap_or_else(|| openai(inc))
-        }
-        Protocol::Anthropic => {
-            anthropic::refuse(inc, faults, override_error).unwrap_or_else(|| anthropic::handle(inc))
-        }
-        Protocol::Gemini => {
-            gemini::refuse(inc, faults, override_error).unwrap_or_else(|| gemini::handle(inc))
-        }
+        Protocol::OpenAi => refuse_openai(inc, faults, override_error).unwrap_or_else(|| openai(inc)),
+        Protocol::Anthropic => anthropic::refuse(inc, faults, override_error).unwrap_or_else(|| anthropic::handle(inc)),
+        Protocol::Gemini => gemini::refuse(inc, faults, override_error).unwrap_or_else(|| gemini::handle(inc)),
     };
     (protocol, reply)
 }
 
-fn refuse_openai(
-    inc: &Incoming<'_>,
-    faults: &Faults,
-    override_error: Option<String>,
-) -> Option<Reply> {
+fn refuse_openai(inc: &Incoming<'_>, faults: &Faults, override_error: Option<String>) -> Option<Reply> {
     if let Some(message) = override_error {
         return Some(ApiError::invalid_request(message, Some("mock"), None).into());
     }
     if let Err(key_present) = inc.shared.authorized(inc.request.header("authorization")) {
         return Some(ApiError::unauthorized(key_present).into());
     }
-    faults
-        .error_status()
-        .map(|s| ApiError::for_status(s).into())
+    faults.error_status().map(|s| ApiError::for_status(s).into())
 }
 
 /// The 400 the OpenAI API sends for a body that is not JSON.
@@ -145,10 +121,7 @@ fn openai(inc: &Incoming<'_>) -> Reply {
             };
             match Answer::decide(body, format!("chatcmpl-{}", inc.shared.unique()), super::now()) {
                 Ok(answer) if answer.stream => Reply::Chat(Box::new(answer)),
-                Ok(answer) => Reply::Json {
-                    status: 200,
-                    body: answer.completion_body(),
-                },
+                Ok(answer) => Reply::Json { status: 200, body: answer.completion_body() },
                 Err(error) => error.into(),
             }
         }

@@ -9,9 +9,7 @@ use tokio::net::TcpStream;
 use super::{Faults, MockUpstream};
 
 pub(super) async fn mock() -> MockUpstream {
-    MockUpstream::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
 
 pub(super) fn url(m: &MockUpstream, path: &str) -> String {
@@ -21,12 +19,7 @@ pub(super) fn url(m: &MockUpstream, path: &str) -> String {
 /// POSTs `body` as JSON to `path` with no extra headers (the Gemini, embeddings, images and
 /// Responses tests all send this way).
 pub(super) async fn post_to(m: &MockUpstream, path: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(url(m, path))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    reqwest::Client::new().post(url(m, path)).json(body).send().await.unwrap()
 }
 
 /// Splits a named-event SSE body (Anthropic, Responses) into (event name, data JSON), checking
@@ -65,20 +58,12 @@ fn chat(text: &str) -> Value {
 }
 
 async fn post(client: &reqwest::Client, m: &MockUpstream, body: &Value) -> reqwest::Response {
-    client
-        .post(url(m, "/v1/chat/completions"))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    client.post(url(m, "/v1/chat/completions")).json(body).send().await.unwrap()
 }
 
 /// Splits an SSE body into its `data:` payloads.
 fn data_events(body: &str) -> Vec<String> {
-    body.split("\n\n")
-        .filter_map(|e| e.strip_prefix("data: "))
-        .map(str::to_owned)
-        .collect()
+    body.split("\n\n").filter_map(|e| e.strip_prefix("data: ")).map(str::to_owned).collect()
 }
 
 #[tokio::test]
@@ -88,10 +73,7 @@ async fn non_stream_completion_shape_and_text() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert!(resp.headers().contains_key("content-length"));
-    assert!(resp.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .starts_with("req_"));
+    assert!(resp.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
     let body: Value = resp.json().await.unwrap();
     assert!(body["id"].as_str().unwrap().starts_with("chatcmpl-"));
     assert_eq!(body["object"], "chat.completion");
@@ -120,11 +102,7 @@ async fn max_tokens_truncates_with_length() {
     let m = mock().await;
     let mut body = chat("one two three four");
     body["max_tokens"] = json!(3);
-    let body: Value = post(&reqwest::Client::new(), &m, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = post(&reqwest::Client::new(), &m, &body).await.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "Echo: one two");
     assert_eq!(body["choices"][0]["finish_reason"], "length");
     assert_eq!(body["usage"]["completion_tokens"], 3);
@@ -141,29 +119,17 @@ async fn stream_event_order_without_usage() {
     let text = resp.text().await.unwrap();
     let events = data_events(&text);
     assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
     assert_eq!(chunks.len(), 1 + 3 + 1);
     let id = &chunks[0]["id"];
     for c in &chunks {
         assert_eq!(&c["id"], id);
         assert_eq!(c["object"], "chat.completion.chunk");
         assert_eq!(c["model"], "gpt-test");
-        assert!(
-            c.get("usage").is_none(),
-            "usage key present without include_usage"
-        );
+        assert!(c.get("usage").is_none(), "usage key present without include_usage");
     }
-    assert_eq!(
-        chunks[0]["choices"][0]["delta"],
-        json!({"role": "assistant", "content": "", "refusal": null})
-    );
-    let words: Vec<&str> = chunks[1..4]
-        .iter()
-        .map(|c| c["choices"][0]["delta"]["content"].as_str().unwrap())
-        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": "", "refusal": null}));
+    let words: Vec<&str> = chunks[1..4].iter().map(|c| c["choices"][0]["delta"]["content"].as_str().unwrap()).collect();
     assert_eq!(words, ["Echo: ", "hi ", "there"]);
     assert_eq!(chunks[4]["choices"][0]["delta"], json!({}));
     assert_eq!(chunks[4]["choices"][0]["finish_reason"], "stop");
@@ -175,21 +141,12 @@ async fn stream_with_include_usage() {
     let mut body = chat("hi");
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
-    let text = post(&reqwest::Client::new(), &m, &body)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = post(&reqwest::Client::new(), &m, &body).await.text().await.unwrap();
     let events = data_events(&text);
     assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
     let (last, before) = chunks.split_last().unwrap();
-    assert!(before
-        .iter()
-        .all(|c| c["usage"].is_null() && c.get("usage").is_some()));
+    assert!(before.iter().all(|c| c["usage"].is_null() && c.get("usage").is_some()));
     assert_eq!(last["choices"], json!([]));
     assert_eq!(last["usage"]["prompt_tokens"], 9);
     assert_eq!(last["usage"]["completion_tokens"], 2);
@@ -212,10 +169,7 @@ async fn keep_alive_reuses_one_connection() {
 #[tokio::test]
 async fn status_fault_503_with_envelope() {
     let m = mock().await;
-    m.set_faults(Faults {
-        status: Some(503),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { status: Some(503), ..Faults::default() });
     let resp = post(&reqwest::Client::new(), &m, &chat("x")).await;
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().get("retry-after").is_none());
@@ -229,10 +183,7 @@ async fn status_fault_503_with_envelope() {
 #[tokio::test]
 async fn status_fault_429_has_retry_after() {
     let m = mock().await;
-    m.set_faults(Faults {
-        status: Some(429),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { status: Some(429), ..Faults::default() });
     let resp = post(&reqwest::Client::new(), &m, &chat("x")).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
@@ -240,19 +191,13 @@ async fn status_fault_429_has_retry_after() {
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
     // Faults persist until replaced.
     m.set_faults(Faults::default());
-    assert_eq!(
-        post(&reqwest::Client::new(), &m, &chat("x")).await.status(),
-        200
-    );
+    assert_eq!(post(&reqwest::Client::new(), &m, &chat("x")).await.status(), 200);
 }
 
 #[tokio::test]
 async fn header_delay_delays_the_head() {
     let m = mock().await;
-    m.set_faults(Faults {
-        header_delay: Duration::from_millis(300),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { header_delay: Duration::from_millis(300), ..Faults::default() });
     let started = Instant::now();
     let resp = post(&reqwest::Client::new(), &m, &chat("x")).await;
     let elapsed = started.elapsed();
@@ -264,18 +209,11 @@ async fn header_delay_delays_the_head() {
 #[tokio::test]
 async fn chunk_delay_spaces_events() {
     let m = mock().await;
-    m.set_faults(Faults {
-        chunk_delay: Duration::from_millis(50),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { chunk_delay: Duration::from_millis(50), ..Faults::default() });
     let mut body = chat("a b");
     body["stream"] = json!(true);
     let started = Instant::now();
-    let text = post(&reqwest::Client::new(), &m, &body)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = post(&reqwest::Client::new(), &m, &body).await.text().await.unwrap();
     // 1 role + 3 words + 1 finish = 5 events, 4 gaps.
     assert_eq!(data_events(&text).len(), 6);
     assert!(started.elapsed() >= Duration::from_millis(190));
@@ -284,10 +222,7 @@ async fn chunk_delay_spaces_events() {
 #[tokio::test]
 async fn cut_after_events_ends_body_with_error() {
     let m = mock().await;
-    m.set_faults(Faults {
-        cut_after_events: Some(2),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { cut_after_events: Some(2), ..Faults::default() });
     let mut body = chat("one two three");
     body["stream"] = json!(true);
     let mut resp = post(&reqwest::Client::new(), &m, &body).await;
@@ -310,20 +245,9 @@ async fn cut_after_events_ends_body_with_error() {
 #[tokio::test]
 async fn hang_times_out_on_the_client() {
     let m = mock().await;
-    m.set_faults(Faults {
-        hang: true,
-        ..Faults::default()
-    });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let err = client
-        .post(url(&m, "/v1/chat/completions"))
-        .json(&chat("x"))
-        .send()
-        .await
-        .unwrap_err();
+    m.set_faults(Faults { hang: true, ..Faults::default() });
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let err = client.post(url(&m, "/v1/chat/completions")).json(&chat("x")).send().await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     // The request was read before hanging.
     assert_eq!(m.requests().len(), 1);
@@ -345,10 +269,7 @@ async fn body_mock_override_applies_to_one_request() {
     assert_eq!(post(&client, &m, &body).await.status(), 400);
 
     // An override can also switch a fault off for one request.
-    m.set_faults(Faults {
-        status: Some(503),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { status: Some(503), ..Faults::default() });
     body["mock"] = json!({"status": 200, "cut_after_events": 1});
     body["stream"] = json!(true);
     let resp = post(&client, &m, &body).await;
@@ -365,28 +286,13 @@ async fn api_key_required_when_set() {
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
-    let wrong = client
-        .post(url(&m, "/v1/chat/completions"))
-        .bearer_auth("sk-wrong")
-        .json(&chat("x"))
-        .send()
-        .await
-        .unwrap();
+    let wrong = client.post(url(&m, "/v1/chat/completions")).bearer_auth("sk-wrong").json(&chat("x")).send().await.unwrap();
     assert_eq!(wrong.status(), 401);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_api_key");
-    let ok = client
-        .post(url(&m, "/v1/chat/completions"))
-        .bearer_auth("sk-up")
-        .json(&chat("x"))
-        .send()
-        .await
-        .unwrap();
+    let ok = client.post(url(&m, "/v1/chat/completions")).bearer_auth("sk-up").json(&chat("x")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
-    assert_eq!(
-        m.requests()[2].header("Authorization"),
-        Some("Bearer sk-up")
-    );
+    assert_eq!(m.requests()[2].header("Authorization"), Some("Bearer sk-up"));
 }
 
 #[tokio::test]
@@ -395,11 +301,7 @@ async fn tool_call_answer() {
     let body = json!({"model": "gpt-test",
         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
         "messages": [{"role": "user", "content": "What is the weather in Paris?"}]});
-    let resp: Value = post(&reqwest::Client::new(), &m, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resp: Value = post(&reqwest::Client::new(), &m, &body).await.json().await.unwrap();
     let choice = &resp["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls");
     assert_eq!(choice["message"]["content"], Value::Null);
@@ -438,21 +340,9 @@ async fn malformed_json_and_missing_messages_are_400() {
 async fn routes_prefixes_models_and_404() {
     let m = mock().await;
     let client = reqwest::Client::new();
-    let resp = client
-        .post(url(&m, "/openai/v1/chat/completions?api-version=1"))
-        .json(&chat("x"))
-        .send()
-        .await
-        .unwrap();
+    let resp = client.post(url(&m, "/openai/v1/chat/completions?api-version=1")).json(&chat("x")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let models: Value = client
-        .get(url(&m, "/api/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = client.get(url(&m, "/api/v1/models")).send().await.unwrap().json().await.unwrap();
     assert_eq!(
         models,
         json!({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]})
@@ -469,12 +359,7 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> (String, String)
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8(buf[..end].to_vec()).unwrap();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .unwrap()
-                .parse()
-                .unwrap();
+            let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length: ")).unwrap().parse().unwrap();
             if buf.len() >= end + 4 + len {
                 let body = String::from_utf8(buf[end + 4..end + 4 + len].to_vec()).unwrap();
                 buf.drain(..end + 4 + len);
@@ -502,17 +387,12 @@ async fn raw_chunked_body_pipelining_and_connection_close() {
     );
     let second = "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     // Both requests in one write: the second must wait in the buffer, not be lost.
-    s.write_all(format!("{first}{second}").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(format!("{first}{second}").as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     let (head, body) = read_response(&mut s, &mut buf).await;
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     let body: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        "Echo: chunked body"
-    );
+    assert_eq!(body["choices"][0]["message"]["content"], "Echo: chunked body");
     let (head, _) = read_response(&mut s, &mut buf).await;
     assert!(head.contains("connection: close"), "{head}");
     let mut rest = Vec::new();
@@ -538,14 +418,9 @@ async fn malformed_head_gets_400_and_close() {
 #[tokio::test]
 async fn dropping_the_mock_closes_connections() {
     let m = mock().await;
-    m.set_faults(Faults {
-        hang: true,
-        ..Faults::default()
-    });
+    m.set_faults(Faults { hang: true, ..Faults::default() });
     let mut s = TcpStream::connect(m.addr()).await.unwrap();
-    s.write_all(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    s.write_all(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     drop(m);
     let mut out = Vec::new();

@@ -127,54 +127,25 @@ async fn stream_thinking_and_tool_indices() {
     let starts: Vec<(u64, String)> = f
         .iter()
         .filter(|(n, _)| n == "content_block_start")
-        .map(|(_, d)| {
-            (
-                d["index"].as_u64().unwrap(),
-                d["content_block"]["type"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|(_, d)| (d["index"].as_u64().unwrap(), d["content_block"]["type"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(
-        starts,
-        [
-            (0, "thinking".into()),
-            (1, "text".into()),
-            (2, "tool_use".into())
-        ]
-    );
+    assert_eq!(starts, [(0, "thinking".into()), (1, "text".into()), (2, "tool_use".into())]);
     let deltas = |index: u64, kind: &str, field: &str| -> String {
         f.iter()
-            .filter(|(n, d)| {
-                n == "content_block_delta" && d["index"] == index && d["delta"]["type"] == kind
-            })
+            .filter(|(n, d)| n == "content_block_delta" && d["index"] == index && d["delta"]["type"] == kind)
             .map(|(_, d)| d["delta"][field].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(
-        deltas(0, "thinking_delta", "thinking"),
-        "Thinking about: weather now"
-    );
+    assert_eq!(deltas(0, "thinking_delta", "thinking"), "Thinking about: weather now");
     assert_eq!(deltas(0, "signature_delta", "signature"), "sig_mock_27");
     assert_eq!(deltas(1, "text_delta", "text"), "Let me check.");
     let args = deltas(2, "input_json_delta", "partial_json");
-    assert_eq!(
-        serde_json::from_str::<Value>(&args).unwrap(),
-        json!({"city": "Paris"})
-    );
-    let tool_start = f
-        .iter()
-        .find(|(_, d)| d["content_block"]["type"] == "tool_use")
-        .unwrap();
-    assert_eq!(
-        tool_start.1["content_block"],
-        json!({"type": "tool_use", "id": "toolu_mock_0", "name": "lookup", "input": {}})
-    );
+    assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"city": "Paris"}));
+    let tool_start = f.iter().find(|(_, d)| d["content_block"]["type"] == "tool_use").unwrap();
+    assert_eq!(tool_start.1["content_block"], json!({"type": "tool_use", "id": "toolu_mock_0", "name": "lookup", "input": {}}));
     // Every start has its stop, in order, before message_delta.
-    let stops: Vec<u64> = f
-        .iter()
-        .filter(|(n, _)| n == "content_block_stop")
-        .map(|(_, d)| d["index"].as_u64().unwrap())
-        .collect();
+    let stops: Vec<u64> =
+        f.iter().filter(|(n, _)| n == "content_block_stop").map(|(_, d)| d["index"].as_u64().unwrap()).collect();
     assert_eq!(stops, [0, 1, 2]);
     let (name, delta) = &f[f.len() - 2];
     assert_eq!(name, "message_delta");
@@ -186,12 +157,7 @@ async fn stream_thinking_and_tool_indices() {
 async fn required_header_and_fields() {
     let m = mock().await;
     let client = reqwest::Client::new();
-    let resp = client
-        .post(url(&m, "/v1/messages"))
-        .json(&messages("x"))
-        .send()
-        .await
-        .unwrap();
+    let resp = client.post(url(&m, "/v1/messages")).json(&messages("x")).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["type"], "error");
@@ -233,10 +199,7 @@ async fn auth_by_x_api_key_or_bearer() {
     m.set_api_key(Some("sk-ant".into()));
     let client = reqwest::Client::new();
     let send = |key: Option<(&'static str, &'static str)>| {
-        let mut req = client
-            .post(url(&m, "/v1/messages"))
-            .header("anthropic-version", "2023-06-01")
-            .json(&messages("x"));
+        let mut req = client.post(url(&m, "/v1/messages")).header("anthropic-version", "2023-06-01").json(&messages("x"));
         if let Some((name, value)) = key {
             req = req.header(name, value);
         }
@@ -246,21 +209,9 @@ async fn auth_by_x_api_key_or_bearer() {
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["type"], "authentication_error");
-    assert_eq!(
-        send(Some(("x-api-key", "nope"))).await.unwrap().status(),
-        401
-    );
-    assert_eq!(
-        send(Some(("x-api-key", "sk-ant"))).await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        send(Some(("authorization", "Bearer sk-ant")))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(send(Some(("x-api-key", "nope"))).await.unwrap().status(), 401);
+    assert_eq!(send(Some(("x-api-key", "sk-ant"))).await.unwrap().status(), 200);
+    assert_eq!(send(Some(("authorization", "Bearer sk-ant"))).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -299,10 +250,7 @@ async fn cut_delay_and_hang_faults() {
     let text = String::from_utf8(received).unwrap();
     assert_eq!(frames(&text).len(), 3);
 
-    m.set_faults(Faults {
-        chunk_delay: Duration::from_millis(20),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { chunk_delay: Duration::from_millis(20), ..Faults::default() });
     body.as_object_mut().unwrap().remove("mock");
     let started = Instant::now();
     let text = post(&m, &body).await.text().await.unwrap();
@@ -310,14 +258,8 @@ async fn cut_delay_and_hang_faults() {
     assert_eq!(n, 2 + 1 + 4 + 1 + 2);
     assert!(started.elapsed() >= Duration::from_millis(20 * (n as u64 - 1)));
 
-    m.set_faults(Faults {
-        hang: true,
-        ..Faults::default()
-    });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    m.set_faults(Faults { hang: true, ..Faults::default() });
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
     let err = client
         .post(url(&m, "/v1/messages"))
         .header("anthropic-version", "2023-06-01")

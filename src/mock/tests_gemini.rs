@@ -43,16 +43,9 @@ async fn prefixes_encoded_model_and_max_tokens() {
     let m = mock().await;
     let mut body = request("one two three");
     body["generationConfig"] = json!({"maxOutputTokens": 2});
-    let resp: Value = post(&m, "/gw/v1/models%2Fgemini-3-pro%3AgenerateContent", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resp: Value = post(&m, "/gw/v1/models%2Fgemini-3-pro%3AgenerateContent", &body).await.json().await.unwrap();
     assert_eq!(resp["modelVersion"], "gemini-3-pro");
-    assert_eq!(
-        resp["candidates"][0]["content"]["parts"][0]["text"],
-        "Echo: one"
-    );
+    assert_eq!(resp["candidates"][0]["content"]["parts"][0]["text"], "Echo: one");
     assert_eq!(resp["candidates"][0]["finishReason"], "MAX_TOKENS");
 }
 
@@ -82,10 +75,7 @@ async fn thinking_and_function_call() {
         {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}}}]},
         {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"output": "sunny"}}}]}]});
     let resp: Value = post(&m, GENERATE, &body).await.json().await.unwrap();
-    assert_eq!(
-        resp["candidates"][0]["content"]["parts"],
-        json!([{"text": "Echo: weather?"}])
-    );
+    assert_eq!(resp["candidates"][0]["content"]["parts"], json!([{"text": "Echo: weather?"}]));
     assert!(resp["usageMetadata"].get("thoughtsTokenCount").is_none());
 }
 
@@ -109,14 +99,9 @@ async fn stream_chunks_with_running_usage() {
         })
         .collect();
     assert_eq!(thought, "Thinking about: hi there");
-    let answer: String = (4..7)
-        .map(|i| part(i)["text"].as_str().unwrap().to_owned())
-        .collect();
+    let answer: String = (4..7).map(|i| part(i)["text"].as_str().unwrap().to_owned()).collect();
     assert_eq!(answer, "Echo: hi there");
-    assert_eq!(
-        part(4)["thoughtSignature"],
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"sig_mock_24")
-    );
+    assert_eq!(part(4)["thoughtSignature"], base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"sig_mock_24"));
     assert!(part(5).get("thoughtSignature").is_none());
     for (i, chunk) in c.iter().enumerate() {
         assert_eq!(chunk["modelVersion"], "gemini-2.5-flash");
@@ -124,10 +109,7 @@ async fn stream_chunks_with_running_usage() {
         assert_eq!(chunk["candidates"][0].get("finishReason").is_some(), i == 6);
         assert_eq!(chunk["usageMetadata"]["promptTokenCount"], 10);
     }
-    assert_eq!(
-        c[0]["usageMetadata"],
-        json!({"promptTokenCount": 10, "thoughtsTokenCount": 1, "totalTokenCount": 11})
-    );
+    assert_eq!(c[0]["usageMetadata"], json!({"promptTokenCount": 10, "thoughtsTokenCount": 1, "totalTokenCount": 11}));
     assert_eq!(
         c[6]["usageMetadata"],
         json!({"promptTokenCount": 10, "candidatesTokenCount": 3, "thoughtsTokenCount": 4, "totalTokenCount": 17})
@@ -142,47 +124,25 @@ async fn stream_function_call_whole_and_json_array_without_sse() {
         "tools": [{"functionDeclarations": [{"name": "w"}]}]});
     let c = chunks(&post(&m, STREAM, &body).await.text().await.unwrap());
     assert_eq!(c.len(), 1);
-    assert_eq!(
-        c[0]["candidates"][0]["content"]["parts"],
-        json!([{"functionCall": {"name": "w", "args": {"city": "Paris"}}}])
-    );
+    assert_eq!(c[0]["candidates"][0]["content"]["parts"], json!([{"functionCall": {"name": "w", "args": {"city": "Paris"}}}]));
     assert_eq!(c[0]["candidates"][0]["finishReason"], "STOP");
-    let array: Value = post(&m, "/v1/models/g:streamGenerateContent", &request("a"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let array: Value = post(&m, "/v1/models/g:streamGenerateContent", &request("a")).await.json().await.unwrap();
     assert_eq!(array.as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn count_tokens_and_embeddings() {
     let m = mock().await;
-    let count: Value = post(&m, "/v1beta/models/g:countTokens", &request("a b"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let count: Value = post(&m, "/v1beta/models/g:countTokens", &request("a b")).await.json().await.unwrap();
     assert_eq!(count, json!({"totalTokens": 5 + 5}));
     let wrapped = json!({"generateContentRequest": request("a b")});
-    let count: Value = post(&m, "/v1beta/models/g:countTokens", &wrapped)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let count: Value = post(&m, "/v1beta/models/g:countTokens", &wrapped).await.json().await.unwrap();
     assert_eq!(count["totalTokens"], 10);
     let batch = json!({"requests": [
         {"model": "models/e", "content": {"parts": [{"text": "hello"}]}},
         {"model": "models/e", "content": {"parts": [{"text": "world"}]}}]});
-    let resp: Value = post(&m, "/v1beta/models/e:batchEmbedContents", &batch)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let want: Vec<f64> = super::embeddings::vector("hello")
-        .iter()
-        .map(|&f| f64::from(f))
-        .collect();
+    let resp: Value = post(&m, "/v1beta/models/e:batchEmbedContents", &batch).await.json().await.unwrap();
+    let want: Vec<f64> = super::embeddings::vector("hello").iter().map(|&f| f64::from(f)).collect();
     assert_eq!(resp["embeddings"][0]["values"], json!(want));
     assert_eq!(resp["embeddings"].as_array().unwrap().len(), 2);
 }
@@ -198,29 +158,14 @@ async fn auth_header_query_wrong_and_missing() {
     assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
     assert_eq!(body["error"]["code"], 403);
 
-    let resp = client
-        .post(url(&m, GENERATE))
-        .header("x-goog-api-key", "bad")
-        .json(&request("x"))
-        .send()
-        .await
-        .unwrap();
+    let resp = client.post(url(&m, GENERATE)).header("x-goog-api-key", "bad").json(&request("x")).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(
-        body["error"]["message"],
-        "API key not valid. Please pass a valid API key."
-    );
+    assert_eq!(body["error"]["message"], "API key not valid. Please pass a valid API key.");
     assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
     assert_eq!(body["error"]["details"][0]["reason"], "API_KEY_INVALID");
 
-    let ok = client
-        .post(url(&m, GENERATE))
-        .header("x-goog-api-key", "AIza-mock")
-        .json(&request("x"))
-        .send()
-        .await
-        .unwrap();
+    let ok = client.post(url(&m, GENERATE)).header("x-goog-api-key", "AIza-mock").json(&request("x")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     let ok = post(&m, &format!("{STREAM}&key=AIza-mock"), &request("x")).await;
     assert_eq!(ok.status(), 200);
@@ -246,12 +191,7 @@ async fn errors_and_faults_use_google_statuses() {
         assert_eq!(err["error"]["status"], name);
         assert!(err["error"]["message"].is_string());
     }
-    let resp = post(
-        &m,
-        "/v1beta/models/g:generateContent",
-        &json!({"contents": []}),
-    )
-    .await;
+    let resp = post(&m, "/v1beta/models/g:generateContent", &json!({"contents": []})).await;
     assert_eq!(resp.status(), 400);
     let resp = post(&m, "/v1beta/models/g:nope", &request("x")).await;
     assert_eq!(resp.status(), 404);
@@ -264,10 +204,7 @@ async fn errors_and_faults_use_google_statuses() {
     assert!(cut);
     assert_eq!(chunks(&String::from_utf8(received).unwrap()).len(), 2);
 
-    m.set_faults(Faults {
-        header_delay: Duration::from_millis(100),
-        ..Faults::default()
-    });
+    m.set_faults(Faults { header_delay: Duration::from_millis(100), ..Faults::default() });
     let started = std::time::Instant::now();
     assert_eq!(post(&m, GENERATE, &request("x")).await.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(95));

@@ -19,10 +19,7 @@ fn decode_b64(s: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for quad in s.as_bytes().chunks(4) {
         let data: Vec<u8> = quad.iter().copied().filter(|&c| c != b'=').collect();
-        let n = data
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &c)| n | (val(c) << (18 - 6 * i)));
+        let n = data.iter().enumerate().fold(0u32, |n, (i, &c)| n | (val(c) << (18 - 6 * i)));
         out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
     }
     out
@@ -32,33 +29,19 @@ fn decode_b64(s: &str) -> Vec<u8> {
 async fn embeddings_float_and_base64() {
     let m = mock().await;
     let body = json!({"model": "text-embedding-3-small", "input": ["hello world", "x"], "encoding_format": "float"});
-    let resp: Value = post(&m, "/v1/embeddings", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resp: Value = post(&m, "/v1/embeddings", &body).await.json().await.unwrap();
     assert_eq!(resp["object"], "list");
     assert_eq!(resp["model"], "text-embedding-3-small");
-    assert_eq!(
-        resp["usage"],
-        json!({"prompt_tokens": 3, "total_tokens": 3})
-    );
+    assert_eq!(resp["usage"], json!({"prompt_tokens": 3, "total_tokens": 3}));
     let floats: Vec<f32> = serde_json::from_value(resp["data"][0]["embedding"].clone()).unwrap();
     assert_eq!(floats.len(), 8);
     assert_eq!(resp["data"][1]["index"], 1);
     assert_eq!(resp["data"][1]["object"], "embedding");
 
     let body = json!({"model": "e", "input": "hello world", "encoding_format": "base64"});
-    let resp: Value = post(&m, "/v1/embeddings", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resp: Value = post(&m, "/v1/embeddings", &body).await.json().await.unwrap();
     let bytes = decode_b64(resp["data"][0]["embedding"].as_str().unwrap());
-    let decoded: Vec<f32> = bytes
-        .chunks(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     assert_eq!(decoded, floats);
 
     let resp = post(&m, "/v1/embeddings", &json!({"model": "e"})).await;
@@ -71,11 +54,7 @@ async fn embeddings_float_and_base64() {
 async fn image_generation() {
     let m = mock().await;
     let body = json!({"model": "gpt-image-1", "prompt": "a red fox", "n": 2});
-    let resp: Value = post(&m, "/v1/images/generations", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resp: Value = post(&m, "/v1/images/generations", &body).await.json().await.unwrap();
     assert!(resp["created"].as_u64().unwrap() > 1_600_000_000);
     assert_eq!(resp["data"].as_array().unwrap().len(), 2);
     let png = decode_b64(resp["data"][0]["b64_json"].as_str().unwrap());
@@ -85,12 +64,7 @@ async fn image_generation() {
         json!({"input_tokens": 3, "output_tokens": 32, "total_tokens": 35,
                "input_tokens_details": {"text_tokens": 3, "image_tokens": 0}})
     );
-    assert_eq!(
-        post(&m, "/v1/images/generations", &json!({}))
-            .await
-            .status(),
-        400
-    );
+    assert_eq!(post(&m, "/v1/images/generations", &json!({})).await.status(), 400);
 }
 
 #[tokio::test]
@@ -104,10 +78,7 @@ async fn responses_non_stream_text_tool_and_incomplete() {
     assert_eq!(resp["status"], "completed");
     assert_eq!(resp["model"], "gpt-r");
     let item = &resp["output"][0];
-    assert_eq!(
-        (item["type"].as_str(), item["role"].as_str()),
-        (Some("message"), Some("assistant"))
-    );
+    assert_eq!((item["type"].as_str(), item["role"].as_str()), (Some("message"), Some("assistant")));
     assert_eq!(item["content"][0]["type"], "output_text");
     assert_eq!(item["content"][0]["text"], "Echo: hi there");
     assert_eq!(
@@ -131,12 +102,7 @@ async fn responses_non_stream_text_tool_and_incomplete() {
     assert_eq!(resp["status"], "incomplete");
     assert_eq!(resp["incomplete_details"]["reason"], "max_output_tokens");
     assert_eq!(resp["output"][0]["content"][0]["text"], "Echo: a");
-    assert_eq!(
-        post(&m, "/v1/responses", &json!({"model": "m"}))
-            .await
-            .status(),
-        400
-    );
+    assert_eq!(post(&m, "/v1/responses", &json!({"model": "m"})).await.status(), 400);
 }
 
 /// (event line, data) of each Responses stream frame; checks type and sequence numbers.
@@ -215,10 +181,7 @@ async fn responses_stream_tool_call() {
     );
     assert_eq!(f[2].1["item"]["arguments"], "");
     assert_eq!(f[2].1["item"]["name"], "w");
-    let args: String = f[3..5]
-        .iter()
-        .map(|(_, d)| d["delta"].as_str().unwrap().to_owned())
-        .collect();
+    let args: String = f[3..5].iter().map(|(_, d)| d["delta"].as_str().unwrap().to_owned()).collect();
     assert_eq!(args, f[5].1["arguments"].as_str().unwrap());
     assert_eq!(f[6].1["item"]["status"], "completed");
     assert_eq!(f[7].1["response"]["usage"]["output_tokens"], 10);

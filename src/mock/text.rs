@@ -39,11 +39,7 @@ fn typed_text(part: &Value) -> Option<&str> {
 pub(crate) fn content_text(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(typed_text)
-            .collect::<Vec<_>>()
-            .join(" "),
+        Some(Value::Array(parts)) => parts.iter().filter_map(typed_text).collect::<Vec<_>>().join(" "),
         _ => String::new(),
     }
 }
@@ -59,10 +55,8 @@ pub(crate) fn word_count(content: Option<&Value>) -> u64 {
 
 /// Whether the text asks about the weather (the tool-call trigger), as a whole word.
 pub(crate) fn mentions_weather(text: &str) -> bool {
-    text.split_whitespace().any(|w| {
-        w.trim_matches(|c: char| !c.is_alphanumeric())
-            .eq_ignore_ascii_case("weather")
-    })
+    text.split_whitespace()
+        .any(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).eq_ignore_ascii_case("weather"))
 }
 
 /// Text split into words for streaming: stored once, streamed as slices.
@@ -82,9 +76,7 @@ impl Words {
     pub fn new(text: &str, limit: Option<u64>) -> Words {
         let all = text.split_whitespace();
         let total = all.clone().count();
-        let keep = limit.map_or(total, |l| {
-            total.min(usize::try_from(l).unwrap_or(usize::MAX))
-        });
+        let keep = limit.map_or(total, |l| total.min(usize::try_from(l).unwrap_or(usize::MAX)));
         let mut out = String::with_capacity(text.len());
         let mut starts = Vec::with_capacity(keep);
         for word in all.take(keep) {
@@ -94,11 +86,7 @@ impl Words {
             starts.push(out.len());
             out.push_str(word);
         }
-        Words {
-            text: out,
-            starts,
-            truncated: keep < total,
-        }
+        Words { text: out, starts, truncated: keep < total }
     }
 
     /// The mock's answer to `user_text`: `"Echo: " + user_text`, cut to `limit` words.

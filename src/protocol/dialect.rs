@@ -162,7 +162,12 @@ pub trait Dialect: Sync {
         false
     }
     /// Parses a generation body; `path_model`/`path_stream` are what the path said.
-    fn parse_inbound<'a>(&self, body: &'a [u8], path_model: Option<&str>, path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError>;
+    fn parse_inbound<'a>(
+        &self,
+        body: &'a [u8],
+        path_model: Option<&str>,
+        path_stream: bool,
+    ) -> Result<Box<dyn InboundRequest + 'a>, ApiError>;
     /// Parses a count-tokens body into the hub (`None`: this protocol has no such call).
     fn count_request(&self, _body: &[u8], _path_model: Option<&str>) -> Option<Result<ir::Request, ApiError>> {
         None
@@ -239,13 +244,27 @@ pub trait Dialect: Sync {
         false
     }
     /// The path and body of a forwarded operation for this provider (`serves` said yes).
-    fn forward_request(&self, op: &Operation, raw: &[u8], base_path: &str, upstream_model: &str) -> Result<(String, Bytes), ApiError> {
+    fn forward_request(
+        &self,
+        op: &Operation,
+        raw: &[u8],
+        base_path: &str,
+        upstream_model: &str,
+    ) -> Result<(String, Bytes), ApiError> {
         let _ = (op, raw, base_path, upstream_model);
-        Err(ApiError::new(super::error::ErrorClass::InvalidRequest, "this operation is not served by the model's upstream").with_code("unsupported_endpoint"))
+        Err(ApiError::new(super::error::ErrorClass::InvalidRequest, "this operation is not served by the model's upstream")
+            .with_code("unsupported_endpoint"))
     }
     /// A forwarded operation's answer for the OpenAI client, and its usage; `count` counts the
     /// tokens of a text when the provider reports none.
-    fn forward_response(&self, _op: &Operation, _raw_request: &[u8], body: &[u8], public_model: &str, _count: &dyn Fn(&str) -> u64) -> Result<(Bytes, Option<Usage>), ApiError> {
+    fn forward_response(
+        &self,
+        _op: &Operation,
+        _raw_request: &[u8],
+        body: &[u8],
+        public_model: &str,
+        _count: &dyn Fn(&str) -> u64,
+    ) -> Result<(Bytes, Option<Usage>), ApiError> {
         Ok(self.passthrough_response(body, public_model))
     }
     /// Response headers of this protocol's providers a client may see (besides the content
@@ -282,7 +301,10 @@ pub fn protocol_of_path(path: &str) -> Protocol {
 /// The protocol whose shape a model listing should have: the SDK the headers reveal, else the
 /// protocol of the path.
 pub fn listing_protocol(path: &str, has_header: &dyn Fn(&str) -> bool) -> Protocol {
-    DIALECTS.iter().find(|d| d.claims_listing(has_header)).map_or_else(|| protocol_of_path(path), |d| d.protocol())
+    DIALECTS
+        .iter()
+        .find(|d| d.claims_listing(has_header))
+        .map_or_else(|| protocol_of_path(path), |d| d.protocol())
 }
 
 /// The paths a model of `kind` is served on, in every protocol that has one.

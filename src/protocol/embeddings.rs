@@ -38,17 +38,25 @@ pub fn parse_openai(body: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
             .into_iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s),
-                _ => Err(ApiError::new(ErrorClass::InvalidRequest, "token-array inputs cannot be sent to a Gemini model; send text")
-                    .with_param("input")),
+                _ => Err(ApiError::new(
+                    ErrorClass::InvalidRequest,
+                    "token-array inputs cannot be sent to a Gemini model; send text",
+                )
+                .with_param("input")),
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(ApiError::new(ErrorClass::InvalidRequest, "`input` must be a string or an array of strings").with_param("input")),
+        _ => {
+            return Err(
+                ApiError::new(ErrorClass::InvalidRequest, "`input` must be a string or an array of strings").with_param("input")
+            )
+        }
     };
     let base64 = match req.encoding_format.as_deref() {
         None | Some("float") => false,
         Some("base64") => true,
         Some(other) => {
-            return Err(ApiError::new(ErrorClass::InvalidRequest, format!("unknown encoding_format `{other}`")).with_param("encoding_format"))
+            return Err(ApiError::new(ErrorClass::InvalidRequest, format!("unknown encoding_format `{other}`"))
+                .with_param("encoding_format"))
         }
     };
     Ok(EmbeddingsRequest { inputs, base64, dimensions: req.dimensions })
@@ -83,7 +91,12 @@ struct GeminiEmbedding {
 
 /// The OpenAI answer for a Gemini batch answer; `prompt_tokens` is counted locally because
 /// Gemini reports none for embeddings.
-pub fn from_gemini_batch(body: &[u8], req: &EmbeddingsRequest, public_model: &str, prompt_tokens: u64) -> Result<Vec<u8>, ApiError> {
+pub fn from_gemini_batch(
+    body: &[u8],
+    req: &EmbeddingsRequest,
+    public_model: &str,
+    prompt_tokens: u64,
+) -> Result<Vec<u8>, ApiError> {
     let batch: GeminiBatch = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(ErrorClass::Server, format!("the upstream embeddings answer could not be read: {e}")).with_status(502)
     })?;
@@ -138,6 +151,9 @@ mod tests {
     #[test]
     fn token_inputs_and_unknown_formats_are_named() {
         assert_eq!(parse_openai(br#"{"input":[[1,2]]}"#).unwrap_err().param.as_deref(), Some("input"));
-        assert_eq!(parse_openai(br#"{"input":"a","encoding_format":"int8"}"#).unwrap_err().param.as_deref(), Some("encoding_format"));
+        assert_eq!(
+            parse_openai(br#"{"input":"a","encoding_format":"int8"}"#).unwrap_err().param.as_deref(),
+            Some("encoding_format")
+        );
     }
 }

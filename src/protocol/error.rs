@@ -153,7 +153,8 @@ impl ApiError {
         };
         // Only a message from the protocol's own JSON envelope is kept: a raw body (an HTML
         // error page, a proxy's text) can name servers, versions and internal addresses.
-        let (message, kind, param, code) = parsed.unwrap_or_else(|| (format!("the upstream answered HTTP {status}"), None, None, None));
+        let (message, kind, param, code) =
+            parsed.unwrap_or_else(|| (format!("the upstream answered HTTP {status}"), None, None, None));
         let in_stream = (200..300).contains(&status);
         let class = match (in_stream, kind.as_deref()) {
             (true, Some(k)) => class_for_type(k).unwrap_or(ErrorClass::Server),
@@ -215,7 +216,10 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
 /// scheme word) is kept.
 fn next_credential(text: &str) -> Option<(usize, usize)> {
     let lower = text.to_ascii_lowercase();
-    let bearer = lower.find("bearer ").filter(|&i| text[i + 7..].starts_with(|c: char| c.is_ascii_alphanumeric())).map(|i| (i, 7));
+    let bearer = lower
+        .find("bearer ")
+        .filter(|&i| text[i + 7..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        .map(|i| (i, 7));
     let key = lower
         .match_indices("sk-")
         .find(|(i, _)| *i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
@@ -275,12 +279,7 @@ fn parse_openai_error(body: &[u8]) -> Option<Parsed> {
     if let Value::String(s) = err {
         return Some((s.clone(), None, None, None));
     }
-    Some((
-        str_field(err, "message").unwrap_or_default(),
-        str_field(err, "type"),
-        str_field(err, "param"),
-        str_field(err, "code"),
-    ))
+    Some((str_field(err, "message").unwrap_or_default(), str_field(err, "type"), str_field(err, "param"), str_field(err, "code")))
 }
 
 /// Anthropic `{"type":"error","error":{"type","message"}}`.
@@ -351,7 +350,10 @@ mod tests {
     fn anthropic_envelope_types() {
         let e = ApiError::new(ErrorClass::Unavailable, "Overloaded").with_status(529);
         let v: serde_json::Value = serde_json::from_slice(&e.to_anthropic_json("req-2")).unwrap();
-        assert_eq!(v, serde_json::json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req-2"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req-2"})
+        );
         assert_eq!(e.status_for_openai(), 503);
         let cases = [
             (400, "invalid_request_error"),
@@ -379,31 +381,57 @@ mod tests {
             br#"{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
             Some("7"),
         );
-        assert_eq!((e.status, e.class, e.message.as_str(), e.code.as_deref(), e.retry_after), (429, ErrorClass::RateLimited, "slow down", Some("rate_limit_exceeded"), Some(7)));
-        let e = ApiError::from_upstream(Protocol::Anthropic, 529, br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, None);
+        assert_eq!(
+            (e.status, e.class, e.message.as_str(), e.code.as_deref(), e.retry_after),
+            (429, ErrorClass::RateLimited, "slow down", Some("rate_limit_exceeded"), Some(7))
+        );
+        let e = ApiError::from_upstream(
+            Protocol::Anthropic,
+            529,
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            None,
+        );
         assert_eq!((e.status, e.class, e.status_for_openai()), (529, ErrorClass::Unavailable, 503));
         assert_eq!(e.message, "Overloaded");
-        let e = ApiError::from_upstream(Protocol::Gemini, 400, br#"{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}"#, None);
+        let e = ApiError::from_upstream(
+            Protocol::Gemini,
+            400,
+            br#"{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}"#,
+            None,
+        );
         assert_eq!((e.status, e.message.as_str()), (400, "API key not valid"));
-        let e = ApiError::from_upstream(Protocol::Anthropic, 502, b"<html>bad gateway</html>", Some("Wed, 21 Oct 2015 07:28:00 GMT"));
+        let e =
+            ApiError::from_upstream(Protocol::Anthropic, 502, b"<html>bad gateway</html>", Some("Wed, 21 Oct 2015 07:28:00 GMT"));
         assert_eq!((e.status, e.class, e.retry_after), (502, ErrorClass::Server, None));
         assert!(e.message.contains("502"));
     }
 
     #[test]
     fn in_stream_errors_take_their_class_from_the_type() {
-        let e = ApiError::from_upstream(Protocol::Anthropic, 200, br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, None);
+        let e = ApiError::from_upstream(
+            Protocol::Anthropic,
+            200,
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            None,
+        );
         assert_eq!((e.class, e.status), (ErrorClass::Unavailable, 503));
     }
 
     #[test]
     fn credentials_never_survive_redaction() {
-        let e = ApiError::new(ErrorClass::InvalidRequest, "bad header Authorization: Bearer sk-proj-abcdefghijklmnop for key prov-secret-1 and sk-ant-api03-xyzxyzxyzxyz end")
-            .redacted(&["prov-secret-1"]);
+        let e = ApiError::new(
+            ErrorClass::InvalidRequest,
+            "bad header Authorization: Bearer sk-proj-abcdefghijklmnop for key prov-secret-1 and sk-ant-api03-xyzxyzxyzxyz end",
+        )
+        .redacted(&["prov-secret-1"]);
         assert!(!e.message.contains("abcdefghijklmnop"), "{}", e.message);
         assert!(!e.message.contains("prov-secret-1"), "{}", e.message);
         assert!(!e.message.contains("xyzxyzxyzxyz"), "{}", e.message);
-        assert!(e.message.starts_with("bad header Authorization: Bearer [redacted] for key [redacted] and [redacted] end"), "{}", e.message);
+        assert!(
+            e.message.starts_with("bad header Authorization: Bearer [redacted] for key [redacted] and [redacted] end"),
+            "{}",
+            e.message
+        );
         assert_eq!(redact("risk-taking is fine; task-1", &[]), "risk-taking is fine; task-1");
     }
 

@@ -28,9 +28,7 @@ impl<'a> RawObject<'a> {
     /// Parses `text` as a JSON object, keeping each value's original bytes.
     pub fn parse(text: &'a [u8]) -> Result<Self, JsonError> {
         let mut de = serde_json::Deserializer::from_slice(text);
-        let fields = de
-            .deserialize_map(FieldsVisitor)
-            .map_err(|e| JsonError::Malformed(describe(&e)))?;
+        let fields = de.deserialize_map(FieldsVisitor).map_err(|e| JsonError::Malformed(describe(&e)))?;
         de.end().map_err(|e| JsonError::Malformed(describe(&e)))?;
         Ok(RawObject { fields })
     }

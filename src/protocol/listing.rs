@@ -74,7 +74,10 @@ impl ModelInfo<'_> {
             None => Value::Null,
         };
         if let Some(obj) = entry.as_object_mut() {
-            obj.insert("capabilities".into(), json!({ "vision": self.vision, "function_call": self.function_call, "reasoning": self.reasoning }));
+            obj.insert(
+                "capabilities".into(),
+                json!({ "vision": self.vision, "function_call": self.function_call, "reasoning": self.reasoning }),
+            );
             obj.insert("endpoints".into(), json!(self.endpoints));
             obj.insert("pricing".into(), pricing);
         }

@@ -43,7 +43,10 @@ fn every_gemini_candidate_reaches_a_chat_client_with_its_logprobs_and_the_whole_
     let choices = out["choices"].as_array().unwrap();
     assert_eq!(choices.len(), 2);
     assert_eq!((choices[0]["index"].as_u64(), choices[0]["message"]["content"].as_str()), (Some(0), Some("first")));
-    assert_eq!((choices[1]["message"]["content"].as_str(), choices[1]["finish_reason"].as_str()), (Some("second"), Some("length")));
+    assert_eq!(
+        (choices[1]["message"]["content"].as_str(), choices[1]["finish_reason"].as_str()),
+        (Some("second"), Some("length"))
+    );
     let lp = &choices[1]["logprobs"]["content"][0];
     assert_eq!((lp["token"].as_str(), lp["logprob"].as_f64()), (Some("second"), Some(-0.5)));
     assert_eq!(lp["top_logprobs"][1]["token"], "2nd");
@@ -73,12 +76,19 @@ fn chat_choices_and_logprobs_reach_a_gemini_client_as_candidates() {
 fn several_choices_and_logprobs_map_between_chat_and_gemini_requests() {
     let chat = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":3,"logprobs":true,"top_logprobs":2}"#;
     let hub = dialect::request_to_ir(Protocol::OpenAiChat, chat, None, false).unwrap();
-    let up: Value = serde_json::from_slice(&dialect::ir_to_request(Protocol::Gemini, &hub, &ConvertOptions::default()).unwrap().value).unwrap();
+    let up: Value =
+        serde_json::from_slice(&dialect::ir_to_request(Protocol::Gemini, &hub, &ConvertOptions::default()).unwrap().value)
+            .unwrap();
     let gc = &up["generationConfig"];
-    assert_eq!((gc["candidateCount"].as_u64(), gc["responseLogprobs"].as_bool(), gc["logprobs"].as_u64()), (Some(3), Some(true), Some(2)));
+    assert_eq!(
+        (gc["candidateCount"].as_u64(), gc["responseLogprobs"].as_bool(), gc["logprobs"].as_u64()),
+        (Some(3), Some(true), Some(2))
+    );
     let gemini = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"candidateCount":2,"responseLogprobs":true,"logprobs":1}}"#;
     let hub = dialect::request_to_ir(Protocol::Gemini, gemini, Some("m"), false).unwrap();
-    let up: Value = serde_json::from_slice(&dialect::ir_to_request(Protocol::OpenAiChat, &hub, &ConvertOptions::default()).unwrap().value).unwrap();
+    let up: Value =
+        serde_json::from_slice(&dialect::ir_to_request(Protocol::OpenAiChat, &hub, &ConvertOptions::default()).unwrap().value)
+            .unwrap();
     assert_eq!((up["n"].as_u64(), up["logprobs"].as_bool(), up["top_logprobs"].as_u64()), (Some(2), Some(true), Some(1)));
 }
 
@@ -147,7 +157,8 @@ fn streamed_chat_tool_calls_finished_with_stop_are_tool_use_and_ids_take_the_cli
 
 #[test]
 fn raw_finish_reasons_of_whole_and_streamed_answers() {
-    let anthropic = br#"{"id":"m","type":"message","role":"assistant","model":"c","content":[],"stop_reason":"max_tokens","usage":{}}"#;
+    let anthropic =
+        br#"{"id":"m","type":"message","role":"assistant","model":"c","content":[],"stop_reason":"max_tokens","usage":{}}"#;
     assert_eq!(passthrough::raw_finish_reason(Protocol::Anthropic, anthropic).as_deref(), Some("max_tokens"));
     assert_eq!(passthrough::raw_finish_reason(Protocol::Gemini, GEMINI_TWO.as_bytes()).as_deref(), Some("MAX_TOKENS"));
     assert_eq!(passthrough::raw_finish_reason(Protocol::OpenAiChat, CHAT_STOP_WITH_CALL.as_bytes()).as_deref(), Some("stop"));
@@ -167,7 +178,10 @@ fn raw_finish_reasons_of_whole_and_streamed_answers() {
     g.on_event(&SseEvent::data(r#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"SAFETY"}]}"#));
     assert_eq!(g.raw_finish_reason(), Some("SAFETY"));
     let mut a = passthrough::PassthroughStream::new(Protocol::Anthropic, "public", false);
-    a.on_event(&SseEvent { event: Some("message_delta".into()), data: r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}"#.into() });
+    a.on_event(&SseEvent {
+        event: Some("message_delta".into()),
+        data: r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}"#.into(),
+    });
     assert_eq!(a.raw_finish_reason(), Some("end_turn"));
 }
 

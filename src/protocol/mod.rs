@@ -12,7 +12,7 @@ pub mod listing;
 #[cfg(test)]
 mod loss_tests;
 pub mod openai;
-pub mod responses;
 pub mod passthrough;
+pub mod responses;
 pub mod sse;
 pub mod usage;

@@ -10,8 +10,8 @@ use super::error::{ApiError, ErrorClass};
 use super::gemini::{merge_snapshot, usage_from_gemini, UsageMetadata};
 use super::ir::{ConvertOptions, Converted, Protocol, SamplingField, StreamEvent, Warning};
 use super::json::RawObject;
-use super::openai::chat::{ChatRequest, ChatStreamRewriter};
 pub use super::openai::chat::StreamStep;
+use super::openai::chat::{ChatRequest, ChatStreamRewriter};
 use super::sse::SseEvent;
 use super::usage::Usage;
 use bytes::Bytes;
@@ -163,7 +163,8 @@ pub fn raw_finish_reason(p: Protocol, body: &[u8]) -> Option<String> {
 /// The body with its top-level `model` replaced, every other byte kept.
 pub fn with_model(body: &[u8], model: &str) -> Result<Bytes, ApiError> {
     let mut obj = RawObject::parse_body(body)?;
-    obj.set("model", model).map_err(|_| ApiError::new(ErrorClass::Server, "the upstream request could not be built"))?;
+    obj.set("model", model)
+        .map_err(|_| ApiError::new(ErrorClass::Server, "the upstream request could not be built"))?;
     Ok(Bytes::from(obj.to_vec()))
 }
 
@@ -316,7 +317,9 @@ impl PassthroughStream {
 
     fn rewrite(&self, event: &SseEvent) -> Bytes {
         let rewritten = match self.protocol {
-            Protocol::Anthropic if event.event.as_deref() == Some("message_start") => set_nested_model(&event.data, "message", &self.public_model),
+            Protocol::Anthropic if event.event.as_deref() == Some("message_start") => {
+                set_nested_model(&event.data, "message", &self.public_model)
+            }
             Protocol::OpenAiResponses => set_nested_model(&event.data, "response", &self.public_model),
             _ => None,
         };
@@ -353,10 +356,12 @@ mod tests {
     #[test]
     fn gemini_stream_keeps_the_last_usage_snapshot_and_ends_clean_after_a_finish() {
         let mut s = PassthroughStream::new(Protocol::Gemini, "public", false);
-        let chunk = |text: &str, tail: &str| SseEvent::data(format!(
-            r#"{{"candidates":[{{"content":{{"role":"model","parts":[{{"text":"{text}"}}]}}{tail}}}],"usageMetadata":{{"promptTokenCount":10,"candidatesTokenCount":{n}}},"modelVersion":"up"}}"#,
-            n = text.len()
-        ));
+        let chunk = |text: &str, tail: &str| {
+            SseEvent::data(format!(
+                r#"{{"candidates":[{{"content":{{"role":"model","parts":[{{"text":"{text}"}}]}}{tail}}}],"usageMetadata":{{"promptTokenCount":10,"candidatesTokenCount":{n}}},"modelVersion":"up"}}"#,
+                n = text.len()
+            ))
+        };
         let StreamStep::Forward(first) = s.on_event(&chunk("ab", "")) else { panic!("forwarded") };
         assert!(String::from_utf8_lossy(&first).contains(r#""modelVersion":"public""#));
         assert!(!s.finish_is_clean(), "no finish reason yet: a cut stream");
@@ -377,7 +382,9 @@ mod tests {
         assert!(String::from_utf8_lossy(&bytes).contains("\"model\":\"public\""));
         let delta = SseEvent {
             event: Some("message_delta".into()),
-            data: r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}"#.into(),
+            data:
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}"#
+                    .into(),
         };
         s.on_event(&delta);
         let stop = SseEvent { event: Some("message_stop".into()), data: r#"{"type":"message_stop"}"#.into() };

@@ -111,10 +111,7 @@ impl SseDecoder {
                 return None;
             }
             self.has_data = false;
-            return Some(SseEvent {
-                event: self.event.take(),
-                data: std::mem::take(&mut self.data),
-            });
+            return Some(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data) });
         }
         if line[0] == b':' {
             return None;
@@ -163,10 +160,7 @@ mod tests {
     fn named_events_multiline_data_comments_and_crlf() {
         let mut d = SseDecoder::new();
         let ev = d.feed(b": ping\r\nevent: message_start\r\ndata: a\r\ndata:b\r\n\r\n");
-        assert_eq!(
-            ev,
-            vec![SseEvent { event: Some("message_start".into()), data: "a\nb".into() }]
-        );
+        assert_eq!(ev, vec![SseEvent { event: Some("message_start".into()), data: "a\nb".into() }]);
     }
 
     #[test]
@@ -194,10 +188,7 @@ mod tests {
     }
 
     fn arb_events() -> impl Strategy<Value = Vec<SseEvent>> {
-        let ev = (
-            proptest::option::of("[a-z_]{1,12}"),
-            proptest::collection::vec("[^\r\n]{0,20}", 1..3),
-        )
+        let ev = (proptest::option::of("[a-z_]{1,12}"), proptest::collection::vec("[^\r\n]{0,20}", 1..3))
             .prop_map(|(event, lines)| SseEvent { event, data: lines.join("\n") });
         proptest::collection::vec(ev, 0..8)
     }

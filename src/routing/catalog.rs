@@ -85,7 +85,13 @@ mod tests {
                 label: format!("p{n}/{id}-up#{n}"),
             })
             .collect();
-        ModelRoute { id: id.into(), aliases: aliases.iter().map(|a| (*a).to_owned()).collect(), channels, kind: ModelKind::Chat, index: 0 }
+        ModelRoute {
+            id: id.into(),
+            aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+            channels,
+            kind: ModelKind::Chat,
+            index: 0,
+        }
     }
 
     fn catalog() -> Catalog {

@@ -43,14 +43,7 @@ mod tests {
     use rand::{rngs::StdRng, SeedableRng};
 
     fn ch(name: &str, priority: u32, weight: u32) -> Channel {
-        Channel {
-            provider: 0,
-            provider_name: name.into(),
-            upstream_model: "m".into(),
-            priority,
-            weight,
-            label: name.into(),
-        }
+        Channel { provider: 0, provider_name: name.into(), upstream_model: "m".into(), priority, weight, label: name.into() }
     }
 
     #[test]
@@ -96,7 +89,10 @@ mod tests {
             }
         }
         // Expected 3600 / 1800 / 600; the bands are about 5 standard deviations wide.
-        assert!((3420..3780).contains(&firsts[0]) && (1650..1950).contains(&firsts[1]) && (480..720).contains(&firsts[2]), "{firsts:?}");
+        assert!(
+            (3420..3780).contains(&firsts[0]) && (1650..1950).contains(&firsts[1]) && (480..720).contains(&firsts[2]),
+            "{firsts:?}"
+        );
         let share = f64::from(b_second) / f64::from(a_first);
         assert!((0.70..0.80).contains(&share), "{share}");
     }

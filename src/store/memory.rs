@@ -168,8 +168,7 @@ impl Counters {
                     (u, (u + 1 > check.limit).then(|| limits::ms_to_midnight(now)))
                 }
                 kind => {
-                    let window =
-                        self.windows.entry((req.account_id.clone(), check.subject.clone(), kind)).or_default();
+                    let window = self.windows.entry((req.account_id.clone(), check.subject.clone(), kind)).or_default();
                     let u = prune(window, kind, now);
                     (u, window_wait(window, kind, u, cost, check.limit, now))
                 }

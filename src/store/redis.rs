@@ -243,8 +243,9 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 impl KeyStore for RedisStore {
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
         let (key, json) = (names::account(&account.id), encode(account)?);
-        let set: Option<String> =
-            self.call(|mut c| async move { redis::cmd("SET").arg(key).arg(json).arg("NX").query_async(&mut c).await }).await?;
+        let set: Option<String> = self
+            .call(|mut c| async move { redis::cmd("SET").arg(key).arg(json).arg("NX").query_async(&mut c).await })
+            .await?;
         set.map(|_| ()).ok_or(StoreError::Conflict)
     }
 

@@ -50,7 +50,9 @@ impl<I: PartialEq, V: Clone> SignatureStore<I, V> {
         }
         let Ok(mut inner) = self.inner.lock() else { return };
         let now = Instant::now();
-        while inner.order.len() >= CAPACITY || inner.order.front().is_some_and(|k| inner.entries.get(k).is_none_or(|e| e.expires <= now)) {
+        while inner.order.len() >= CAPACITY
+            || inner.order.front().is_some_and(|k| inner.entries.get(k).is_none_or(|e| e.expires <= now))
+        {
             let Some(old) = inner.order.pop_front() else { break };
             inner.entries.remove(&old);
         }
@@ -62,11 +64,7 @@ impl<I: PartialEq, V: Clone> SignatureStore<I, V> {
     /// The reasoning remembered for tool call `id`, if `issuer` issued it and it has not expired.
     pub fn recall(&self, id: &str, issuer: &I) -> Option<V> {
         let inner = self.inner.lock().ok()?;
-        inner
-            .entries
-            .get(id)
-            .filter(|e| e.issuer == *issuer && e.expires > Instant::now())
-            .map(|e| e.parts.clone())
+        inner.entries.get(id).filter(|e| e.issuer == *issuer && e.expires > Instant::now()).map(|e| e.parts.clone())
     }
 }
 

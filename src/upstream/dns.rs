@@ -61,14 +61,14 @@ impl DnsCache {
                 TokioResolver::builder_tokio().map(|b| b.build()).map_err(|e| DnsError::Init(e.to_string()))
             })
             .await?;
-        let lookup = resolver.lookup_ip(host).await.map_err(|e| DnsError::Lookup {
-            host: host.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let ip = lookup.iter().next().ok_or_else(|| DnsError::Lookup {
-            host: host.to_owned(),
-            reason: "no address records".to_owned(),
-        })?;
+        let lookup = resolver
+            .lookup_ip(host)
+            .await
+            .map_err(|e| DnsError::Lookup { host: host.to_owned(), reason: e.to_string() })?;
+        let ip = lookup
+            .iter()
+            .next()
+            .ok_or_else(|| DnsError::Lookup { host: host.to_owned(), reason: "no address records".to_owned() })?;
         let until = lookup.valid_until().max(Instant::now() + MIN_TTL);
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(host.to_owned(), (ip, until));

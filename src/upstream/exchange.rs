@@ -66,10 +66,7 @@ pub async fn send(
 ) -> Result<Exchange, AttemptError> {
     let mut resends = 0;
     loop {
-        let (mut session, reused) = connector
-            .get_http_session(peer)
-            .await
-            .map_err(|e| AttemptError::Connect(describe(&e)))?;
+        let (mut session, reused) = connector.get_http_session(peer).await.map_err(|e| AttemptError::Connect(describe(&e)))?;
         session.set_write_timeout(Some(deadlines.idle));
         match send_on(&mut session, req, deadlines).await {
             Ok(()) => {

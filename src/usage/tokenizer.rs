@@ -31,7 +31,9 @@ pub fn count_request(req: &Request) -> u64 {
         total += PER_TURN + turn.parts.iter().map(count_part).sum::<u64>();
     }
     for tool in &req.tools {
-        total += count_text(&serde_json::json!({"name": tool.name, "description": tool.description, "parameters": tool.schema}).to_string());
+        total += count_text(
+            &serde_json::json!({"name": tool.name, "description": tool.description, "parameters": tool.schema}).to_string(),
+        );
     }
     total
 }
@@ -59,10 +61,7 @@ mod tests {
 
     #[test]
     fn a_request_counts_overheads_and_parts() {
-        let req = Request {
-            turns: vec![Turn::new(Role::User, vec![Part::text("hello world")])],
-            ..Request::default()
-        };
+        let req = Request { turns: vec![Turn::new(Role::User, vec![Part::text("hello world")])], ..Request::default() };
         assert_eq!(count_request(&req), PER_REQUEST + PER_TURN + 2);
     }
 }

@@ -212,7 +212,12 @@ pub fn config(providers: &[String], channels: &[(&str, u32)], extra: &str) -> St
 /// One mock and a gateway in front of it.
 pub async fn single() -> (MockUpstream, Gateway) {
     let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let gw = Gateway::start(&config(&[provider("primary", mock.addr(), "connect: 1s, first_byte: 5s, idle: 5s")], &[("primary", 0)], "")).await;
+    let gw = Gateway::start(&config(
+        &[provider("primary", mock.addr(), "connect: 1s, first_byte: 5s, idle: 5s")],
+        &[("primary", 0)],
+        "",
+    ))
+    .await;
     (mock, gw)
 }
 

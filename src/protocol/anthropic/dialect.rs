@@ -28,8 +28,12 @@ impl Dialect for AnthropicDialect {
 
     fn route(&self, path: &str) -> Option<Route> {
         match path {
-            "/v1/messages" => Some((Operation::Generate { protocol: Protocol::Anthropic, path_model: None, path_stream: false }, "POST")),
-            "/v1/messages/count_tokens" => Some((Operation::CountTokens { protocol: Protocol::Anthropic, path_model: None }, "POST")),
+            "/v1/messages" => {
+                Some((Operation::Generate { protocol: Protocol::Anthropic, path_model: None, path_stream: false }, "POST"))
+            }
+            "/v1/messages/count_tokens" => {
+                Some((Operation::CountTokens { protocol: Protocol::Anthropic, path_model: None }, "POST"))
+            }
             _ => None,
         }
     }
@@ -43,8 +47,15 @@ impl Dialect for AnthropicDialect {
         has_header("anthropic-version")
     }
 
-    fn parse_inbound<'a>(&self, body: &'a [u8], _path_model: Option<&str>, _path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
-        Ok(Box::new(BodyInbound::parse(body, None, false, hub, |raw, model, opts| passthrough::request_with(Protocol::Anthropic, raw, model, opts))?))
+    fn parse_inbound<'a>(
+        &self,
+        body: &'a [u8],
+        _path_model: Option<&str>,
+        _path_stream: bool,
+    ) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
+        Ok(Box::new(BodyInbound::parse(body, None, false, hub, |raw, model, opts| {
+            passthrough::request_with(Protocol::Anthropic, raw, model, opts)
+        })?))
     }
 
     fn count_request(&self, body: &[u8], _path_model: Option<&str>) -> Option<Result<ir::Request, ApiError>> {
@@ -149,7 +160,10 @@ mod tests {
     fn version_headers_pass_through_only_unconverted() {
         let client = [("anthropic-version", "2024-01-01".to_owned()), ("anthropic-beta", "b1".to_owned())];
         let d = AnthropicDialect;
-        assert_eq!(d.version_headers(&client, true), vec![("anthropic-version", "2024-01-01".to_owned()), ("anthropic-beta", "b1".to_owned())]);
+        assert_eq!(
+            d.version_headers(&client, true),
+            vec![("anthropic-version", "2024-01-01".to_owned()), ("anthropic-beta", "b1".to_owned())]
+        );
         assert_eq!(d.version_headers(&client, false), vec![("anthropic-version", ANTHROPIC_VERSION.to_owned())]);
         assert_eq!(d.generation_path("", "m", true), "/v1/messages");
         assert_eq!(d.generation_path("/v1", "m", false), "/v1/messages");

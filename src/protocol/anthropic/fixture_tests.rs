@@ -38,16 +38,14 @@ fn check(path: &Path) {
     let opts = options(&f);
     let body = f["input"].to_string().into_bytes();
     let got: Result<Value, crate::protocol::error::ApiError> = match f["kind"].as_str().unwrap() {
-        "chat_request_to_anthropic" => chat_request_to_anthropic(&body, model, &opts)
-            .map(|c| serde_json::from_slice(&c.value).unwrap()),
-        "anthropic_request_to_chat" => {
-            anthropic_request_to_chat(&body, model).map(|c| serde_json::from_slice(&c.value).unwrap())
+        "chat_request_to_anthropic" => {
+            chat_request_to_anthropic(&body, model, &opts).map(|c| serde_json::from_slice(&c.value).unwrap())
         }
-        "anthropic_response_to_chat" => anthropic_response_to_chat(&body, model, &opts)
-            .map(|b| strip_created(serde_json::from_slice(&b).unwrap())),
-        "chat_response_to_anthropic" => {
-            chat_response_to_anthropic(&body, model).map(|b| serde_json::from_slice(&b).unwrap())
+        "anthropic_request_to_chat" => anthropic_request_to_chat(&body, model).map(|c| serde_json::from_slice(&c.value).unwrap()),
+        "anthropic_response_to_chat" => {
+            anthropic_response_to_chat(&body, model, &opts).map(|b| strip_created(serde_json::from_slice(&b).unwrap()))
         }
+        "chat_response_to_anthropic" => chat_response_to_anthropic(&body, model).map(|b| serde_json::from_slice(&b).unwrap()),
         "anthropic_stream_to_chat" => {
             let mut c = anthropic_to_chat_stream(model, f["include_usage"].as_bool().unwrap_or(false), &opts);
             Ok(run_checked_stream(&mut c, &f, &name, strip_created))

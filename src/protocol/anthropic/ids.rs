@@ -17,11 +17,8 @@ pub fn anthropic_tool_id(id: &str) -> Cow<'_, str> {
     if is_valid_tool_id(id) {
         return Cow::Borrowed(id);
     }
-    let mut out: String = id
-        .chars()
-        .take(48)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
-        .collect();
+    let mut out: String =
+        id.chars().take(48).map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     let digest = Sha256::digest(id.as_bytes());
     out.push('_');
     out.push_str(&hex::encode(&digest[..4]));

@@ -14,6 +14,6 @@ pub mod types;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
-mod unit_tests;
-#[cfg(test)]
 mod stream_props;
+#[cfg(test)]
+mod unit_tests;

@@ -4,8 +4,8 @@ use super::ids::anthropic_tool_id;
 use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, CacheHint, ConvertOptions, Converted, DocumentSource, Effort, ImageSource, Part, Protocol, Reasoning,
-    ResponseFormat, Role, SamplingField, SystemBlock, ToolChoice, Turn, Warning, ANSWER_ROOM,
+    self, CacheHint, ConvertOptions, Converted, DocumentSource, Effort, ImageSource, Part, Protocol, Reasoning, ResponseFormat,
+    Role, SamplingField, SystemBlock, ToolChoice, Turn, Warning, ANSWER_ROOM,
 };
 use crate::protocol::openai::chat_request::apply_extra;
 use serde_json::{json, Map, Value};
@@ -25,8 +25,7 @@ pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, ApiError> 
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner()))
-            .with_param(path)
+        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner())).with_param(path)
     })
 }
 
@@ -72,8 +71,7 @@ pub fn messages_to_ir(req: MessagesRequest) -> Result<ir::Request, ApiError> {
     out.metadata.user = req.metadata.and_then(|m| m.user_id);
     if !req.extra.is_empty() {
         out.extra.source = Some(Protocol::Anthropic);
-        out.extra.answer_changing =
-            req.extra.keys().filter(|k| ANSWER_CHANGING.contains(&k.as_str())).cloned().collect();
+        out.extra.answer_changing = req.extra.keys().filter(|k| ANSWER_CHANGING.contains(&k.as_str())).cloned().collect();
         out.extra.fields = req.extra;
     }
     Ok(out)
@@ -103,9 +101,7 @@ fn turns_to_ir(messages: Vec<Message>) -> Result<Vec<Turn>, ApiError> {
             "user" => Role::User,
             "assistant" => Role::Assistant,
             "system" => Role::System,
-            other => {
-                return Err(ApiError::invalid_field(format!("messages[{i}].role"), format!("unknown role `{other}`")))
-            }
+            other => return Err(ApiError::invalid_field(format!("messages[{i}].role"), format!("unknown role `{other}`"))),
         };
         let blocks = match msg.content {
             MessageContent::Text(t) => vec![ContentBlock::Text { text: t, cache_control: None }],
@@ -179,9 +175,10 @@ fn reasoning_to_ir(thinking: Option<ThinkingConfig>, effort: Option<&str>) -> Re
     };
     Ok(match thinking {
         Some(t) => Some(match t.kind.as_str() {
-            "enabled" => Reasoning::Budget(t.budget_tokens.ok_or_else(|| {
-                ApiError::invalid_field("thinking.budget_tokens", "thinking `enabled` needs budget_tokens")
-            })?),
+            "enabled" => Reasoning::Budget(
+                t.budget_tokens
+                    .ok_or_else(|| ApiError::invalid_field("thinking.budget_tokens", "thinking `enabled` needs budget_tokens"))?,
+            ),
             "disabled" => Reasoning::Off,
             "adaptive" => Reasoning::Adaptive(effort),
             other => return Err(ApiError::invalid_field("thinking.type", format!("unknown thinking type `{other}`"))),
@@ -220,9 +217,7 @@ fn block_to_part(
             };
             (Part::Document { source, title }, cache_hint(&cache_control))
         }
-        ContentBlock::Thinking { thinking, signature } => {
-            (Part::Thinking { text: thinking, signature: Some(signature) }, None)
-        }
+        ContentBlock::Thinking { thinking, signature } => (Part::Thinking { text: thinking, signature: Some(signature) }, None),
         ContentBlock::RedactedThinking { data } => (Part::RedactedThinking { data }, None),
         ContentBlock::ToolUse { id, name, input, cache_control } => {
             names.insert(id.clone(), name.clone());
@@ -404,21 +399,16 @@ fn render_messages(req: &ir::Request, opts: &ConvertOptions, w: &mut Vec<Warning
 }
 
 /// An assistant turn's blocks: signed thinking kept byte-exact, unsigned thinking dropped.
-fn assistant_blocks(
-    turn: &Turn,
-    field: &dyn Fn(usize) -> String,
-    ids: &mut IdMap<'_>,
-) -> Result<Vec<ContentBlock>, ApiError> {
+fn assistant_blocks(turn: &Turn, field: &dyn Fn(usize) -> String, ids: &mut IdMap<'_>) -> Result<Vec<ContentBlock>, ApiError> {
     let mut blocks = Vec::with_capacity(turn.parts.len());
     for (j, p) in turn.parts.iter().enumerate() {
         match p {
             Part::Thinking { text, signature: Some(sig) } if !sig.is_empty() => {
                 blocks.push(ContentBlock::Thinking { thinking: text.clone(), signature: sig.clone() })
             }
-            Part::Thinking { .. } => ids.warnings.push(Warning::FieldDropped {
-                field: field(j),
-                reason: "unsigned reasoning cannot be sent to Anthropic",
-            }),
+            Part::Thinking { .. } => ids
+                .warnings
+                .push(Warning::FieldDropped { field: field(j), reason: "unsigned reasoning cannot be sent to Anthropic" }),
             Part::RedactedThinking { data } => blocks.push(ContentBlock::RedactedThinking { data: data.clone() }),
             Part::ToolUse { id, name, input } => blocks.push(ContentBlock::ToolUse {
                 id: ids.map(id),
@@ -751,19 +741,13 @@ fn part_to_block(p: &Part, field: &dyn Fn() -> String, ids: &mut IdMap<'_>) -> R
             cache_control: None,
         },
         Part::Audio { .. } => return Err(ApiError::invalid_field(field(), "Anthropic models do not accept audio input")),
-        Part::FileRef { issuer: Protocol::Anthropic, file_id } => ContentBlock::Document {
-            source: MediaSource::File { file_id: file_id.clone() },
-            title: None,
-            cache_control: None,
-        },
-        Part::FileRef { .. } => {
-            return Err(ApiError::invalid_field(field(), "file ids cannot be used with another provider"))
+        Part::FileRef { issuer: Protocol::Anthropic, file_id } => {
+            ContentBlock::Document { source: MediaSource::File { file_id: file_id.clone() }, title: None, cache_control: None }
         }
+        Part::FileRef { .. } => return Err(ApiError::invalid_field(field(), "file ids cannot be used with another provider")),
         // Reasoning in a user turn has no meaning; signed reasoning is handled in assistant turns.
         Part::Thinking { .. } | Part::RedactedThinking { .. } => return Ok(None),
-        Part::ToolUse { .. } => {
-            return Err(ApiError::invalid_field(field(), "tool calls belong in assistant turns"))
-        }
+        Part::ToolUse { .. } => return Err(ApiError::invalid_field(field(), "tool calls belong in assistant turns")),
         Part::ToolResult { tool_use_id, content, is_error, .. } => {
             let mut blocks = Vec::with_capacity(content.len());
             for c in content {
@@ -773,12 +757,7 @@ fn part_to_block(p: &Part, field: &dyn Fn() -> String, ids: &mut IdMap<'_>) -> R
                             blocks.push(b);
                         }
                     }
-                    _ => {
-                        return Err(ApiError::invalid_field(
-                            field(),
-                            "tool results may only hold text, images and documents",
-                        ))
-                    }
+                    _ => return Err(ApiError::invalid_field(field(), "tool results may only hold text, images and documents")),
                 }
             }
             let content = match blocks.as_slice() {

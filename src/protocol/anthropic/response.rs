@@ -118,11 +118,9 @@ pub fn message_to_ir(m: MessagesResponse) -> ir::Response {
                 blocks.push(Block::Thinking { text: thinking, signature: Some(signature) })
             }
             ContentBlock::RedactedThinking { data } => blocks.push(Block::RedactedThinking(data)),
-            ContentBlock::ToolUse { id, name, input, .. } => blocks.push(Block::ToolUse {
-                id,
-                name,
-                input: if input.is_null() { json!({}) } else { input },
-            }),
+            ContentBlock::ToolUse { id, name, input, .. } => {
+                blocks.push(Block::ToolUse { id, name, input: if input.is_null() { json!({}) } else { input } })
+            }
             _ => {}
         }
     }

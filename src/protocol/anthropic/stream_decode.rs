@@ -7,9 +7,7 @@
 use super::response::{finish_from_anthropic, merge_usage, usage_from_anthropic};
 use super::types::*;
 use crate::protocol::error::ApiError;
-use crate::protocol::ir::{
-    malformed_stream_error, BlockKind, BlockTracker, Protocol, StreamDecoder, StreamEvent,
-};
+use crate::protocol::ir::{malformed_stream_error, BlockKind, BlockTracker, Protocol, StreamDecoder, StreamEvent};
 use crate::protocol::sse::SseEvent;
 
 /// Decoder state for one Anthropic stream.
@@ -120,9 +118,7 @@ impl StreamDecoder for AnthropicStreamDecoder {
                     BlockDelta::TextDelta { text } => StreamEvent::TextDelta { index: hub, text },
                     BlockDelta::ThinkingDelta { thinking } => StreamEvent::ThinkingDelta { index: hub, text: thinking },
                     BlockDelta::SignatureDelta { signature } => StreamEvent::SignatureDelta { index: hub, signature },
-                    BlockDelta::InputJsonDelta { partial_json } => {
-                        StreamEvent::ToolArgsDelta { index: hub, partial_json }
-                    }
+                    BlockDelta::InputJsonDelta { partial_json } => StreamEvent::ToolArgsDelta { index: hub, partial_json },
                     BlockDelta::Unknown => return,
                 });
             }

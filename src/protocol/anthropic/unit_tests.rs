@@ -23,7 +23,13 @@ fn to_msg(r: &Request) -> Converted<MessagesRequest> {
 #[test]
 fn tool_choice_rows() {
     let mut r = base();
-    r.tools.push(crate::protocol::ir::Tool { name: "x".into(), description: None, schema: json!({"type":"object"}), strict: None, cache: None });
+    r.tools.push(crate::protocol::ir::Tool {
+        name: "x".into(),
+        description: None,
+        schema: json!({"type":"object"}),
+        strict: None,
+        cache: None,
+    });
     let rows = [
         (ToolChoice::Auto, "auto", None),
         (ToolChoice::None, "none", None),
@@ -47,7 +53,13 @@ fn tool_choice_rows() {
 fn allowed_tools_send_only_those_tools() {
     let mut r = base();
     for n in ["a", "b"] {
-        r.tools.push(crate::protocol::ir::Tool { name: n.into(), description: None, schema: json!({}), strict: None, cache: None });
+        r.tools.push(crate::protocol::ir::Tool {
+            name: n.into(),
+            description: None,
+            schema: json!({}),
+            strict: None,
+            cache: None,
+        });
     }
     r.tool_choice = Some(ToolChoice::Allowed { names: vec!["b".into()], required: true });
     let m = to_msg(&r).value;
@@ -146,7 +158,13 @@ fn whitespace_only_text_is_never_sent() {
     // The blank assistant message is left out and the user turns around it merge.
     assert_eq!(c.value.messages.len(), 1);
     let MessageContent::Blocks(b) = &c.value.messages[0].content else { panic!("blocks") };
-    let texts: Vec<_> = b.iter().map(|b| match b { ContentBlock::Text { text, .. } => text.as_str(), _ => "?" }).collect();
+    let texts: Vec<_> = b
+        .iter()
+        .map(|b| match b {
+            ContentBlock::Text { text, .. } => text.as_str(),
+            _ => "?",
+        })
+        .collect();
     assert_eq!(texts, vec!["hi", "more"]);
     let fields: Vec<_> = c.warnings.iter().map(|w| (w.code(), w.field().unwrap_or_default().to_owned())).collect();
     assert_eq!(
@@ -186,8 +204,12 @@ fn anthropic_clients_see_msg_ids_and_the_raw_stop_reason_is_kept() {
 fn thinking_off_when_tool_history_lacks_signature_and_kept_when_signed() {
     let mut r = base();
     r.reasoning = Some(Reasoning::Budget(1500));
-    r.turns.push(Turn::new(Role::Assistant, vec![Part::ToolUse { id: "t1".into(), name: "f".into(), input: json!({}) }]));
-    r.turns.push(Turn::new(Role::Tool, vec![Part::ToolResult { tool_use_id: "t1".into(), name: None, content: vec![Part::text("ok")], is_error: false }]));
+    r.turns
+        .push(Turn::new(Role::Assistant, vec![Part::ToolUse { id: "t1".into(), name: "f".into(), input: json!({}) }]));
+    r.turns.push(Turn::new(
+        Role::Tool,
+        vec![Part::ToolResult { tool_use_id: "t1".into(), name: None, content: vec![Part::text("ok")], is_error: false }],
+    ));
     let c = to_msg(&r);
     assert!(c.value.thinking.is_none());
     assert!(matches!(c.warnings[0], Warning::ThinkingDisabled(_)));
@@ -212,9 +234,12 @@ fn refusals_name_the_field() {
     r.logprobs = Some(true);
     assert_eq!(ir_to_messages(&r, &ConvertOptions::default()).unwrap_err().param.as_deref(), Some("logprobs"));
     let mut r = base();
-    r.turns[0].parts.push(Part::Image { source: ImageSource::Base64 { media_type: "image/tiff".into(), data: "x".into() } });
+    r.turns[0]
+        .parts
+        .push(Part::Image { source: ImageSource::Base64 { media_type: "image/tiff".into(), data: "x".into() } });
     assert_eq!(ir_to_messages(&r, &ConvertOptions::default()).unwrap_err().param.as_deref(), Some("messages[0].content[1]"));
-    let e = anthropic_request_to_ir(br#"{"model":"m","messages":[{"role":"user","content":[{"type":"search_result","x":1}]}]}"#).unwrap_err();
+    let e = anthropic_request_to_ir(br#"{"model":"m","messages":[{"role":"user","content":[{"type":"search_result","x":1}]}]}"#)
+        .unwrap_err();
     assert_eq!(e.param.as_deref(), Some("messages[0].content[0]"));
 }
 
@@ -263,7 +288,14 @@ fn stop_reason_rows() {
 #[test]
 fn usage_rows() {
     // No split: every write is 5m (trap #9).
-    let u = usage_from_anthropic(&AnthropicUsage { input_tokens: Some(3), cache_creation_input_tokens: Some(100), cache_read_input_tokens: Some(7), cache_creation: None, output_tokens: Some(9), output_tokens_details: None });
+    let u = usage_from_anthropic(&AnthropicUsage {
+        input_tokens: Some(3),
+        cache_creation_input_tokens: Some(100),
+        cache_read_input_tokens: Some(7),
+        cache_creation: None,
+        output_tokens: Some(9),
+        output_tokens_details: None,
+    });
     assert_eq!(u, Usage { in_base: 3, in_cache_read: 7, in_cache_write_5m: 100, out_total: 9, ..Default::default() });
     // Split: 1h kept apart; totals match the Chat view (§5 item 19).
     let u = usage_from_anthropic(&AnthropicUsage {
@@ -302,7 +334,8 @@ fn thinking_tokens_become_reasoning_usage_whole_and_streamed() {
     merge_usage(&mut running, &delta);
     assert_eq!(usage_from_anthropic(&running).out_reasoning, 35);
     // Never more reasoning than output, whatever the upstream claims.
-    let odd: AnthropicUsage = serde_json::from_str(r#"{"output_tokens":3,"output_tokens_details":{"thinking_tokens":9}}"#).unwrap();
+    let odd: AnthropicUsage =
+        serde_json::from_str(r#"{"output_tokens":3,"output_tokens_details":{"thinking_tokens":9}}"#).unwrap();
     assert_eq!(usage_from_anthropic(&odd).out_reasoning, 3);
 }
 

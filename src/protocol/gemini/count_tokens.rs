@@ -16,8 +16,7 @@ pub fn count_tokens_request_to_ir(body: &[u8], model: &str) -> Result<ir::Reques
     let mut de = serde_json::Deserializer::from_slice(body);
     let req: CountTokensRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner()))
-            .with_param(path)
+        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner())).with_param(path)
     })?;
     let inner = match (req.generate_content_request, req.contents) {
         (Some(g), _) => g,
@@ -52,8 +51,7 @@ pub fn count_tokens_response(total_tokens: u64, cached_tokens: Option<u64>) -> V
 /// Reads an upstream `countTokens` answer (502 when it is not one).
 pub fn parse_count_tokens_response(body: &[u8]) -> Result<CountTokensResponse, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(ErrorClass::Server, format!("upstream sent a malformed countTokens response: {e}"))
-            .with_status(502)
+        ApiError::new(ErrorClass::Server, format!("upstream sent a malformed countTokens response: {e}")).with_status(502)
     })
 }
 
@@ -64,8 +62,7 @@ mod tests {
 
     #[test]
     fn both_request_forms() {
-        let r = count_tokens_request_to_ir(br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, "models/g")
-            .unwrap();
+        let r = count_tokens_request_to_ir(br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, "models/g").unwrap();
         assert_eq!((r.model.as_str(), r.turns.len()), ("g", 1));
         let r = count_tokens_request_to_ir(
             br#"{"generateContentRequest":{"model":"models/g","contents":[{"parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"s"}]}}}"#,

@@ -3,10 +3,10 @@
 use crate::protocol::dialect::{
     percent_decode, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
 };
+use crate::protocol::embeddings;
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
 use crate::protocol::listing::{ModelInfo, ModelKind};
-use crate::protocol::embeddings;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
 use bytes::Bytes;
@@ -74,14 +74,20 @@ impl Dialect for GeminiDialect {
     }
 
     fn claims_path(&self, path: &str) -> bool {
-        path.starts_with("/v1beta/") || [":generateContent", ":streamGenerateContent", ":countTokens"].iter().any(|m| path.contains(m))
+        path.starts_with("/v1beta/")
+            || [":generateContent", ":streamGenerateContent", ":countTokens"].iter().any(|m| path.contains(m))
     }
 
     fn claims_listing(&self, has_header: &dyn Fn(&str) -> bool) -> bool {
         has_header("x-goog-api-key")
     }
 
-    fn parse_inbound<'a>(&self, body: &'a [u8], path_model: Option<&str>, path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
+    fn parse_inbound<'a>(
+        &self,
+        body: &'a [u8],
+        path_model: Option<&str>,
+        path_stream: bool,
+    ) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
         Ok(Box::new(BodyInbound::parse(body, path_model, path_stream, hub, pass)?))
     }
 
@@ -165,13 +171,29 @@ impl Dialect for GeminiDialect {
     }
 
     /// OpenAI embeddings become one `batchEmbedContents` call.
-    fn forward_request(&self, _op: &Operation, raw: &[u8], base_path: &str, upstream_model: &str) -> Result<(String, Bytes), ApiError> {
+    fn forward_request(
+        &self,
+        _op: &Operation,
+        raw: &[u8],
+        base_path: &str,
+        upstream_model: &str,
+    ) -> Result<(String, Bytes), ApiError> {
         let req = embeddings::parse_openai(raw)?;
-        Ok((method_path(base_path, upstream_model, "batchEmbedContents"), Bytes::from(embeddings::to_gemini_batch(&req, upstream_model))))
+        Ok((
+            method_path(base_path, upstream_model, "batchEmbedContents"),
+            Bytes::from(embeddings::to_gemini_batch(&req, upstream_model)),
+        ))
     }
 
     /// Gemini reports no usage for embeddings: the inputs are counted.
-    fn forward_response(&self, _op: &Operation, raw_request: &[u8], body: &[u8], public_model: &str, count: &dyn Fn(&str) -> u64) -> Result<(Bytes, Option<Usage>), ApiError> {
+    fn forward_response(
+        &self,
+        _op: &Operation,
+        raw_request: &[u8],
+        body: &[u8],
+        public_model: &str,
+        count: &dyn Fn(&str) -> u64,
+    ) -> Result<(Bytes, Option<Usage>), ApiError> {
         let req = embeddings::parse_openai(raw_request)?;
         let tokens: u64 = req.inputs.iter().map(|t| count(t)).sum();
         let answer = embeddings::from_gemini_batch(body, &req, public_model, tokens)?;

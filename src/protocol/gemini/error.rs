@@ -75,8 +75,7 @@ pub fn parse_gemini_error(status: u16, body: &[u8]) -> ApiError {
         // A body that is not Gemini's envelope (an HTML error page, a proxy's text) is never
         // shown: it can name servers, versions and internal addresses.
         let status = if (200..300).contains(&status) { 502 } else { status };
-        return ApiError::new(class_for_status(status), format!("the upstream answered HTTP {status}"))
-            .with_status(status);
+        return ApiError::new(class_for_status(status), format!("the upstream answered HTTP {status}")).with_status(status);
     };
     let in_stream = (200..300).contains(&status);
     // In a stream the HTTP status was 200; the body's own code (if any) is the real one.
@@ -93,9 +92,7 @@ pub fn parse_gemini_error(status: u16, body: &[u8]) -> ApiError {
     } else {
         match real_status {
             Some(s) if !in_stream => ApiError::new(class_for_status(s), message).with_status(s),
-            Some(s) => {
-                ApiError::new(class_for_word(word).unwrap_or_else(|| class_for_status(s)), message).with_status(s)
-            }
+            Some(s) => ApiError::new(class_for_word(word).unwrap_or_else(|| class_for_status(s)), message).with_status(s),
             None => ApiError::new(class_for_word(word).unwrap_or(ErrorClass::Server), message),
         }
     };
@@ -114,10 +111,7 @@ fn envelope(body: &[u8]) -> Option<ErrorBody> {
     let err = v.get("error")?;
     match err {
         Value::Object(_) => serde_json::from_value::<ErrorBody>(err.clone()).ok().or_else(|| {
-            Some(ErrorBody {
-                message: err.get("message").and_then(Value::as_str).map(str::to_owned),
-                ..Default::default()
-            })
+            Some(ErrorBody { message: err.get("message").and_then(Value::as_str).map(str::to_owned), ..Default::default() })
         }),
         Value::String(s) => Some(ErrorBody { message: Some(s.clone()), ..Default::default() }),
         _ => None,
@@ -208,10 +202,7 @@ mod tests {
 
     #[test]
     fn upstream_statuses_keep_status_and_word() {
-        let e = parse_gemini_error(
-            503,
-            br#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
-        );
+        let e = parse_gemini_error(503, br#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#);
         assert_eq!((e.status, e.class, e.code.as_deref()), (503, ErrorClass::Unavailable, Some("UNAVAILABLE")));
         let e = parse_gemini_error(400, br#"[{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}]"#);
         assert_eq!((e.status, e.class, e.message.as_str()), (400, ErrorClass::InvalidRequest, "bad"));

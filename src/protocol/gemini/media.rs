@@ -3,13 +3,13 @@
 //! The converter cannot fetch: a remote URL bound for Gemini is a 400 naming the field, never a
 //! silent drop (trap #27); the gateway inlines fetched media before converting when it can.
 
+use super::types::{Blob, FileData, Part as GPart};
+use crate::protocol::error::ApiError;
+use crate::protocol::ir::{DocumentSource, ImageSource, Part, Protocol};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use super::types::{Blob, FileData, Part as GPart};
-use crate::protocol::error::ApiError;
-use crate::protocol::ir::{DocumentSource, ImageSource, Part, Protocol};
 
 /// Gemini inline bytes → hub part: images stay images, `audio/*` becomes audio, plain text is
 /// decoded into a text document (Anthropic takes those as `{type:"text"}` sources), anything
@@ -17,9 +17,7 @@ use crate::protocol::ir::{DocumentSource, ImageSource, Part, Protocol};
 pub fn blob_to_ir(blob: &Blob) -> Part {
     let mime = blob.mime_type.to_ascii_lowercase();
     if mime.starts_with("image/") {
-        return Part::Image {
-            source: ImageSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() },
-        };
+        return Part::Image { source: ImageSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() } };
     }
     if let Some(sub) = mime.strip_prefix("audio/") {
         let format = match sub {
@@ -34,10 +32,7 @@ pub fn blob_to_ir(blob: &Blob) -> Part {
             return Part::Document { source: DocumentSource::Text(text), title: None };
         }
     }
-    Part::Document {
-        source: DocumentSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() },
-        title: None,
-    }
+    Part::Document { source: DocumentSource::Base64 { media_type: blob.mime_type.clone(), data: blob.data.clone() }, title: None }
 }
 
 /// Gemini file reference → hub part. Files API names/URLs are Gemini file ids (they never cross
@@ -45,13 +40,11 @@ pub fn blob_to_ir(blob: &Blob) -> Part {
 pub fn file_to_ir(file: &FileData) -> Part {
     let uri = &file.file_uri;
     let mime = file.mime_type.as_deref().unwrap_or("").to_ascii_lowercase();
-    let remote = (uri.starts_with("https://") || uri.starts_with("http://"))
-        && !uri.contains("generativelanguage.googleapis.com/");
+    let remote =
+        (uri.starts_with("https://") || uri.starts_with("http://")) && !uri.contains("generativelanguage.googleapis.com/");
     match (remote, mime.as_str()) {
         (true, m) if m.starts_with("image/") => Part::Image { source: ImageSource::Url(uri.clone()) },
-        (true, "application/pdf" | "text/plain") => {
-            Part::Document { source: DocumentSource::Url(uri.clone()), title: None }
-        }
+        (true, "application/pdf" | "text/plain") => Part::Document { source: DocumentSource::Url(uri.clone()), title: None },
         _ => Part::FileRef { issuer: Protocol::Gemini, file_id: uri.clone() },
     }
 }
@@ -67,12 +60,8 @@ pub fn media_to_gemini(part: &Part, field: &str) -> Option<Result<GPart, ApiErro
         Part::Image { source: ImageSource::Base64 { media_type, data } } => inline(media_type, data),
         Part::Image { source: ImageSource::Url(url) } => return Some(Err(remote_url(field, url, "image"))),
         Part::Document { source: DocumentSource::Base64 { media_type, data }, .. } => inline(media_type, data),
-        Part::Document { source: DocumentSource::Text(text), .. } => {
-            inline("text/plain", &STANDARD.encode(text.as_bytes()))
-        }
-        Part::Document { source: DocumentSource::Url(url), .. } => {
-            return Some(Err(remote_url(field, url, "document")))
-        }
+        Part::Document { source: DocumentSource::Text(text), .. } => inline("text/plain", &STANDARD.encode(text.as_bytes())),
+        Part::Document { source: DocumentSource::Url(url), .. } => return Some(Err(remote_url(field, url, "document"))),
         Part::Audio { format, data } => {
             let mime = if format.contains('/') { format.clone() } else { format!("audio/{format}") };
             inline(&mime, data)
@@ -83,9 +72,7 @@ pub fn media_to_gemini(part: &Part, field: &str) -> Option<Result<GPart, ApiErro
         Part::FileRef { issuer, file_id } => {
             return Some(Err(ApiError::invalid_field(
                 field,
-                format!(
-                    "file id `{file_id}` was issued by another provider ({issuer:?}) and cannot be used with Gemini"
-                ),
+                format!("file id `{file_id}` was issued by another provider ({issuer:?}) and cannot be used with Gemini"),
             )))
         }
         _ => return None,
@@ -94,8 +81,9 @@ pub fn media_to_gemini(part: &Part, field: &str) -> Option<Result<GPart, ApiErro
 
 /// Proto-JSON parsers (and so Gemini's clients) accept either alphabet, padded or not, and do
 /// not insist on zero trailing bits; the strict default engines would refuse such input.
-const LENIENT: GeneralPurposeConfig =
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent).with_decode_allow_trailing_bits(true);
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
 const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
@@ -108,9 +96,7 @@ fn remote_url(field: &str, url: &str, what: &str) -> ApiError {
     let shown: String = url.chars().take(120).collect();
     ApiError::invalid_field(
         field,
-        format!(
-            "the {what} URL `{shown}` cannot be passed to a Gemini model; send the {what} inline as a base64 data URL"
-        ),
+        format!("the {what} URL `{shown}` cannot be passed to a Gemini model; send the {what} inline as a base64 data URL"),
     )
     .with_code("remote_media_unsupported")
 }
@@ -149,10 +135,7 @@ mod tests {
             blob_to_ir(&blob("application/pdf", "JVBE")),
             Part::Document { source: DocumentSource::Base64 { .. }, .. }
         ));
-        assert!(matches!(
-            blob_to_ir(&blob("text/plain", "%%%")),
-            Part::Document { source: DocumentSource::Base64 { .. }, .. }
-        ));
+        assert!(matches!(blob_to_ir(&blob("text/plain", "%%%")), Part::Document { source: DocumentSource::Base64 { .. }, .. }));
     }
 
     #[test]

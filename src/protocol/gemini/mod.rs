@@ -46,9 +46,7 @@ pub use path::{model_id, parse_model_path, upstream_path, GeminiMethod};
 pub use request_in::{gemini_to_ir, parse_request, request_to_ir, wants_thoughts};
 pub use request_out::{ir_to_gemini, ir_to_request};
 pub use response::{gemini_response_to_ir, ir_to_gemini_response, ir_to_response, parse_response, response_to_ir};
-pub use response_types::{
-    CountTokensRequest, CountTokensResponse, ErrorEnvelope, GenerateContentResponse, UsageMetadata,
-};
+pub use response_types::{CountTokensRequest, CountTokensResponse, ErrorEnvelope, GenerateContentResponse, UsageMetadata};
 pub use schema::openapi_to_json_schema;
 pub use signatures::SKIP_SIGNATURE;
 pub use stream_decode::GeminiStreamDecoder;

@@ -96,10 +96,7 @@ mod tests {
 
     #[test]
     fn upstream_paths() {
-        assert_eq!(
-            upstream_path("models/g", GeminiMethod::StreamGenerateContent),
-            "models/g:streamGenerateContent?alt=sse"
-        );
+        assert_eq!(upstream_path("models/g", GeminiMethod::StreamGenerateContent), "models/g:streamGenerateContent?alt=sse");
         assert_eq!(upstream_path("g", GeminiMethod::GenerateContent), "models/g:generateContent");
         assert_eq!(upstream_path("g", GeminiMethod::CountTokens), "models/g:countTokens");
     }

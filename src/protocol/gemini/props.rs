@@ -98,9 +98,8 @@ fn arb_part() -> impl Strategy<Value = Value> {
     prop_oneof![
         ("[a-z ]{0,6}", any::<Option<bool>>(), sig.clone())
             .prop_map(|(t, th, s)| json!({"text": t, "thought": th, "thoughtSignature": s})),
-        (proptest::option::of("[a-z0-9_]{1,4}"), "[a-z]{1,3}", sig.clone()).prop_map(
-            |(id, n, s)| json!({"functionCall": {"id": id, "name": n, "args": {"a": 1}}, "thoughtSignature": s})
-        ),
+        (proptest::option::of("[a-z0-9_]{1,4}"), "[a-z]{1,3}", sig.clone())
+            .prop_map(|(id, n, s)| json!({"functionCall": {"id": id, "name": n, "args": {"a": 1}}, "thoughtSignature": s})),
         (proptest::option::of("[a-z0-9_]{1,4}"), "[a-z]{1,3}", arb_json())
             .prop_map(|(id, n, r)| json!({"functionResponse": {"id": id, "name": n, "response": r}})),
         proptest::sample::select(&["image/png", "audio/mp3", "text/plain", "application/pdf"][..])
@@ -113,10 +112,7 @@ fn arb_part() -> impl Strategy<Value = Value> {
 
 fn arb_contents() -> impl Strategy<Value = Value> {
     proptest::collection::vec(
-        (
-            proptest::sample::select(&["user", "model", "function", "x"][..]),
-            proptest::collection::vec(arb_part(), 0..4),
-        ),
+        (proptest::sample::select(&["user", "model", "function", "x"][..]), proptest::collection::vec(arb_part(), 0..4)),
         0..6,
     )
     .prop_map(|cs| Value::Array(cs.into_iter().map(|(r, ps)| json!({"role": r, "parts": ps})).collect()))
@@ -148,8 +144,7 @@ fn arb_event() -> impl Strategy<Value = StreamEvent> {
         (idx.clone(), "[a-z{}\":]{0,5}").prop_map(|(index, text)| StreamEvent::TextDelta { index, text }),
         (idx.clone(), "[a-z]{0,5}").prop_map(|(index, text)| StreamEvent::ThinkingDelta { index, text }),
         (idx.clone(), "[A-Z]{1,5}").prop_map(|(index, signature)| StreamEvent::SignatureDelta { index, signature }),
-        (idx.clone(), "[a-z{}\":1]{0,5}")
-            .prop_map(|(index, partial_json)| StreamEvent::ToolArgsDelta { index, partial_json }),
+        (idx.clone(), "[a-z{}\":1]{0,5}").prop_map(|(index, partial_json)| StreamEvent::ToolArgsDelta { index, partial_json }),
         idx.prop_map(|index| StreamEvent::BlockStop { index }),
         Just(StreamEvent::Finish { reason: FinishReason::ToolCalls, stop_sequence: None }),
         (0u64..50, 0u64..50).prop_map(|(a, b)| StreamEvent::Usage(Usage {

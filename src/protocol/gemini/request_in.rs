@@ -37,8 +37,7 @@ pub fn parse_request(body: &[u8]) -> Result<GenerateContentRequest, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner()))
-            .with_param(path)
+        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner())).with_param(path)
     })
 }
 
@@ -355,12 +354,7 @@ fn generation_to_ir(gc: GenerationConfig, out: &mut ir::Request) -> Result<Map<S
     out.top_k = match gc.top_k {
         None => None,
         Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= f64::from(u32::MAX) => Some(k as u32),
-        Some(k) => {
-            return Err(ApiError::invalid_field(
-                "generationConfig.topK",
-                format!("topK must be a whole number, got {k}"),
-            ))
-        }
+        Some(k) => return Err(ApiError::invalid_field("generationConfig.topK", format!("topK must be a whole number, got {k}"))),
     };
     out.n = gc.candidate_count;
     out.max_output_tokens = gc.max_output_tokens;
@@ -566,7 +560,8 @@ mod tests {
     #[test]
     fn tool_choice_modes() {
         let tc = |mode: &str, names: Value| {
-            conv(json!({"contents":[],"toolConfig":{"functionCallingConfig":{"mode":mode,"allowedFunctionNames":names}}})).tool_choice
+            conv(json!({"contents":[],"toolConfig":{"functionCallingConfig":{"mode":mode,"allowedFunctionNames":names}}}))
+                .tool_choice
         };
         assert_eq!(tc("AUTO", json!(null)), Some(ToolChoice::Auto));
         assert_eq!(tc("NONE", json!(null)), Some(ToolChoice::None));
@@ -576,10 +571,7 @@ mod tests {
             tc("ANY", json!(["f", "g"])),
             Some(ToolChoice::Allowed { names: vec!["f".into(), "g".into()], required: true })
         );
-        assert_eq!(
-            tc("VALIDATED", json!(["f"])),
-            Some(ToolChoice::Allowed { names: vec!["f".into()], required: false })
-        );
+        assert_eq!(tc("VALIDATED", json!(["f"])), Some(ToolChoice::Allowed { names: vec!["f".into()], required: false }));
         assert_eq!(tc("MODE_UNSPECIFIED", json!(null)), None);
         assert_eq!(
             err(json!({"toolConfig":{"functionCallingConfig":{"mode":"SOMETIMES"}}})).param.as_deref(),
@@ -627,12 +619,7 @@ mod tests {
         let schema = json!({"type":"object","properties":{"a":{"type":"integer"}}});
         assert_eq!(
             fmt(json!({"responseMimeType":"application/json","responseJsonSchema":schema})),
-            Some(ResponseFormat::JsonSchema {
-                name: "response".into(),
-                description: None,
-                schema: schema.clone(),
-                strict: None
-            })
+            Some(ResponseFormat::JsonSchema { name: "response".into(), description: None, schema: schema.clone(), strict: None })
         );
         assert_eq!(
             fmt(
@@ -642,9 +629,8 @@ mod tests {
         );
         assert_eq!(fmt(json!({"responseMimeType":"application/json"})), Some(ResponseFormat::JsonObject));
         assert_eq!(fmt(json!({"responseMimeType":"text/plain"})), Some(ResponseFormat::Text));
-        let r = conv(
-            json!({"generationConfig":{"responseMimeType":"text/x.enum","responseSchema":{"type":"STRING","enum":["a"]}}}),
-        );
+        let r =
+            conv(json!({"generationConfig":{"responseMimeType":"text/x.enum","responseSchema":{"type":"STRING","enum":["a"]}}}));
         assert_eq!(r.response_format, None);
         assert_eq!(r.extra.answer_changing, vec!["generationConfig".to_owned()]);
     }

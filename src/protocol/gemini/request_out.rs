@@ -48,8 +48,7 @@ pub fn ir_to_gemini(req: &ir::Request) -> Result<Converted<GenerateContentReques
             .collect();
         out.tools = Some(vec![Tool { function_declarations: Some(decls), extra: Map::new() }]);
         if req.tools.iter().any(|t| t.strict == Some(true)) {
-            warnings
-                .push(Warning::FieldDropped { field: "strict".into(), reason: "Gemini has no strict tool schemas" });
+            warnings.push(Warning::FieldDropped { field: "strict".into(), reason: "Gemini has no strict tool schemas" });
         }
     }
     out.tool_config = req
@@ -57,10 +56,8 @@ pub fn ir_to_gemini(req: &ir::Request) -> Result<Converted<GenerateContentReques
         .as_ref()
         .map(|c| ToolConfig { function_calling_config: Some(calling_config(c)), extra: Map::new() });
     if req.parallel_tool_calls == Some(false) {
-        warnings.push(Warning::FieldDropped {
-            field: "parallel_tool_calls".into(),
-            reason: "Gemini cannot forbid parallel calls",
-        });
+        warnings
+            .push(Warning::FieldDropped { field: "parallel_tool_calls".into(), reason: "Gemini cannot forbid parallel calls" });
     }
     let gc = generation_config(req);
     if gc != GenerationConfig::default() {
@@ -71,9 +68,7 @@ pub fn ir_to_gemini(req: &ir::Request) -> Result<Converted<GenerateContentReques
             .metadata
             .tags
             .iter()
-            .map(|(k, v)| {
-                (k.clone(), v.as_str().map_or_else(|| Value::String(v.to_string()), |s| Value::String(s.to_owned())))
-            })
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| Value::String(v.to_string()), |s| Value::String(s.to_owned()))))
             .collect();
         out.labels = Some(labels);
     }
@@ -140,11 +135,7 @@ fn model_parts(turn: &Turn, i: usize, warnings: &mut Vec<Warning>) -> Result<Vec
                 reason: "Gemini cannot take another provider's encrypted reasoning",
             }),
             IrPart::ToolUse { id, name, input } => s.push(Part {
-                function_call: Some(FunctionCall {
-                    id: Some(id.clone()),
-                    name: name.clone(),
-                    args: Some(input.clone()),
-                }),
+                function_call: Some(FunctionCall { id: Some(id.clone()), name: name.clone(), args: Some(input.clone()) }),
                 ..Default::default()
             }),
             IrPart::ToolResult { .. } => {
@@ -171,9 +162,7 @@ fn user_parts(turn: &Turn, i: usize, names: &HashMap<&str, &str>, call_order: &[
             IrPart::Text { text } => parts.push(Part::text(text.clone())),
             // Reasoning is the model's; a user turn cannot carry it.
             IrPart::Thinking { .. } | IrPart::RedactedThinking { .. } => {}
-            IrPart::ToolUse { .. } => {
-                return Err(ApiError::invalid_field(field(), "a tool call cannot be part of a user turn"))
-            }
+            IrPart::ToolUse { .. } => return Err(ApiError::invalid_field(field(), "a tool call cannot be part of a user turn")),
             IrPart::ToolResult { tool_use_id, name, content, is_error } => {
                 let name = name.as_deref().or_else(|| names.get(tool_use_id.as_str()).copied()).ok_or_else(|| {
                     ApiError::invalid_field(
@@ -309,11 +298,7 @@ fn level_word(e: Effort) -> &'static str {
 
 /// Gemini leftovers go back verbatim; another protocol's leftovers are refused when they change
 /// the answer and dropped with a warning otherwise.
-fn apply_extra(
-    extra: &ir::Extra,
-    out: &mut GenerateContentRequest,
-    warnings: &mut Vec<Warning>,
-) -> Result<(), ApiError> {
+fn apply_extra(extra: &ir::Extra, out: &mut GenerateContentRequest, warnings: &mut Vec<Warning>) -> Result<(), ApiError> {
     if extra.source != Some(Protocol::Gemini) {
         if let Some(field) = extra.answer_changing.first() {
             return Err(ApiError::invalid_field(field.clone(), format!("`{field}` cannot be sent to a Gemini model")));
@@ -438,7 +423,8 @@ mod tests {
         ]);
         let v = body(&r);
         assert_eq!(v["contents"].as_array().map(Vec::len), Some(2));
-        let names: Vec<_> = v["contents"][1]["parts"].as_array().unwrap().iter().map(|p| p["functionResponse"]["name"].clone()).collect();
+        let names: Vec<_> =
+            v["contents"][1]["parts"].as_array().unwrap().iter().map(|p| p["functionResponse"]["name"].clone()).collect();
         assert_eq!(names, vec![json!("f"), json!("g"), Value::Null]);
     }
 
@@ -521,10 +507,7 @@ mod tests {
             (ToolChoice::None, json!({"mode":"NONE"})),
             (ToolChoice::Required, json!({"mode":"ANY"})),
             (ToolChoice::Tool("f".into()), json!({"mode":"ANY","allowedFunctionNames":["f"]})),
-            (
-                ToolChoice::Allowed { names: vec!["f".into()], required: true },
-                json!({"mode":"ANY","allowedFunctionNames":["f"]}),
-            ),
+            (ToolChoice::Allowed { names: vec!["f".into()], required: true }, json!({"mode":"ANY","allowedFunctionNames":["f"]})),
             (
                 ToolChoice::Allowed { names: vec!["f".into()], required: false },
                 json!({"mode":"VALIDATED","allowedFunctionNames":["f"]}),
@@ -583,8 +566,7 @@ mod tests {
     #[test]
     fn foreign_extras_are_refused_or_dropped() {
         let mut r = req(vec![]);
-        r.extra =
-            ir::Extra { source: Some(Protocol::OpenAiChat), fields: Map::new(), answer_changing: vec!["audio".into()] };
+        r.extra = ir::Extra { source: Some(Protocol::OpenAiChat), fields: Map::new(), answer_changing: vec!["audio".into()] };
         assert_eq!(ir_to_request(&r).unwrap_err().param.as_deref(), Some("audio"));
         r.extra.answer_changing.clear();
         r.extra.fields.insert("service_tier".into(), json!("flex"));

@@ -78,10 +78,7 @@ fn logprobs_from_gemini(r: &LogprobsResult) -> Vec<TokenLogprob> {
                 .top_candidates
                 .get(i)
                 .map(|t| {
-                    t.candidates
-                        .iter()
-                        .map(|c| (c.token.clone().unwrap_or_default(), c.log_probability.unwrap_or(0.0)))
-                        .collect()
+                    t.candidates.iter().map(|c| (c.token.clone().unwrap_or_default(), c.log_probability.unwrap_or(0.0))).collect()
                 })
                 .unwrap_or_default(),
         })
@@ -202,11 +199,7 @@ fn parts_for_client(blocks: &[Block], include_thoughts: bool) -> Vec<Part> {
             // Another provider's encrypted reasoning means nothing to a Gemini client.
             Block::RedactedThinking(_) => {}
             Block::ToolUse { id, name, input } => s.push(Part {
-                function_call: Some(FunctionCall {
-                    id: Some(id.clone()),
-                    name: name.clone(),
-                    args: Some(input.clone()),
-                }),
+                function_call: Some(FunctionCall { id: Some(id.clone()), name: name.clone(), args: Some(input.clone()) }),
                 ..Default::default()
             }),
         }
@@ -277,8 +270,7 @@ mod tests {
 
     #[test]
     fn unconvertible_parts_are_502() {
-        let e =
-            response_to_ir(br#"{"candidates":[{"content":{"parts":[{"executableCode":{"code":"1"}}]}}]}"#).unwrap_err();
+        let e = response_to_ir(br#"{"candidates":[{"content":{"parts":[{"executableCode":{"code":"1"}}]}}]}"#).unwrap_err();
         assert_eq!(e.status, 502);
         assert_eq!(response_to_ir(b"{").unwrap_err().status, 502);
     }

@@ -23,9 +23,7 @@ fn convert_object(o: &Map<String, Value>) -> Map<String, Value> {
         let v = match k.as_str() {
             "nullable" => continue,
             "type" => match v.as_str() {
-                Some(t) if nullable => {
-                    Value::Array(vec![Value::String(t.to_ascii_lowercase()), Value::String("null".into())])
-                }
+                Some(t) if nullable => Value::Array(vec![Value::String(t.to_ascii_lowercase()), Value::String("null".into())]),
                 Some(t) => Value::String(t.to_ascii_lowercase()),
                 None => v.clone(),
             },

@@ -92,8 +92,7 @@ impl GeminiStreamDecoder {
             if let Some(s) = sig {
                 self.signature_block(s, out);
             }
-            let id =
-                fc.id.filter(|s| !s.is_empty()).unwrap_or_else(|| synthetic_call_id(&self.response_id, self.calls));
+            let id = fc.id.filter(|s| !s.is_empty()).unwrap_or_else(|| synthetic_call_id(&self.response_id, self.calls));
             self.calls += 1;
             let index = self.start(BlockKind::ToolUse { id, name: fc.name }, out);
             let args = fc.args.filter(|a| !a.is_null()).unwrap_or_else(|| Value::Object(Default::default()));
@@ -312,9 +311,7 @@ mod tests {
     #[test]
     fn eof_before_finish_is_an_error() {
         let ev = run(&[chunk(json!([{"text":"Hel"}]))]);
-        assert!(
-            matches!(ev.as_slice(), [.., StreamEvent::BlockStop { index: 0 }, StreamEvent::Error(e)] if e.status == 502)
-        );
+        assert!(matches!(ev.as_slice(), [.., StreamEvent::BlockStop { index: 0 }, StreamEvent::Error(e)] if e.status == 502));
     }
 
     #[test]

@@ -88,8 +88,7 @@ impl GeminiStreamEncoder {
 
     fn flush_thought(&mut self, signature: Option<String>, out: &mut BytesMut) {
         if let Some((_, text)) = self.held_thought.take() {
-            let part =
-                Part { text: Some(text), thought: Some(true), thought_signature: signature, ..Default::default() };
+            let part = Part { text: Some(text), thought: Some(true), thought_signature: signature, ..Default::default() };
             self.frame(vec![part], None, out);
         }
     }
@@ -159,9 +158,7 @@ impl StreamEncoder for GeminiStreamEncoder {
                     BlockKind::Text => Block::Text,
                     BlockKind::Thinking => Block::Thinking { had_text: false, signature: None },
                     BlockKind::RedactedThinking { .. } => Block::Skipped,
-                    BlockKind::ToolUse { id, name } => {
-                        Block::Tool { id: id.clone(), name: name.clone(), args: String::new() }
-                    }
+                    BlockKind::ToolUse { id, name } => Block::Tool { id: id.clone(), name: name.clone(), args: String::new() },
                 };
                 self.blocks.insert(*index, block);
             }
@@ -281,10 +278,7 @@ mod tests {
             false,
             &[
                 start(),
-                StreamEvent::BlockStart {
-                    index: 0,
-                    kind: BlockKind::ToolUse { id: "toolu_1".into(), name: "get".into() },
-                },
+                StreamEvent::BlockStart { index: 0, kind: BlockKind::ToolUse { id: "toolu_1".into(), name: "get".into() } },
                 StreamEvent::ToolArgsDelta { index: 0, partial_json: "{\"q\":".into() },
                 StreamEvent::ToolArgsDelta { index: 0, partial_json: "1}".into() },
                 StreamEvent::BlockStop { index: 0 },
@@ -321,18 +315,13 @@ mod tests {
             ]
         );
         // Without includeThoughts the text is withheld but the signature rides on the next part.
-        assert_eq!(
-            parts(&frames(false, &events)),
-            vec![json!({"text":"x","thoughtSignature":"SIG"}), json!({"text":""})]
-        );
+        assert_eq!(parts(&frames(false, &events)), vec![json!({"text":"x","thoughtSignature":"SIG"}), json!({"text":""})]);
     }
 
     #[test]
     fn error_frame_is_the_gemini_envelope() {
-        let f = frames(
-            false,
-            &[start(), StreamEvent::Error(ApiError::new(ErrorClass::Unavailable, "Overloaded").with_status(529))],
-        );
+        let f =
+            frames(false, &[start(), StreamEvent::Error(ApiError::new(ErrorClass::Unavailable, "Overloaded").with_status(529))]);
         assert_eq!(f, vec![json!({"error":{"code":503,"message":"Overloaded","status":"UNAVAILABLE"}})]);
     }
 }

@@ -125,9 +125,7 @@ pub fn blocks_as_parts(blocks: &[Block]) -> Vec<Part> {
             Block::Text(t) => Part::text(t.clone()),
             Block::Thinking { text, signature } => Part::Thinking { text: text.clone(), signature: signature.clone() },
             Block::RedactedThinking(d) => Part::RedactedThinking { data: d.clone() },
-            Block::ToolUse { id, name, input } => {
-                Part::ToolUse { id: id.clone(), name: name.clone(), input: input.clone() }
-            }
+            Block::ToolUse { id, name, input } => Part::ToolUse { id: id.clone(), name: name.clone(), input: input.clone() },
         })
         .collect()
 }

@@ -223,9 +223,9 @@ impl Warning {
         Some(match self {
             Warning::TemperatureClamped { .. } => "temperature",
             Warning::MaxTokensDefaulted(_) | Warning::MaxTokensRaised { .. } => "max_tokens",
-            Warning::ThinkingBudgetRaised { .. }
-            | Warning::ThinkingDisabled(_)
-            | Warning::ThinkingBudgetApproximated { .. } => "thinking",
+            Warning::ThinkingBudgetRaised { .. } | Warning::ThinkingDisabled(_) | Warning::ThinkingBudgetApproximated { .. } => {
+                "thinking"
+            }
             Warning::FieldDropped { field, .. } | Warning::WhitespaceTextDropped { field } => field,
             Warning::SamplingFieldDropped { field, .. } => field.as_str(),
             Warning::ToolChoiceRelaxed(_) => "tool_choice",
@@ -264,7 +264,9 @@ pub fn refuse_stream_extras(
     if req.logprobs == Some(true) {
         return Err(ApiError::invalid_field(
             logprobs_field.to_owned(),
-            format!("log-probabilities cannot be streamed through this model's provider; drop `{logprobs_field}` or do not stream"),
+            format!(
+                "log-probabilities cannot be streamed through this model's provider; drop `{logprobs_field}` or do not stream"
+            ),
         ));
     }
     Ok(())
@@ -316,7 +318,10 @@ mod tests {
     #[test]
     fn streams_refuse_several_choices_and_logprobs_naming_the_clients_field() {
         let mut r = Request { stream: true, n: Some(2), ..Default::default() };
-        assert_eq!(refuse_stream_extras(&r, "candidateCount", "responseLogprobs").unwrap_err().param.as_deref(), Some("candidateCount"));
+        assert_eq!(
+            refuse_stream_extras(&r, "candidateCount", "responseLogprobs").unwrap_err().param.as_deref(),
+            Some("candidateCount")
+        );
         r.n = Some(1);
         r.logprobs = Some(true);
         assert_eq!(refuse_stream_extras(&r, "n", "logprobs").unwrap_err().param.as_deref(), Some("logprobs"));

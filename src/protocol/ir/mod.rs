@@ -14,28 +14,28 @@ mod media;
 mod pending;
 mod request;
 mod response;
-pub mod signatures;
 mod restore;
 mod sampling;
+pub mod signatures;
 mod stream;
 #[cfg(test)]
 pub(crate) mod testutil;
 mod tracker;
 
+pub use convert::{refuse_stream_extras, ConvertOptions, Converted, SamplingField, Warning, ANSWER_ROOM, FALLBACK_MAX_TOKENS};
 pub use ids::client_response_id;
 pub use media::{data_url, image_source_from_url, parse_arguments, parse_data_url};
-pub use convert::{refuse_stream_extras, ConvertOptions, Converted, SamplingField, Warning, ANSWER_ROOM, FALLBACK_MAX_TOKENS};
-pub use restore::{has_signed_reasoning, restore_signed_reasoning, RestoreAt};
-pub use sampling::{drop_rejected_sampling, has_rejected_sampling};
 pub use pending::{PendingBlock, PendingBlocks};
 pub use request::{
-    CacheHint, DocumentSource, Effort, Extra, ImageSource, Metadata, Part, Reasoning, Request,
-    ResponseFormat, Role, SystemBlock, Tool, ToolChoice, Turn,
+    CacheHint, DocumentSource, Effort, Extra, ImageSource, Metadata, Part, Reasoning, Request, ResponseFormat, Role, SystemBlock,
+    Tool, ToolChoice, Turn,
 };
 pub use response::{Block, Choice, FinishReason, Response, TokenLogprob};
+pub use restore::{has_signed_reasoning, restore_signed_reasoning, RestoreAt};
+pub use sampling::{drop_rejected_sampling, has_rejected_sampling};
 pub use stream::{
-    malformed_stream_error, truncated_stream_error, write_json_frame, BlockKind, Flow, StreamConverter, StreamDecoder, StreamEncoder,
-    StreamEvent,
+    malformed_stream_error, truncated_stream_error, write_json_frame, BlockKind, Flow, StreamConverter, StreamDecoder,
+    StreamEncoder, StreamEvent,
 };
 pub use tracker::BlockTracker;
 

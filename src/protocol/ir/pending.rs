@@ -35,7 +35,8 @@ impl PendingBlocks {
 
     /// Parks a block that just started.
     pub fn push(&mut self, hub: usize, kind: &BlockKind) {
-        self.0.push_back(PendingBlock { hub, kind: kind.clone(), buf: String::new(), signature: None, stopped: false });
+        self.0
+            .push_back(PendingBlock { hub, kind: kind.clone(), buf: String::new(), signature: None, stopped: false });
     }
 
     /// The oldest parked block, which is next to be sent.

@@ -37,9 +37,7 @@ pub fn restore_signed_reasoning(parts: &mut Vec<Part>, recalled: Vec<Part>, at: 
     parts.retain(|p| !matches!(p, Part::Thinking { signature: None, .. }) && !is_empty_signed(p));
     let index = match at {
         RestoreAt::Start => 0,
-        RestoreAt::BeforeFirstToolCall => {
-            parts.iter().position(|p| matches!(p, Part::ToolUse { .. })).unwrap_or(parts.len())
-        }
+        RestoreAt::BeforeFirstToolCall => parts.iter().position(|p| matches!(p, Part::ToolUse { .. })).unwrap_or(parts.len()),
     };
     parts.splice(index..index, recalled);
     true

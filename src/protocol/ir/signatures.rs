@@ -3,7 +3,10 @@
 //! next request's history when it goes back to the provider that signed it. Where the values
 //! are kept is the caller's business ([`SignatureSink`] and the recall function).
 
-use super::{has_signed_reasoning, restore_signed_reasoning, Block, BlockKind, Part, Request, Response, RestoreAt, Role, StreamDecoder, StreamEvent};
+use super::{
+    has_signed_reasoning, restore_signed_reasoning, Block, BlockKind, Part, Request, Response, RestoreAt, Role, StreamDecoder,
+    StreamEvent,
+};
 use crate::protocol::dialect::DynDecoder;
 use crate::protocol::sse::SseEvent;
 use std::collections::BTreeMap;
@@ -19,7 +22,9 @@ pub fn remember_response(sink: &impl SignatureSink, resp: &Response) {
     let mut pending = Vec::new();
     for block in &resp.blocks {
         match block {
-            Block::Thinking { text, signature } => pending.push(Part::Thinking { text: text.clone(), signature: signature.clone() }),
+            Block::Thinking { text, signature } => {
+                pending.push(Part::Thinking { text: text.clone(), signature: signature.clone() })
+            }
             Block::RedactedThinking(data) => pending.push(Part::RedactedThinking { data: data.clone() }),
             Block::ToolUse { id, .. } if !pending.is_empty() => sink.remember(id, pending.clone()),
             Block::ToolUse { .. } | Block::Text(_) => {}
@@ -149,7 +154,13 @@ mod tests {
         let history = || Request {
             turns: vec![
                 Turn::new(Role::User, vec![Part::text("q")]),
-                Turn::new(Role::Assistant, vec![Part::text("Let me check."), Part::ToolUse { id: "call_1".into(), name: "get".into(), input: json!({}) }]),
+                Turn::new(
+                    Role::Assistant,
+                    vec![
+                        Part::text("Let me check."),
+                        Part::ToolUse { id: "call_1".into(), name: "get".into(), input: json!({}) },
+                    ],
+                ),
             ],
             ..Request::default()
         };
@@ -169,7 +180,10 @@ mod tests {
         let mut req = Request {
             turns: vec![Turn::new(
                 Role::Assistant,
-                vec![Part::Thinking { text: "hmm".into(), signature: None }, Part::ToolUse { id: "call_1".into(), name: "get".into(), input: json!({}) }],
+                vec![
+                    Part::Thinking { text: "hmm".into(), signature: None },
+                    Part::ToolUse { id: "call_1".into(), name: "get".into(), input: json!({}) },
+                ],
             )],
             ..Request::default()
         };

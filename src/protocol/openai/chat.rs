@@ -5,10 +5,10 @@
 //! its bytes, so explicit `0`/`false`, `null` and fields unknown to us reach the upstream as sent.
 
 use super::super::error::{ApiError, ErrorClass};
+use super::super::ir::{ConvertOptions, Converted, Protocol};
 use super::super::json::{missing_model, RawObject};
 use super::super::sse::SseEvent;
 use super::super::usage::Usage;
-use super::super::ir::{ConvertOptions, Converted, Protocol};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -48,9 +48,7 @@ impl<'a> ChatRequest<'a> {
             Some(raw) => match serde_json::from_str::<String>(raw.get()) {
                 Ok(m) if !m.is_empty() => m,
                 Ok(_) => return Err(missing_model()),
-                Err(_) => {
-                    return Err(ApiError::new(ErrorClass::InvalidRequest, "`model` must be a string").with_param("model"))
-                }
+                Err(_) => return Err(ApiError::new(ErrorClass::InvalidRequest, "`model` must be a string").with_param("model")),
             },
         };
         let stream = match obj.get_as::<Option<bool>>("stream") {
@@ -64,8 +62,11 @@ impl<'a> ChatRequest<'a> {
             None | Some(Ok(None)) => false,
             Some(Ok(Some(o))) => o.include_usage.unwrap_or(false),
             Some(Err(_)) => {
-                return Err(ApiError::new(ErrorClass::InvalidRequest, "`stream_options` must be an object with a boolean `include_usage`")
-                    .with_param("stream_options"))
+                return Err(ApiError::new(
+                    ErrorClass::InvalidRequest,
+                    "`stream_options` must be an object with a boolean `include_usage`",
+                )
+                .with_param("stream_options"))
             }
         };
         match obj.get("messages").map(|m| m.get().trim_start().as_bytes().first().copied()) {
@@ -115,7 +116,6 @@ impl<'a> ChatRequest<'a> {
         Ok(Converted { value: stripped.upstream_body(upstream_model)?, warnings })
     }
 }
-
 
 /// The `usage` object of a chat completion or its final stream chunk.
 #[derive(Deserialize, Default, Debug)]
@@ -201,7 +201,13 @@ pub struct ChatStreamRewriter {
 impl ChatStreamRewriter {
     /// A rewriter for one stream.
     pub fn new(public_model: impl Into<String>, client_wants_usage: bool) -> Self {
-        ChatStreamRewriter { public_model: public_model.into(), client_wants_usage, usage: None, finished: false, raw_finish: None }
+        ChatStreamRewriter {
+            public_model: public_model.into(),
+            client_wants_usage,
+            usage: None,
+            finished: false,
+            raw_finish: None,
+        }
     }
 
     /// The upstream's `finish_reason`, once seen (for the log).
@@ -270,7 +276,8 @@ impl ChatStreamRewriter {
         let mut out = BytesMut::with_capacity(data.len() + self.public_model.len() + 8);
         out.extend_from_slice(b"data: ");
         let mut cursor = 0;
-        let mut edits: [(usize, usize, &[u8]); 2] = [(model_start, model_end, self.public_model.as_bytes()), (usize::MAX, usize::MAX, b"")];
+        let mut edits: [(usize, usize, &[u8]); 2] =
+            [(model_start, model_end, self.public_model.as_bytes()), (usize::MAX, usize::MAX, b"")];
         if let Some((from, to)) = drop_usage {
             edits[1] = (from, to, b"");
         }
@@ -389,7 +396,10 @@ mod tests {
         assert_eq!(ChatRequest::parse(b"{").unwrap_err().code.as_deref(), Some("invalid_json"));
         assert_eq!(ChatRequest::parse(br#"{"messages":[]}"#).unwrap_err().param.as_deref(), Some("model"));
         assert_eq!(ChatRequest::parse(br#"{"model":"m"}"#).unwrap_err().param.as_deref(), Some("messages"));
-        assert_eq!(ChatRequest::parse(br#"{"model":"m","messages":[],"stream":"yes"}"#).unwrap_err().param.as_deref(), Some("stream"));
+        assert_eq!(
+            ChatRequest::parse(br#"{"model":"m","messages":[],"stream":"yes"}"#).unwrap_err().param.as_deref(),
+            Some("stream")
+        );
     }
 
     #[test]
@@ -415,7 +425,9 @@ mod tests {
     #[test]
     fn usage_chunk_hidden_unless_asked_but_still_counted() {
         let chunk = SseEvent::data(r#"{"id":"c","model":"up","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12}}"#);
-        let content = SseEvent::data(r#"{"id":"c","model":"up","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"#);
+        let content = SseEvent::data(
+            r#"{"id":"c","model":"up","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"#,
+        );
         let mut hidden = ChatStreamRewriter::new("pub", false);
         assert_eq!(
             hidden.on_event(&content),
@@ -425,7 +437,9 @@ mod tests {
         assert_eq!(hidden.usage().unwrap().out_total, 12);
 
         let mut shown = ChatStreamRewriter::new("pub", true);
-        assert!(matches!(shown.on_event(&chunk), StreamStep::Forward(b) if b.starts_with(b"data: {\"id\":\"c\",\"model\":\"pub\",\"choices\":[],\"usage\"")));
+        assert!(
+            matches!(shown.on_event(&chunk), StreamStep::Forward(b) if b.starts_with(b"data: {\"id\":\"c\",\"model\":\"pub\",\"choices\":[],\"usage\""))
+        );
         assert!(matches!(shown.on_event(&SseEvent::data("[DONE]")), StreamStep::Done(_)));
     }
 

@@ -3,8 +3,8 @@
 use super::chat_types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource,
-    Part, Protocol, Reasoning, ResponseFormat, Role, ToolChoice, Turn, Warning,
+    self, data_url, image_source_from_url, parse_arguments, parse_data_url, Converted, DocumentSource, Part, Protocol, Reasoning,
+    ResponseFormat, Role, ToolChoice, Turn, Warning,
 };
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -17,8 +17,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatCompletionRequest, ApiError
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner()))
-            .with_param(path)
+        ApiError::new(ErrorClass::InvalidRequest, format!("invalid request body at `{path}`: {}", e.inner())).with_param(path)
     })
 }
 
@@ -63,9 +62,10 @@ pub fn chat_to_ir(req: ChatCompletionRequest) -> Result<ir::Request, ApiError> {
     });
     out.reasoning = match req.reasoning_effort.as_deref() {
         None => None,
-        Some(e) => Some(Reasoning::from_effort_word(e).ok_or_else(|| {
-            ApiError::invalid_field("reasoning_effort", format!("unknown reasoning_effort `{e}`"))
-        })?),
+        Some(e) => Some(
+            Reasoning::from_effort_word(e)
+                .ok_or_else(|| ApiError::invalid_field("reasoning_effort", format!("unknown reasoning_effort `{e}`")))?,
+        ),
     };
     out.stream = req.stream.unwrap_or(false);
     out.include_usage = req.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
@@ -227,9 +227,8 @@ fn part_from_chat(p: ChatContentPart, field: &str) -> Result<Part, ApiError> {
         ChatContentPart::Text { text } => Part::text(text),
         ChatContentPart::Refusal { refusal } => Part::text(refusal),
         ChatContentPart::ImageUrl { image_url } => Part::Image {
-            source: image_source_from_url(image_url.url).ok_or_else(|| {
-                ApiError::invalid_field(format!("{field}.image_url.url"), "data URLs must be base64")
-            })?,
+            source: image_source_from_url(image_url.url)
+                .ok_or_else(|| ApiError::invalid_field(format!("{field}.image_url.url"), "data URLs must be base64"))?,
         },
         ChatContentPart::InputAudio { input_audio } => Part::Audio { format: input_audio.format, data: input_audio.data },
         ChatContentPart::File { file } => match (file.file_data, file.file_id) {
@@ -239,16 +238,11 @@ fn part_from_chat(p: ChatContentPart, field: &str) -> Result<Part, ApiError> {
                     title: file.filename,
                 },
                 None => {
-                    return Err(ApiError::invalid_field(
-                        format!("{field}.file.file_data"),
-                        "file_data must be a base64 data URL",
-                    ))
+                    return Err(ApiError::invalid_field(format!("{field}.file.file_data"), "file_data must be a base64 data URL"))
                 }
             },
             (None, Some(id)) => Part::FileRef { issuer: Protocol::OpenAiChat, file_id: id },
-            (None, None) => {
-                return Err(ApiError::invalid_field(format!("{field}.file"), "file needs file_data or file_id"))
-            }
+            (None, None) => return Err(ApiError::invalid_field(format!("{field}.file"), "file needs file_data or file_id")),
         },
     })
 }
@@ -364,8 +358,11 @@ pub fn ir_to_chat(req: &ir::Request) -> Result<Converted<ChatCompletionRequest>,
             },
         },
     });
-    out.reasoning_effort =
-        req.reasoning.as_ref().and_then(|r| r.effort_word_for(req.max_output_tokens, &mut warnings)).map(str::to_owned);
+    out.reasoning_effort = req
+        .reasoning
+        .as_ref()
+        .and_then(|r| r.effort_word_for(req.max_output_tokens, &mut warnings))
+        .map(str::to_owned);
     apply_extra(&req.extra, Protocol::OpenAiChat, &mut out.extra, &mut warnings)?;
     Ok(Converted { value: out, warnings })
 }
@@ -492,9 +489,7 @@ fn content_for_chat(parts: &[Part], i: usize) -> Result<ChatContent, ApiError> {
         let field = || format!("messages[{i}].content[{j}]");
         out.push(match p {
             Part::Text { text } => ChatContentPart::Text { text: text.clone() },
-            Part::Image { source } => ChatContentPart::ImageUrl {
-                image_url: ImageUrl { url: source.to_url(), detail: None },
-            },
+            Part::Image { source } => ChatContentPart::ImageUrl { image_url: ImageUrl { url: source.to_url(), detail: None } },
             Part::Document { source, title } => match source {
                 DocumentSource::Base64 { media_type, data } => ChatContentPart::File {
                     file: FilePart { file_data: Some(data_url(media_type, data)), file_id: None, filename: title.clone() },
@@ -507,9 +502,9 @@ fn content_for_chat(parts: &[Part], i: usize) -> Result<ChatContent, ApiError> {
             Part::Audio { format, data } => {
                 ChatContentPart::InputAudio { input_audio: InputAudio { data: data.clone(), format: format.clone() } }
             }
-            Part::FileRef { issuer: Protocol::OpenAiChat | Protocol::OpenAiResponses, file_id } => ChatContentPart::File {
-                file: FilePart { file_data: None, file_id: Some(file_id.clone()), filename: None },
-            },
+            Part::FileRef { issuer: Protocol::OpenAiChat | Protocol::OpenAiResponses, file_id } => {
+                ChatContentPart::File { file: FilePart { file_data: None, file_id: Some(file_id.clone()), filename: None } }
+            }
             Part::FileRef { .. } => {
                 return Err(ApiError::invalid_field(field(), "file ids cannot be used with another provider"))
             }

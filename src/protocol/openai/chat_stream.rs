@@ -7,7 +7,10 @@
 use super::chat_response::{finish_from_chat, finish_to_chat, usage_from_chat, usage_to_chat};
 use super::chat_types::*;
 use crate::protocol::error::ApiError;
-use crate::protocol::ir::{malformed_stream_error as malformed, BlockKind, BlockTracker, ConvertOptions, FinishReason, Protocol, StreamDecoder, StreamEncoder, StreamEvent};
+use crate::protocol::ir::{
+    malformed_stream_error as malformed, BlockKind, BlockTracker, ConvertOptions, FinishReason, Protocol, StreamDecoder,
+    StreamEncoder, StreamEvent,
+};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
 use bytes::{BufMut, BytesMut};

@@ -16,11 +16,16 @@ fn ir(body: serde_json::Value) -> Request {
 
 #[test]
 fn zero_values_and_stop_string_survive() {
-    let r = ir(json!({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0,"top_p":0,"parallel_tool_calls":false,"stop":"END","seed":0}));
+    let r = ir(
+        json!({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0,"top_p":0,"parallel_tool_calls":false,"stop":"END","seed":0}),
+    );
     assert_eq!((r.temperature, r.top_p, r.parallel_tool_calls, r.seed), (Some(0.0), Some(0.0), Some(false), Some(0)));
     assert_eq!(r.stop, vec!["END".to_string()]);
     let back: serde_json::Value = serde_json::from_slice(&ir_to_chat_request(&r).unwrap().value).unwrap();
-    assert_eq!((back["temperature"].clone(), back["top_p"].clone(), back["parallel_tool_calls"].clone()), (json!(0.0), json!(0.0), json!(false)));
+    assert_eq!(
+        (back["temperature"].clone(), back["top_p"].clone(), back["parallel_tool_calls"].clone()),
+        (json!(0.0), json!(0.0), json!(false))
+    );
 }
 
 #[test]
@@ -64,7 +69,14 @@ fn tool_results_group_and_recover_names() {
         {"role":"tool","tool_call_id":"c2","content":"2"}]}));
     assert_eq!(r.turns.len(), 2);
     assert!(matches!(&r.turns[0].parts[1], Part::ToolUse { input, .. } if input == &json!({"_raw_arguments":"not json"})));
-    let names: Vec<_> = r.turns[1].parts.iter().map(|p| match p { Part::ToolResult { name, .. } => name.clone(), _ => None }).collect();
+    let names: Vec<_> = r.turns[1]
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::ToolResult { name, .. } => name.clone(),
+            _ => None,
+        })
+        .collect();
     assert_eq!(names, [Some("f".to_string()), Some("g".to_string())]);
     // Back to chat: the raw text is sent as it came.
     let back = ir_to_chat(&r).unwrap().value;
@@ -88,7 +100,10 @@ fn refusals_name_the_field() {
 #[test]
 fn reasoning_effort_rows() {
     assert_eq!(ir(json!({"model":"m","messages":[],"reasoning_effort":"none"})).reasoning, Some(Reasoning::Off));
-    assert_eq!(ir(json!({"model":"m","messages":[],"reasoning_effort":"xhigh"})).reasoning, Some(Reasoning::Effort(Effort::XHigh)));
+    assert_eq!(
+        ir(json!({"model":"m","messages":[],"reasoning_effort":"xhigh"})).reasoning,
+        Some(Reasoning::Effort(Effort::XHigh))
+    );
 }
 
 #[test]
@@ -115,7 +130,17 @@ fn usage_rows() {
         prompt_tokens_details: Some(PromptTokensDetails { cached_tokens: Some(30), cache_write_tokens: Some(10) }),
         completion_tokens_details: Some(CompletionTokensDetails { reasoning_tokens: Some(20) }),
     });
-    assert_eq!(u, Usage { in_base: 60, in_cache_read: 30, in_cache_write_other: 10, out_total: 50, out_reasoning: 20, ..Default::default() });
+    assert_eq!(
+        u,
+        Usage {
+            in_base: 60,
+            in_cache_read: 30,
+            in_cache_write_other: 10,
+            out_total: 50,
+            out_reasoning: 20,
+            ..Default::default()
+        }
+    );
     let back = usage_to_chat(&u);
     assert_eq!((back.prompt_tokens, back.completion_tokens, back.total_tokens), (100, 50, 150));
 }
@@ -123,12 +148,15 @@ fn usage_rows() {
 #[test]
 fn ir_to_chat_moves_tool_result_images_to_a_user_turn() {
     let mut r = Request { model: "m".into(), ..Default::default() };
-    r.turns.push(Turn::new(Role::Tool, vec![Part::ToolResult {
-        tool_use_id: "t".into(),
-        name: None,
-        content: vec![Part::text("see"), Part::Image { source: ImageSource::Url("https://x/i.png".into()) }],
-        is_error: false,
-    }]));
+    r.turns.push(Turn::new(
+        Role::Tool,
+        vec![Part::ToolResult {
+            tool_use_id: "t".into(),
+            name: None,
+            content: vec![Part::text("see"), Part::Image { source: ImageSource::Url("https://x/i.png".into()) }],
+            is_error: false,
+        }],
+    ));
     let out = ir_to_chat(&r).unwrap().value;
     assert_eq!(out.messages.len(), 2);
     assert!(matches!(&out.messages[1], ChatMessage::User { content: ChatContent::Parts(p), .. } if p.len() == 2));
@@ -151,10 +179,13 @@ fn foreign_extra_fields_are_refused_or_dropped() {
 
 #[test]
 fn chat_decoder_reports_usage_and_finish_without_done_is_complete() {
-    let mut conv = StreamConverter::new(ChatStreamDecoder::new(), ChatStreamEncoder::new("pub", false, &ConvertOptions::default()));
+    let mut conv =
+        StreamConverter::new(ChatStreamDecoder::new(), ChatStreamEncoder::new("pub", false, &ConvertOptions::default()));
     let mut out = BytesMut::new();
-    conv.feed(&SseEvent::data(r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#), &mut out).unwrap();
-    conv.feed(&SseEvent::data(r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#), &mut out).unwrap();
+    conv.feed(&SseEvent::data(r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#), &mut out)
+        .unwrap();
+    conv.feed(&SseEvent::data(r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#), &mut out)
+        .unwrap();
     assert_eq!(conv.usage().map(|u| u.out_total), Some(1));
     assert_eq!(conv.finish(&mut out), Ok(Flow::Done));
     let text = String::from_utf8(out.to_vec()).unwrap();

@@ -58,7 +58,12 @@ impl Dialect for ChatDialect {
         false
     }
 
-    fn parse_inbound<'a>(&self, body: &'a [u8], _path_model: Option<&str>, _path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
+    fn parse_inbound<'a>(
+        &self,
+        body: &'a [u8],
+        _path_model: Option<&str>,
+        _path_stream: bool,
+    ) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
         Ok(Box::new(ChatRequest::parse(body)?))
     }
 
@@ -123,7 +128,13 @@ impl Dialect for ChatDialect {
         forward_path(op).is_some()
     }
 
-    fn forward_request(&self, op: &Operation, raw: &[u8], base_path: &str, upstream_model: &str) -> Result<(String, Bytes), ApiError> {
+    fn forward_request(
+        &self,
+        op: &Operation,
+        raw: &[u8],
+        base_path: &str,
+        upstream_model: &str,
+    ) -> Result<(String, Bytes), ApiError> {
         let path = forward_path(op).unwrap_or_default();
         Ok((format!("{base_path}{path}"), crate::protocol::passthrough::with_model(raw, upstream_model)?))
     }

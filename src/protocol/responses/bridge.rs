@@ -64,7 +64,12 @@ pub fn chat_response_to_responses(body: &[u8], model: &str, echo: &ResponseEcho,
 }
 
 /// Anthropic upstream response body → Responses client body.
-pub fn anthropic_response_to_responses(body: &[u8], model: &str, echo: &ResponseEcho, fallback_id: &str) -> Result<Vec<u8>, ApiError> {
+pub fn anthropic_response_to_responses(
+    body: &[u8],
+    model: &str,
+    echo: &ResponseEcho,
+    fallback_id: &str,
+) -> Result<Vec<u8>, ApiError> {
     let mut resp = anthropic_response_to_ir(body)?;
     resp.model = model.to_owned();
     Ok(ir_to_responses_response(&resp, echo, fallback_id))

@@ -1,6 +1,8 @@
 //! OpenAI Responses (`POST /v1/responses`) as a [`Dialect`].
 
-use crate::protocol::dialect::{BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route};
+use crate::protocol::dialect::{
+    BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
+};
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
 use crate::protocol::listing::ModelInfo;
@@ -31,8 +33,15 @@ impl Dialect for ResponsesDialect {
         path.starts_with("/v1/responses")
     }
 
-    fn parse_inbound<'a>(&self, body: &'a [u8], _path_model: Option<&str>, _path_stream: bool) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
-        Ok(Box::new(BodyInbound::parse(body, None, false, hub, |raw, model, opts| passthrough::request_with(Protocol::OpenAiResponses, raw, model, opts))?))
+    fn parse_inbound<'a>(
+        &self,
+        body: &'a [u8],
+        _path_model: Option<&str>,
+        _path_stream: bool,
+    ) -> Result<Box<dyn InboundRequest + 'a>, ApiError> {
+        Ok(Box::new(BodyInbound::parse(body, None, false, hub, |raw, model, opts| {
+            passthrough::request_with(Protocol::OpenAiResponses, raw, model, opts)
+        })?))
     }
 
     fn count_reply(&self, tokens: u64) -> Vec<u8> {
@@ -44,7 +53,9 @@ impl Dialect for ResponsesDialect {
     }
 
     fn stream_encoder(&self, client: &ClientSpec<'_>) -> DynEncoder {
-        Box::new(super::ResponsesStreamEncoder::new(client.public_model, client.fallback_id).with_echo(client.responses_echo.clone()))
+        Box::new(
+            super::ResponsesStreamEncoder::new(client.public_model, client.fallback_id).with_echo(client.responses_echo.clone()),
+        )
     }
 
     fn error_response(&self, err: &ApiError, request_id: &str) -> (u16, Vec<u8>) {

@@ -312,11 +312,23 @@ mod tests {
 
     #[test]
     fn serialises_every_required_field() {
-        let v = serde_json::to_value(ResponseObject { id: "resp_1".into(), model: "m".into(), ..Default::default() })
-            .unwrap();
+        let v = serde_json::to_value(ResponseObject { id: "resp_1".into(), model: "m".into(), ..Default::default() }).unwrap();
         for key in [
-            "id", "object", "created_at", "error", "incomplete_details", "instructions", "metadata", "model", "output",
-            "parallel_tool_calls", "temperature", "tool_choice", "tools", "top_p", "usage",
+            "id",
+            "object",
+            "created_at",
+            "error",
+            "incomplete_details",
+            "instructions",
+            "metadata",
+            "model",
+            "output",
+            "parallel_tool_calls",
+            "temperature",
+            "tool_choice",
+            "tools",
+            "top_p",
+            "usage",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }

@@ -45,7 +45,15 @@ pub(super) fn assert_grammar(frames: &[(String, Value)], name: &str) {
                 let oi = oi.unwrap_or(u64::MAX);
                 assert!(added.contains_key(&oi), "{name}: done before added");
                 assert!(done.insert(oi), "{name}: item {oi} done twice");
-                assert_eq!(data["item"]["id"], frames.iter().find(|(k, d)| k == "response.output_item.added" && d["output_index"].as_u64() == Some(oi)).map(|(_, d)| d["item"]["id"].clone()).unwrap_or_default(), "{name}: item id changed");
+                assert_eq!(
+                    data["item"]["id"],
+                    frames
+                        .iter()
+                        .find(|(k, d)| k == "response.output_item.added" && d["output_index"].as_u64() == Some(oi))
+                        .map(|(_, d)| d["item"]["id"].clone())
+                        .unwrap_or_default(),
+                    "{name}: item id changed"
+                );
             }
             "response.content_part.added" => {
                 let oi = oi.unwrap_or(u64::MAX);
@@ -112,19 +120,35 @@ fn arb_event() -> impl Strategy<Value = StreamEvent> {
         (idx.clone(), ".{0,6}").prop_map(|(index, signature)| StreamEvent::SignatureDelta { index, signature }),
         (idx.clone(), ".{0,6}").prop_map(|(index, partial_json)| StreamEvent::ToolArgsDelta { index, partial_json }),
         idx.prop_map(|index| StreamEvent::BlockStop { index }),
-        prop_oneof![Just(FinishReason::Stop), Just(FinishReason::Length), Just(FinishReason::ContentFilter), Just(FinishReason::ToolCalls)]
-            .prop_map(|reason| StreamEvent::Finish { reason, stop_sequence: None }),
+        prop_oneof![
+            Just(FinishReason::Stop),
+            Just(FinishReason::Length),
+            Just(FinishReason::ContentFilter),
+            Just(FinishReason::ToolCalls)
+        ]
+        .prop_map(|reason| StreamEvent::Finish { reason, stop_sequence: None }),
         (0u64..1000, 0u64..1000).prop_map(|(a, b)| StreamEvent::Usage(Usage { in_base: a, out_total: b, ..Usage::default() })),
     ]
 }
 
 fn arb_sse() -> impl Strategy<Value = SseEvent> {
     let kinds = prop::sample::select(vec![
-        "response.created", "response.output_item.added", "response.output_item.done", "response.content_part.added",
-        "response.content_part.done", "response.output_text.delta", "response.output_text.done",
-        "response.function_call_arguments.delta", "response.function_call_arguments.done",
-        "response.reasoning_summary_part.added", "response.reasoning_summary_text.delta", "response.completed",
-        "response.incomplete", "response.failed", "error", "response.refusal.delta",
+        "response.created",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+        "error",
+        "response.refusal.delta",
     ]);
     let item = prop_oneof![Just("message"), Just("function_call"), Just("reasoning"), Just("web_search_call")];
     let structured = (kinds.clone(), item, 0u64..3, 0u64..2, ".{0,6}", any::<bool>()).prop_map(|(kind, item, oi, ci, text, enc)| {
@@ -139,7 +163,8 @@ fn arb_sse() -> impl Strategy<Value = SseEvent> {
         });
         SseEvent { event: Some(kind.to_owned()), data: data.to_string() }
     });
-    let raw = (proptest::option::of(kinds), ".{0,60}").prop_map(|(event, data)| SseEvent { event: event.map(str::to_owned), data });
+    let raw =
+        (proptest::option::of(kinds), ".{0,60}").prop_map(|(event, data)| SseEvent { event: event.map(str::to_owned), data });
     prop_oneof![structured, raw]
 }
 

@@ -10,8 +10,8 @@ use super::object::ResponseEcho;
 use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, image_source_from_url, parse_arguments, parse_data_url, DocumentSource, Part, Protocol, Reasoning,
-    ResponseFormat, Role, SystemBlock, ToolChoice, Turn,
+    self, image_source_from_url, parse_arguments, parse_data_url, DocumentSource, Part, Protocol, Reasoning, ResponseFormat,
+    Role, SystemBlock, ToolChoice, Turn,
 };
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -94,9 +94,10 @@ pub fn responses_to_ir(req: ResponsesRequest) -> Result<ir::Request, ApiError> {
     if let Some(r) = req.reasoning {
         out.reasoning = match r.effort.as_deref() {
             None => None,
-            Some(e) => Some(Reasoning::from_effort_word(e).ok_or_else(|| {
-                ApiError::invalid_field("reasoning.effort", format!("unknown reasoning effort `{e}`"))
-            })?),
+            Some(e) => Some(
+                Reasoning::from_effort_word(e)
+                    .ok_or_else(|| ApiError::invalid_field("reasoning.effort", format!("unknown reasoning effort `{e}`")))?,
+            ),
         };
         let mut rest = r.rest;
         if let Some(s) = r.summary {
@@ -149,9 +150,7 @@ fn convert_items(items: Vec<InputItem>, out: &mut ir::Request) -> Result<(), Api
                     let parts = assistant_parts(m.content, i)?;
                     assistant_turn(out).extend(parts);
                 }
-                other => {
-                    return Err(ApiError::invalid_field(format!("input[{i}].role"), format!("unknown role `{other}`")))
-                }
+                other => return Err(ApiError::invalid_field(format!("input[{i}].role"), format!("unknown role `{other}`"))),
             },
             InputItem::FunctionCall(c) => {
                 leading = false;
@@ -292,9 +291,7 @@ fn part_from_responses(p: ContentPart, field: &str) -> Result<Part, ApiError> {
                 source: DocumentSource::Base64 { media_type: media_type.into(), data: data.into() },
                 title: filename,
             },
-            None => {
-                return Err(ApiError::invalid_field(format!("{field}.file_data"), "file_data must be a base64 data URL"))
-            }
+            None => return Err(ApiError::invalid_field(format!("{field}.file_data"), "file_data must be a base64 data URL")),
         },
         ContentPart::InputFile { file_url: Some(url), filename, .. } => {
             Part::Document { source: DocumentSource::Url(url), title: filename }
@@ -328,7 +325,9 @@ fn tool_from_responses(tool: ResponsesTool, i: usize) -> Result<ir::Tool, ApiErr
 }
 
 fn tool_choice_from_responses(v: &Value) -> Result<ToolChoice, ApiError> {
-    let bad = || ApiError::invalid_field("tool_choice", "unsupported tool_choice; use auto, none, required, a function or allowed_tools");
+    let bad = || {
+        ApiError::invalid_field("tool_choice", "unsupported tool_choice; use auto, none, required, a function or allowed_tools")
+    };
     match v {
         Value::String(s) => match s.as_str() {
             "auto" => Ok(ToolChoice::Auto),
@@ -337,9 +336,7 @@ fn tool_choice_from_responses(v: &Value) -> Result<ToolChoice, ApiError> {
             _ => Err(bad()),
         },
         Value::Object(o) => match o.get("type").and_then(Value::as_str) {
-            Some("function") => {
-                o.get("name").and_then(Value::as_str).map(|n| ToolChoice::Tool(n.to_owned())).ok_or_else(bad)
-            }
+            Some("function") => o.get("name").and_then(Value::as_str).map(|n| ToolChoice::Tool(n.to_owned())).ok_or_else(bad),
             Some("allowed_tools") => {
                 let required = match o.get("mode").and_then(Value::as_str) {
                     Some("auto") | None => false,
@@ -394,8 +391,7 @@ mod tests {
 
     #[test]
     fn string_input_and_instructions() {
-        let r = conv(json!({"model": "m", "instructions": "Be brief.", "input": "hi", "temperature": 0, "top_p": 0}))
-            .unwrap();
+        let r = conv(json!({"model": "m", "instructions": "Be brief.", "input": "hi", "temperature": 0, "top_p": 0})).unwrap();
         assert_eq!(r.system, vec![SystemBlock { text: "Be brief.".into(), cache: None }]);
         assert_eq!(r.turns, vec![Turn::new(Role::User, vec![Part::text("hi")])]);
         assert_eq!((r.temperature, r.top_p), (Some(0.0), Some(0.0)));
@@ -435,7 +431,9 @@ mod tests {
             ]
         );
         assert_eq!(r.turns[2].role, Role::Tool);
-        assert!(matches!(&r.turns[2].parts[1], Part::ToolResult { name: Some(n), tool_use_id, .. } if n == "get" && tool_use_id == "c2"));
+        assert!(
+            matches!(&r.turns[2].parts[1], Part::ToolResult { name: Some(n), tool_use_id, .. } if n == "get" && tool_use_id == "c2")
+        );
     }
 
     #[test]
@@ -495,16 +493,26 @@ mod tests {
     #[test]
     fn refusals_name_the_field() {
         let param = |v: Value| conv(v).unwrap_err().param;
-        assert_eq!(param(json!({"model": "m", "input": "x", "previous_response_id": "resp_1"})).as_deref(), Some("previous_response_id"));
+        assert_eq!(
+            param(json!({"model": "m", "input": "x", "previous_response_id": "resp_1"})).as_deref(),
+            Some("previous_response_id")
+        );
         assert_eq!(param(json!({"model": "m", "conversation": "conv_1"})).as_deref(), Some("conversation"));
         assert_eq!(param(json!({"model": "m", "input": [{"type": "item_reference", "id": "x"}]})).as_deref(), Some("input[0]"));
-        assert_eq!(param(json!({"model": "m", "input": [{"role": "user", "content": "a"}, {"type": "web_search_call", "id": "x"}]})).as_deref(), Some("input[1].type"));
+        assert_eq!(
+            param(json!({"model": "m", "input": [{"role": "user", "content": "a"}, {"type": "web_search_call", "id": "x"}]}))
+                .as_deref(),
+            Some("input[1].type")
+        );
         assert_eq!(param(json!({"model": "m", "tools": [{"type": "web_search"}]})).as_deref(), Some("tools[0].type"));
         assert_eq!(param(json!({"model": "m", "input": [{"role": "robot", "content": "a"}]})).as_deref(), Some("input[0].role"));
         assert_eq!(param(json!({"model": "m", "tool_choice": {"type": "file_search"}})).as_deref(), Some("tool_choice"));
         assert_eq!(param(json!({"model": "m", "reasoning": {"effort": "huge"}})).as_deref(), Some("reasoning.effort"));
         assert_eq!(param(json!({"model": "m", "temperature": "hot"})).as_deref(), Some("temperature"));
         assert_eq!(param(json!({"input": "x"})).as_deref(), Some("model"));
-        assert_eq!(param(json!({"model": "m", "input": [{"role": "user", "content": [{"type": "nope"}]}]})).as_deref(), Some("input[0]"));
+        assert_eq!(
+            param(json!({"model": "m", "input": [{"role": "user", "content": [{"type": "nope"}]}]})).as_deref(),
+            Some("input[0]")
+        );
     }
 }

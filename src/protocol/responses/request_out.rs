@@ -12,8 +12,7 @@ use super::request::extra_object;
 use super::types::*;
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::{
-    self, data_url, Converted, DocumentSource, Part, Protocol, ResponseFormat, Role,
-    ToolChoice, Turn, Warning,
+    self, data_url, Converted, DocumentSource, Part, Protocol, ResponseFormat, Role, ToolChoice, Turn, Warning,
 };
 use crate::protocol::openai::chat_response::arguments_text;
 use serde_json::{json, Map, Value};
@@ -161,7 +160,11 @@ fn message(role: &str, content: MessageContent) -> InputItem {
 fn render_turn(turn: &Turn, i: usize, items: &mut Vec<InputItem>, dropped: &mut bool) -> Result<(), ApiError> {
     match turn.role {
         Role::System => {
-            let text: String = turn.parts.iter().filter_map(|p| if let Part::Text { text } = p { Some(text.as_str()) } else { None }).collect();
+            let text: String = turn
+                .parts
+                .iter()
+                .filter_map(|p| if let Part::Text { text } = p { Some(text.as_str()) } else { None })
+                .collect();
             items.push(message("system", MessageContent::Text(text)));
         }
         Role::User => items.push(message("user", MessageContent::Parts(input_parts(&turn.parts, i)?))),
@@ -241,11 +244,9 @@ fn input_parts(parts: &[Part], i: usize) -> Result<Vec<ContentPart>, ApiError> {
         let field = || format!("messages[{i}].content[{j}]");
         out.push(match p {
             Part::Text { text } => ContentPart::InputText { text: text.clone() },
-            Part::Image { source } => ContentPart::InputImage {
-                image_url: Some(source.to_url()),
-                file_id: None,
-                detail: Some("auto".into()),
-            },
+            Part::Image { source } => {
+                ContentPart::InputImage { image_url: Some(source.to_url()), file_id: None, detail: Some("auto".into()) }
+            }
             Part::Document { source, title } => match source {
                 DocumentSource::Base64 { media_type, data } => ContentPart::InputFile {
                     file_data: Some(data_url(media_type, data)),
@@ -258,9 +259,7 @@ fn input_parts(parts: &[Part], i: usize) -> Result<Vec<ContentPart>, ApiError> {
                 }
                 DocumentSource::Text(t) => ContentPart::InputText { text: t.clone() },
             },
-            Part::Audio { .. } => {
-                return Err(ApiError::invalid_field(field(), "the Responses API cannot take audio input"))
-            }
+            Part::Audio { .. } => return Err(ApiError::invalid_field(field(), "the Responses API cannot take audio input")),
             Part::FileRef { issuer: Protocol::OpenAiChat | Protocol::OpenAiResponses, file_id } => {
                 ContentPart::InputFile { file_data: None, file_id: Some(file_id.clone()), file_url: None, filename: None }
             }
@@ -314,14 +313,20 @@ mod tests {
         ir.stop = vec!["END".into()];
         ir.reasoning = Some(Reasoning::Budget(2000));
         ir.max_output_tokens = Some(10000);
-        ir.turns = vec![Turn::new(Role::Assistant, vec![Part::Thinking { text: "t".into(), signature: Some("s".into()) }, Part::text("a")])];
+        ir.turns = vec![Turn::new(
+            Role::Assistant,
+            vec![Part::Thinking { text: "t".into(), signature: Some("s".into()) }, Part::text("a")],
+        )];
         let c = ir_to_responses(&ir).unwrap();
         assert!(c.warnings.iter().any(|w| matches!(w, Warning::FieldDropped { field, .. } if field == "stop")));
         assert!(c.warnings.iter().any(|w| matches!(w, Warning::FieldDropped { field, .. } if field == "reasoning history")));
         assert_eq!(c.value.reasoning.and_then(|r| r.effort).as_deref(), Some("low"));
         assert!(c.warnings.contains(&Warning::ThinkingBudgetApproximated { budget: 2000, effort: "low" }));
         let v = serde_json::to_value(&c.value.input).unwrap();
-        assert_eq!(v, json!([{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a", "annotations": []}]}]));
+        assert_eq!(
+            v,
+            json!([{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a", "annotations": []}]}])
+        );
         ir.turns = vec![Turn::new(Role::User, vec![Part::Audio { format: "wav".into(), data: "x".into() }])];
         assert_eq!(ir_to_responses(&ir).unwrap_err().param.as_deref(), Some("messages[0].content[0]"));
     }
@@ -330,10 +335,18 @@ mod tests {
     fn tool_results_with_errors_and_images() {
         let ir = ir::Request {
             model: "m".into(),
-            turns: vec![Turn::new(Role::Tool, vec![
-                Part::ToolResult { tool_use_id: "a".into(), name: None, content: vec![Part::text("bad")], is_error: true },
-                Part::ToolResult { tool_use_id: "b".into(), name: None, content: vec![Part::Image { source: ImageSource::Url("https://x".into()) }], is_error: false },
-            ])],
+            turns: vec![Turn::new(
+                Role::Tool,
+                vec![
+                    Part::ToolResult { tool_use_id: "a".into(), name: None, content: vec![Part::text("bad")], is_error: true },
+                    Part::ToolResult {
+                        tool_use_id: "b".into(),
+                        name: None,
+                        content: vec![Part::Image { source: ImageSource::Url("https://x".into()) }],
+                        is_error: false,
+                    },
+                ],
+            )],
             ..Default::default()
         };
         let v = serde_json::to_value(ir_to_responses(&ir).unwrap().value.input).unwrap();

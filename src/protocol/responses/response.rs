@@ -238,9 +238,7 @@ pub fn ir_to_response_object(resp: &ir::Response, echo: &ResponseEcho, fallback_
                 &crate::protocol::openai::chat_response::arguments_text(input),
                 "completed",
             ),
-            Block::Thinking { text, signature } => {
-                OutputItem::reasoning(item_id("rs", &id, n), Some(text), signature.as_deref())
-            }
+            Block::Thinking { text, signature } => OutputItem::reasoning(item_id("rs", &id, n), Some(text), signature.as_deref()),
             Block::RedactedThinking(data) => OutputItem::reasoning(item_id("rs", &id, n), None, Some(data)),
         });
     }
@@ -313,7 +311,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["id"], "resp_msg_1");
         assert_eq!(v["status"], "completed");
-        assert_eq!(v["output"][0], json!({"type": "reasoning", "id": "rs_msg_1_0", "summary": [{"type": "summary_text", "text": "hmm"}], "encrypted_content": "sig"}));
+        assert_eq!(
+            v["output"][0],
+            json!({"type": "reasoning", "id": "rs_msg_1_0", "summary": [{"type": "summary_text", "text": "hmm"}], "encrypted_content": "sig"})
+        );
         assert_eq!(v["output"][1]["summary"], json!([]));
         assert_eq!(v["output"][2]["content"], json!([{"type": "output_text", "text": "Hi", "annotations": []}]));
         assert_eq!(v["output"][3]["arguments"], "{\"q\":1}");
@@ -328,7 +329,10 @@ mod tests {
     fn incomplete_and_failed_objects() {
         let resp = ir::Response { finish: FinishReason::Length, blocks: vec![Block::Text("cut".into())], ..Default::default() };
         let o = ir_to_response_object(&resp, &ResponseEcho::default(), "req");
-        assert_eq!((o.status.as_deref(), o.incomplete_details.clone().and_then(|d| d.reason)), (Some("incomplete"), Some("max_output_tokens".into())));
+        assert_eq!(
+            (o.status.as_deref(), o.incomplete_details.clone().and_then(|d| d.reason)),
+            (Some("incomplete"), Some("max_output_tokens".into()))
+        );
         assert!(matches!(&o.output[0], OutputItem::Message(m) if m.status.as_deref() == Some("incomplete")));
         let e = responses_response_to_ir(br#"{"status":"failed","error":{"code":"server_error","message":"boom"}}"#).unwrap_err();
         assert_eq!((e.class, e.message.as_str()), (ErrorClass::Server, "boom"));

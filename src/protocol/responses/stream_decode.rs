@@ -331,7 +331,11 @@ impl ResponsesStreamDecoder {
                 "response.refusal.done" => text(v, "refusal"),
                 _ => {
                     let part = v.get("part").unwrap_or(&Value::Null);
-                    if text(part, "type") == "refusal" { text(part, "refusal") } else { text(part, "text") }
+                    if text(part, "type") == "refusal" {
+                        text(part, "refusal")
+                    } else {
+                        text(part, "text")
+                    }
                 }
             };
             if t.is_empty() {
@@ -519,7 +523,10 @@ mod tests {
 
     #[test]
     fn failures_and_truncation_are_errors() {
-        let ev = decode(&[json!({"type": "response.created", "response": {"id": "r"}}), json!({"type": "response.failed", "response": {"error": {"code": "server_error", "message": "boom"}}})]);
+        let ev = decode(&[
+            json!({"type": "response.created", "response": {"id": "r"}}),
+            json!({"type": "response.failed", "response": {"error": {"code": "server_error", "message": "boom"}}}),
+        ]);
         assert!(matches!(ev.last(), Some(StreamEvent::Error(e)) if e.message == "boom"));
         let ev = decode(&[json!({"type": "error", "code": "rate_limit_exceeded", "message": "slow", "param": null})]);
         assert!(matches!(ev.last(), Some(StreamEvent::Error(e)) if e.status == 429 && e.message == "slow"));

@@ -184,7 +184,8 @@ impl ResponsesStreamEncoder {
         if let Value::Object(o) = &mut item {
             o.insert("id".into(), Value::String(id.clone()));
         }
-        self.items.push(Item { hub, id: id.clone(), kind: kind.clone(), buf: String::new(), signature: None, done: None });
+        self.items
+            .push(Item { hub, id: id.clone(), kind: kind.clone(), buf: String::new(), signature: None, done: None });
         self.emit(out, "response.output_item.added", json!({"output_index": n, "item": item}));
         match kind {
             BlockKind::Text => self.emit(
@@ -387,10 +388,7 @@ mod tests {
         let mut d = SseDecoder::new();
         let events = d.feed(bytes);
         assert!(!d.has_partial_event());
-        events
-            .into_iter()
-            .map(|e| (e.event.unwrap_or_default(), serde_json::from_str(&e.data).unwrap()))
-            .collect()
+        events.into_iter().map(|e| (e.event.unwrap_or_default(), serde_json::from_str(&e.data).unwrap())).collect()
     }
 
     fn run(events: &[StreamEvent]) -> Vec<(String, Value)> {

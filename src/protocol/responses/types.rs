@@ -455,9 +455,11 @@ mod tests {
         assert!(serde_json::from_value::<InputItem>(json!({"content": "x"})).is_err());
         assert!(serde_json::from_value::<InputItem>(json!({"type": "function_call"})).is_err());
         assert!(serde_json::from_value::<InputItem>(json!(3)).is_err());
-        let e = serde_json::from_value::<InputItem>(json!({"role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "image_url"}]}))
-            .unwrap_err()
-            .to_string();
+        let e = serde_json::from_value::<InputItem>(
+            json!({"role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "image_url"}]}),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("content part 1") && e.contains("image_url"), "{e}");
     }
 }

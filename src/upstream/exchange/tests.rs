@@ -98,8 +98,11 @@ where
 }
 
 fn response(status: &str, body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-upstream: yes\r\n\r\n{body}", body.len())
-        .into_bytes()
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-upstream: yes\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 fn exchange_parts(addr: SocketAddr) -> (Connector, HttpPeer) {
