@@ -1,6 +1,7 @@
 //! The per-request context: everything one request learns on its way, read by `logging`.
 
 use super::snapshot::Snapshot;
+use crate::account::RateHeaders;
 use crate::protocol::dialect::Operation;
 use crate::protocol::ir::Protocol;
 use crate::protocol::usage::Usage;
@@ -49,6 +50,9 @@ pub struct RequestCtx {
     pub finish_reason: Option<String>,
     /// The upstream's own request id (for support tickets with the provider).
     pub upstream_request_id: Option<String>,
+    /// The tightest rate limit's figures, sent as `X-RateLimit-*` on every answer once
+    /// admission ran (refusals included).
+    pub rate_headers: Option<RateHeaders>,
 }
 
 impl RequestCtx {
@@ -74,6 +78,7 @@ impl RequestCtx {
             warnings: Vec::new(),
             finish_reason: None,
             upstream_request_id: None,
+            rate_headers: None,
         }
     }
 
