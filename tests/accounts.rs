@@ -312,7 +312,9 @@ impl Drop for Redis {
 async fn two_gateways_on_one_redis_admit_exactly_the_limits() {
     let Some(redis) = Redis::start() else { return };
     let mock = mock().await;
-    let store = format!("store: \"redis://127.0.0.1:{}/\"\n", redis.port);
+    // A generous call timeout: this test is about exactness under load on a busy test machine,
+    // not outages (a timed-out admission would be admitted unchecked, fail-open).
+    let store = format!("store: \"redis://127.0.0.1:{}/\"\nstore_options: {{ timeout: 3s }}\n", redis.port);
     let (a, b) = tokio::join!(start(&mock, &store), start(&mock, &store));
 
     // Account one: 60 rpm over four keys, one of which has its own 10 rpm. Account two: 40 rpm.
@@ -350,7 +352,7 @@ async fn two_gateways_on_one_redis_admit_exactly_the_limits() {
     let mut refused = 0;
     for t in tasks {
         let (k, status, headed) = t.await.unwrap();
-        assert!(headed, "every answer carries X-RateLimit-* (and Retry-After on 429)");
+        assert!(headed, "every answer carries X-RateLimit-* (and Retry-After on 429); not this {status}");
         match status {
             200 => admitted_by_key[k] += 1,
             429 => refused += 1,
@@ -378,4 +380,31 @@ async fn two_gateways_on_one_redis_admit_exactly_the_limits() {
     })
     .await;
     eprintln!("revocation reached the other gateway after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tpm_is_estimated_at_admission_and_settled_to_the_reported_usage() {
+    let mock = mock().await;
+    let gw = start(&mock, "").await;
+    let acct = account(&gw, json!({})).await;
+    let (_, secret) = key(&gw, &acct, json!({"name": "tokens", "limits": {"tpm": 1000}})).await;
+    let c = reqwest::Client::new();
+    let body = json!({"model": "public-model", "max_tokens": 100, "messages": [{"role": "user", "content": "Hello there"}]});
+    let call = async || {
+        let resp = c.post(gw.url("/v1/chat/completions")).bearer_auth(&secret).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let (limit, remaining, _) = rate(&resp);
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let answer: Value = resp.json().await.unwrap();
+        (limit, remaining.unwrap(), answer["usage"]["total_tokens"].as_u64().unwrap(), id)
+    };
+    let (limit, first, used, id) = call().await;
+    assert_eq!(limit, Some(1000));
+    let estimate = 1000 - first;
+    assert!(estimate > 100, "the estimate counts the prompt and the output cap: {estimate}");
+    assert_ne!(used, estimate, "the mock's usage differs from the estimate, so settlement shows");
+    // The access record is written after settlement: once it is there, the counter is corrected.
+    gw.access_record(&id).await;
+    let (_, second, _, _) = call().await;
+    assert_eq!(second, 1000 - used - estimate, "the first request now counts its reported usage");
 }
