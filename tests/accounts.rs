@@ -408,3 +408,32 @@ async fn tpm_is_estimated_at_admission_and_settled_to_the_reported_usage() {
     let (_, second, _, _) = call().await;
     assert_eq!(second, 1000 - used - estimate, "the first request now counts its reported usage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_store_follows_the_configured_fail_modes() {
+    let mock = mock().await;
+    let dead = free_addr().port();
+    // A config account and its key: authenticating it needs no store, admitting it does.
+    let extra = |mode: &str| {
+        format!(
+            "  - {{ name: member, key: \"sk-member-key\", account: team }}\naccounts:\n  - {{ id: team, limits: {{ rpm: 5 }} }}\nstore: \"redis://127.0.0.1:{dead}/\"\nstore_options: {{ timeout: 200ms, limits_on_outage: {mode} }}\n"
+        )
+    };
+    let (open_yaml, closed_yaml) = (extra("open"), extra("closed"));
+    let (open, closed) = tokio::join!(start(&mock, &open_yaml), start(&mock, &closed_yaml));
+    let c = reqwest::Client::new();
+    for (gw, expected) in [(&open, 200), (&closed, 503)] {
+        let started = Instant::now();
+        let resp = send(&c, &gw.url(""), Client::Anthropic, "sk-member-key", "public-model", false).await;
+        assert!(started.elapsed() < Duration::from_secs(2), "no request hangs on a dead store");
+        assert_eq!(resp.status().as_u16(), expected);
+        assert_eq!(rate(&resp).0, None, "no figures without the store");
+        if expected == 503 {
+            let body = assert_envelope(resp, Client::Anthropic, 503, "", "overloaded_error", "").await;
+            assert!(body.to_string().contains("retry"), "{body}");
+        }
+        // A store key cannot be checked at all: 503, not 401.
+        let unknown = send(&c, &gw.url(""), Client::OpenAi, "sk-sy-unknown", "public-model", false).await;
+        assert_eq!(unknown.status(), 503);
+    }
+}
