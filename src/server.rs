@@ -5,6 +5,7 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::gateway::snapshot::{Snapshot, SnapshotError};
 use crate::gateway::Gateway;
+use crate::store::{self, StoreError};
 use crate::telemetry::metrics::{Metrics, MetricsError};
 use arc_swap::ArcSwap;
 use pingora::apps::{http_app::HttpServer, HttpServerOptions};
@@ -37,6 +38,9 @@ pub enum ServerError {
     /// Metrics could not be registered.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// The configured store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
 }
 
 fn server_conf(config: &Config, process: &ProcessOptions) -> ServerConf {
@@ -70,7 +74,9 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let listen = config.listen.to_string();
     let admin_listen = config.admin.listen.to_string();
     let config_admin = config.admin.clone();
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config)?));
+    // One store per process, shared by every snapshot and the admin API.
+    let store = store::open(&config.store, &config.store_options)?;
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
 
     let gateway = Gateway::new(snapshot, connector, metrics.clone());
@@ -83,7 +89,7 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     proxy.add_tcp(&listen);
     server.add_service(proxy);
 
-    let mut admin = Service::new("switchyard-admin".to_owned(), HttpServer::new_app(Admin::new(metrics, &config_admin)));
+    let mut admin = Service::new("switchyard-admin".to_owned(), HttpServer::new_app(Admin::new(metrics, &config_admin, store)));
     admin.add_tcp(&admin_listen);
     admin.threads = Some(1);
     server.add_service(admin);

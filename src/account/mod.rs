@@ -1,8 +1,7 @@
 //! Keys and accounts: who is calling ([`service::Accounts::authenticate`] → [`Principal`]) and
-//! whether their limits admit the request ([`service::Accounts::admit`]). Config keys
-//! ([`keys`]) and store keys (created through the admin and client APIs) meet here.
+//! whether their limits admit the request ([`service::Accounts::admit`]). Config keys and
+//! store keys (created through the admin and client APIs) meet here.
 
-pub mod keys;
 pub mod principal;
 pub mod secret;
 pub mod service;

@@ -272,6 +272,17 @@ async fn revoke_key(store: &Store, account: Option<&str>, key_id: &str, now_ms: 
     }
 }
 
+/// Whether `path` belongs to the client's own key API (so the gateway routes it here).
+pub fn is_client_keys_path(path: &str) -> bool {
+    client_keys_rest(path).is_some()
+}
+
+/// What follows the key API's prefix (`""` or `/{id}`), `None` for any other path.
+fn client_keys_rest(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/account/keys").or_else(|| path.strip_prefix("/api/v1/keys"))?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
 /// The client's own key API: `GET`/`POST /v1/account/keys`, `DELETE /v1/account/keys/{id}`, and
 /// the same under `/api/v1/keys`, for the account of the authenticated `principal`. `None` for
 /// any other path. Keys declared in the config cannot manage keys (403): their account lives in
@@ -284,7 +295,7 @@ pub async fn client_keys(
     body: &[u8],
     now_ms: i64,
 ) -> Option<Reply> {
-    let rest = path.strip_prefix("/v1/account/keys").or_else(|| path.strip_prefix("/api/v1/keys"))?;
+    let rest = client_keys_rest(path)?;
     let id = match rest.trim_end_matches('/') {
         "" => None,
         r => Some(r.strip_prefix('/')?),
@@ -404,5 +415,7 @@ mod tests {
         let config_key = Principal { from_config: true, ..a.clone() };
         assert_eq!(client_keys(&store, &config_key, &Method::GET, "/v1/account/keys", b"", NOW).await.unwrap().status, 403);
         assert!(client_keys(&store, &a, &Method::GET, "/v1/models", b"", NOW).await.is_none());
+        assert!(is_client_keys_path("/api/v1/keys/key_1") && is_client_keys_path("/v1/account/keys"));
+        assert!(!is_client_keys_path("/v1/account/keysx") && !is_client_keys_path("/v1/chat/completions"));
     }
 }

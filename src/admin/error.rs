@@ -13,6 +13,8 @@ pub enum AdminErrorType {
     NotFound,
     /// The admin token is missing or wrong.
     AuthenticationError,
+    /// The request body could not be read or is too large.
+    InvalidRequestError,
 }
 
 /// One admin error: its HTTP status and the envelope's fields.
@@ -60,6 +62,26 @@ impl AdminError {
             kind: AdminErrorType::AuthenticationError,
             code: "invalid_admin_token",
             message: "this route needs `Authorization: Bearer <admin.token>`".to_owned(),
+        }
+    }
+
+    /// A 413: the admin API reads at most `limit` bytes of body.
+    pub fn too_large(limit: usize) -> Self {
+        AdminError {
+            status: 413,
+            kind: AdminErrorType::InvalidRequestError,
+            code: "body_too_large",
+            message: format!("the request body is larger than {limit} bytes"),
+        }
+    }
+
+    /// A 400: the request body could not be read.
+    pub fn bad_body() -> Self {
+        AdminError {
+            status: 400,
+            kind: AdminErrorType::InvalidRequestError,
+            code: "unreadable_body",
+            message: "the request body could not be read".to_owned(),
         }
     }
 

@@ -1,5 +1,5 @@
-//! The admin listener: `/metrics` for Prometheus and `/healthz` for load balancers. The admin
-//! API (behind `admin.token`) joins here in the operations issue.
+//! The admin listener: `/metrics` for Prometheus, `/healthz` for load balancers, and the admin
+//! API for accounts and keys under `/admin/v1/` (see [`accounts`]), behind `admin.token`.
 //!
 //! When `admin.token` is set, `/metrics` needs it too (`Authorization: Bearer <token>`, which
 //! Prometheus sends from `authorization` / `bearer_token`), unless `admin.metrics_public` keeps
@@ -14,17 +14,23 @@ pub use error::{AdminError, AdminErrorType};
 use crate::config::AdminConfig;
 pub mod accounts;
 
+use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
+use accounts::AdminApi;
 use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use std::sync::Arc;
 
-/// Serves the admin routes from shared metrics.
+/// The largest admin API request body read; admin bodies are small JSON objects.
+const MAX_ADMIN_BODY: usize = 64 * 1024;
+
+/// Serves the admin routes from shared metrics and the gateway's store.
 pub struct Admin {
     metrics: Arc<Metrics>,
     auth: AdminAuth,
     metrics_public: bool,
+    api: AdminApi,
 }
 
 /// A finished admin answer before it becomes an `http::Response`.
@@ -43,9 +49,37 @@ impl From<AdminError> for Reply {
 }
 
 impl Admin {
-    /// An admin app rendering `metrics`, guarded as `config` says.
-    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig) -> Self {
-        Admin { metrics, auth: AdminAuth::new(config.token.as_ref()), metrics_public: config.metrics_public }
+    /// An admin app rendering `metrics` and managing the accounts in `store`, guarded as
+    /// `config` says.
+    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store) -> Self {
+        Admin {
+            metrics,
+            auth: AdminAuth::new(config.token.as_ref()),
+            metrics_public: config.metrics_public,
+            api: AdminApi::new(store, config.token.clone()),
+        }
+    }
+
+    /// The admin API's answer to a request under `/admin/v1/`, its body read first (bounded).
+    async fn api(&self, session: &mut ServerSession) -> Reply {
+        let mut body = Vec::new();
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_ADMIN_BODY => body.extend_from_slice(&chunk),
+                Ok(Some(_)) => return AdminError::too_large(MAX_ADMIN_BODY).into(),
+                Ok(None) => break,
+                Err(_) => return AdminError::bad_body().into(),
+            }
+        }
+        let header = session.req_header();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+        match self.api.handle(&header.method, header.uri.path(), &header.headers, &body, now_ms).await {
+            Some(reply) => {
+                Reply { challenge: reply.status == 401, status: reply.status, content_type: "application/json", body: reply.body }
+            }
+            None => AdminError::not_found(header.uri.path()).into(),
+        }
     }
 
     fn route(&self, path: &str, authorization: Option<&[u8]>) -> Reply {
@@ -66,8 +100,12 @@ impl Admin {
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let header = session.req_header();
-        let authorization = header.headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::as_bytes);
-        let reply = self.route(header.uri.path(), authorization);
+        let reply = if header.uri.path().starts_with("/admin/v1/") {
+            self.api(session).await
+        } else {
+            let authorization = header.headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::as_bytes);
+            self.route(header.uri.path(), authorization)
+        };
         let mut resp = http::Response::new(reply.body);
         *resp.status_mut() = http::StatusCode::from_u16(reply.status).unwrap_or(http::StatusCode::OK);
         let len = resp.body().len();

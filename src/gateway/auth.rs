@@ -1,8 +1,10 @@
-//! Finding the client's key wherever its SDK puts it and checking it against the key ring.
+//! Finding the client's key wherever its SDK puts it, checking it against the config's keys and
+//! the store's, and checking that the key may use the model it asks for. Every refusal is an
+//! [`ApiError`], so the client gets it in its own protocol's envelope.
 
-use super::snapshot::Snapshot;
-use crate::account::keys::KeyInfo;
+use crate::account::{Accounts, AuthError, Principal};
 use crate::protocol::error::{ApiError, ErrorClass};
+use crate::routing::catalog::ModelRoute;
 use pingora::http::RequestHeader;
 
 /// The key the client presented: `Authorization: Bearer`, `x-api-key` (Anthropic),
@@ -27,8 +29,10 @@ pub fn presented_key(req: &RequestHeader) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Authenticates the request or returns the 401 to send.
-pub fn authenticate<'a>(snapshot: &'a Snapshot, req: &RequestHeader) -> Result<&'a KeyInfo, ApiError> {
+/// Authenticates the request or returns the refusal to send: 401 for a missing, unknown,
+/// revoked or expired key (or a suspended account), 503 when the store cannot be asked and the
+/// key is not cached.
+pub async fn authenticate(accounts: &Accounts, req: &RequestHeader, now_ms: i64) -> Result<Principal, ApiError> {
     let Some(key) = presented_key(req) else {
         return Err(ApiError::new(
             ErrorClass::Authentication,
@@ -36,10 +40,30 @@ pub fn authenticate<'a>(snapshot: &'a Snapshot, req: &RequestHeader) -> Result<&
         )
         .with_code("missing_api_key"));
     };
-    snapshot
-        .keys
-        .authenticate(&key)
-        .ok_or_else(|| ApiError::new(ErrorClass::Authentication, "invalid API key").with_code("invalid_api_key"))
+    accounts.authenticate(&key, now_ms).await.map_err(|e| refusal(&e))
+}
+
+/// The client's view of an authentication failure.
+fn refusal(err: &AuthError) -> ApiError {
+    let class = match err {
+        AuthError::Unavailable => ErrorClass::Unavailable,
+        _ => ErrorClass::Authentication,
+    };
+    let api = ApiError::new(class, err.to_string()).with_status(err.status()).with_code(err.code());
+    match err {
+        AuthError::Unavailable => api.with_retry_after(Some(1)),
+        _ => api,
+    }
+}
+
+/// Refuses (403) a key restricted to other models than `route`.
+pub fn allow_model(principal: &Principal, route: &ModelRoute) -> Result<(), ApiError> {
+    if principal.allows_model(&route.id, &route.aliases) {
+        return Ok(());
+    }
+    Err(ApiError::new(ErrorClass::PermissionDenied, format!("this API key may not use model `{}`", route.id))
+        .with_param("model")
+        .with_code("model_not_allowed"))
 }
 
 #[cfg(test)]
@@ -62,5 +86,13 @@ mod tests {
         assert_eq!(presented_key(&req(&[], "/v1beta/models/x?alt=sse&key=sk%2D4")).as_deref(), Some("sk-4"));
         assert_eq!(presented_key(&req(&[("authorization", "Basic abc")], "/")), None);
         assert_eq!(presented_key(&req(&[], "/")), None);
+    }
+
+    #[test]
+    fn refusals_keep_their_status_and_code() {
+        let revoked = refusal(&AuthError::Revoked);
+        assert_eq!((revoked.status, revoked.code.as_deref()), (401, Some("revoked_api_key")));
+        let down = refusal(&AuthError::Unavailable);
+        assert_eq!((down.status, down.class, down.retry_after), (503, ErrorClass::Unavailable, Some(1)));
     }
 }

@@ -1,6 +1,7 @@
 //! The per-request context: everything one request learns on its way, read by `logging`.
 
 use super::snapshot::Snapshot;
+use crate::account::RateHeaders;
 use crate::protocol::dialect::Operation;
 use crate::protocol::ir::Protocol;
 use crate::protocol::usage::Usage;
@@ -51,6 +52,9 @@ pub struct RequestCtx {
     pub upstream_request_id: Option<String>,
     /// The client hung up mid-stream (usage was read from the upstream afterwards).
     pub aborted: bool,
+    /// The tightest rate limit's figures, sent as `X-RateLimit-*` on every answer once
+    /// admission ran (refusals included).
+    pub rate_headers: Option<RateHeaders>,
 }
 
 impl RequestCtx {
@@ -77,6 +81,7 @@ impl RequestCtx {
             finish_reason: None,
             upstream_request_id: None,
             aborted: false,
+            rate_headers: None,
         }
     }
 

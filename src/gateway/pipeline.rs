@@ -21,6 +21,8 @@ use super::relay::{self, Exit, Spec};
 use super::respond;
 use super::snapshot::Snapshot;
 use super::Gateway;
+use crate::account::{AdmitError, AdmitRequest, Admitted, Principal};
+use crate::admin::accounts as account_api;
 use crate::protocol::dialect::{self, Operation, Unrouted};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
@@ -39,31 +41,54 @@ const STRICT_HEADER: &str = "x-switchyard-strict";
 pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Exit> {
     let snapshot = gw.snapshot.load_full();
     ctx.snapshot = Some(snapshot.clone());
-    let Some(op) = recognise(session, ctx)? else {
-        return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream);
+    let op = match recognise(session, ctx)? {
+        Recognised::Health => {
+            return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream)
+        }
+        Recognised::AccountKeys => return account_keys(&snapshot, session, ctx).await,
+        Recognised::Op(op) => op,
     };
-    let key = auth::authenticate(&snapshot, session.req_header())?;
-    ctx.key_name = Some(key.name.clone());
+    let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
+    ctx.key_name = Some(principal.key_name.clone());
     if let Some(listing) = list_models(&snapshot, &op, ctx) {
         return respond::json(session, ctx, 200, listing?).await.map_err(Exit::Downstream);
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
     let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
-    let admission = admit(ctx, &job).await?;
+    let admission = admit(ctx, &principal, &job, raw.len()).await?;
     let result = run(gw, &snapshot, session, ctx, job).await;
     settle(admission, ctx).await;
     result
 }
 
-/// Step 1: what the request is for (`None`: the gateway's own health check), and the protocol
-/// whose envelope its errors use.
-fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Option<Operation>, Exit> {
+/// What a request is for.
+enum Recognised {
+    /// The gateway's health check (no key).
+    Health,
+    /// The client's own key API, answered from the store for the key's account.
+    AccountKeys,
+    /// An operation of one of the protocols.
+    Op(Operation),
+}
+
+/// Now, ms since the Unix epoch (what key expiry and rate windows are measured in).
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Step 1: what the request is for, and the protocol whose envelope its errors use.
+fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
     let req = session.req_header();
     let path = req.uri.path();
     ctx.inbound = dialect::protocol_of_path(path);
     if path == "/healthz" {
         ctx.endpoint = Some("health");
-        return Ok(None);
+        return Ok(Recognised::Health);
+    }
+    if account_api::is_client_keys_path(path) {
+        ctx.endpoint = Some("account_keys");
+        return Ok(Recognised::AccountKeys);
     }
     let method = req.method.as_str();
     let op = dialect::recognise(method, path).map_err(|why| match why {
@@ -84,7 +109,23 @@ fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Option<Operation
         Operation::Embeddings | Operation::Images => {}
     }
     ctx.operation = Some(op.clone());
-    Ok(Some(op))
+    Ok(Recognised::Op(op))
+}
+
+/// The client's own key API (`/v1/account/keys`, `/api/v1/keys`): authenticated with the
+/// client's key like any request, answered from the store for that key's account.
+async fn account_keys(snapshot: &Snapshot, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Exit> {
+    let now = now_ms();
+    let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now).await?;
+    ctx.key_name = Some(principal.key_name.clone());
+    let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
+    let req = session.req_header();
+    let (method, path) = (req.method.clone(), req.uri.path().to_owned());
+    let store = snapshot.accounts.store();
+    let Some(reply) = account_api::client_keys(store, &principal, &method, &path, &raw, now).await else {
+        return Err(Failure::internal("routing", "a key API path was not answered by the key API").into());
+    };
+    respond::json(session, ctx, reply.status, Bytes::from(reply.body)).await.map_err(Exit::Downstream)
 }
 
 /// Model listings answer from the config alone (no body, no upstream).
@@ -188,18 +229,83 @@ fn convert_options(snapshot: &Snapshot, route: &ModelRoute) -> ConvertOptions {
     }
 }
 
-/// What admission took for a request, handed back to settlement. Nothing yet: rate limits and
-/// balance reservations fill it (one store round trip), and settlement releases or charges it.
-struct Admission;
+/// What admission took for a request, handed back to settlement: the store's admission (none
+/// for operator keys, local answers and keys without limits) and the tokens it estimated.
+struct Admission {
+    admitted: Option<Admitted>,
+    est_tokens: u64,
+}
 
-/// Step 5: admit the request before anything is sent upstream.
-async fn admit(_ctx: &mut RequestCtx, _job: &Job<'_>) -> Result<Admission, Failure> {
-    Ok(Admission)
+/// Step 5: admit the request before anything is sent upstream. A key restricted to other models
+/// gets 403; then every limit of the key, its account and (on free models) the free tier is
+/// checked and counted in one store call. A refusal is 429 with `Retry-After`; the tightest
+/// limit's figures go on the answer either way. Token counts are answered locally and are not
+/// counted.
+async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, body_len: usize) -> Result<Admission, Failure> {
+    let none = Admission { admitted: None, est_tokens: 0 };
+    let Some(snapshot) = ctx.snapshot.clone() else { return Ok(none) };
+    let Some(route) = ctx.model.as_deref().and_then(|m| snapshot.catalog.resolve(m)) else { return Ok(none) };
+    auth::allow_model(principal, route)?;
+    if matches!(job, Job::Count { .. }) {
+        return Ok(none);
+    }
+    let counts_tokens = principal.key_limits.tpm.is_some() || principal.account_limits.tpm.is_some();
+    let est_tokens = if counts_tokens { estimate_tokens(job, body_len) } else { 0 };
+    let free = snapshot.config.models.get(route.index).is_some_and(|m| m.is_free());
+    let request = AdmitRequest { model: route.id.clone(), free, est_tokens, now_ms: now_ms() };
+    match snapshot.accounts.admit(principal, &request).await {
+        Ok(admitted) => {
+            ctx.rate_headers = admitted.headers;
+            if admitted.unchecked {
+                tracing::warn!(request_id = %ctx.request_id, "admitted without checking rate limits: the store is unreachable (limits_on_outage: open)");
+            }
+            Ok(Admission { admitted: Some(admitted), est_tokens })
+        }
+        Err(AdmitError::Limited(refusal)) => {
+            ctx.rate_headers = Some(refusal.headers);
+            let message = format!("rate limit exceeded ({}); retry in {}s", refusal.limit, refusal.retry_after_secs);
+            Err(ApiError::new(ErrorClass::RateLimited, message)
+                .with_code("rate_limit_exceeded")
+                .with_retry_after(Some(refusal.retry_after_secs))
+                .into())
+        }
+        Err(AdmitError::Unavailable) => {
+            Err(ApiError::new(ErrorClass::Unavailable, "rate limits cannot be checked right now; retry shortly")
+                .with_code("store_unavailable")
+                .with_retry_after(Some(1))
+                .into())
+        }
+    }
+}
+
+/// The tokens a request is expected to use, for TPM limits: a generation's prompt counted by the
+/// tokenizer on its hub form plus the output cap the client asked for (what OpenAI's limiter
+/// counts too); a forwarded body (embeddings, images) at a quarter token per byte. Settlement
+/// corrects it to the usage the upstream reports.
+fn estimate_tokens(job: &Job<'_>, body_len: usize) -> u64 {
+    let by_length = u64::try_from(body_len / 4).unwrap_or(u64::MAX);
+    match job {
+        Job::Generate { call, .. } => match call.request.to_hub() {
+            Ok((hub, _)) => tokenizer::count_request(&hub) + u64::from(hub.max_output_tokens.unwrap_or(0)),
+            Err(_) => by_length,
+        },
+        Job::Forward { .. } => by_length,
+        Job::Count { .. } => 0,
+    }
 }
 
 /// Step 8: settle what admission took against the usage the relay recorded in `ctx`; runs for
-/// every admitted request however it ended.
-async fn settle(_admission: Admission, _ctx: &mut RequestCtx) {}
+/// every admitted request however it ended. Without reported usage, an answered request keeps
+/// its estimate and an unanswered one used nothing.
+async fn settle(admission: Admission, ctx: &mut RequestCtx) {
+    let (Some(admitted), Some(snapshot)) = (admission.admitted, ctx.snapshot.as_ref()) else { return };
+    let actual = match ctx.usage {
+        Some(usage) => usage.input_total() + usage.out_total,
+        None if (200..300).contains(&ctx.status) => admission.est_tokens,
+        None => 0,
+    };
+    snapshot.accounts.settle(&admitted, actual).await;
+}
 
 /// Steps 6 and 7: attempt the channels in plan order and relay the committed answer, while
 /// watching for a client that hangs up before the answer starts.

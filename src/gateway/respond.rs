@@ -58,9 +58,21 @@ fn keep_alive_if_small_body(session: &mut Session) {
     }
 }
 
+/// Adds `X-RateLimit-Limit`, `-Remaining` and `-Reset` (the tightest limit admission saw), when
+/// admission ran; every answer head passes through here so success, refusal and stream agree.
+pub fn apply_rate_headers(ctx: &RequestCtx, resp: &mut ResponseHeader) -> pingora::Result<()> {
+    if let Some(rate) = ctx.rate_headers {
+        resp.insert_header("x-ratelimit-limit", rate.limit)?;
+        resp.insert_header("x-ratelimit-remaining", rate.remaining)?;
+        resp.insert_header("x-ratelimit-reset", rate.reset_secs)?;
+    }
+    Ok(())
+}
+
 /// Writes a complete response with `Content-Length`.
 pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, mut resp: ResponseHeader, body: Bytes) -> pingora::Result<()> {
     resp.insert_header("content-length", body.len())?;
+    apply_rate_headers(ctx, &mut resp)?;
     ctx.status = resp.status.as_u16();
     let head_only = session.req_header().method == http::Method::HEAD;
     session.write_response_header(Box::new(resp), head_only).await?;

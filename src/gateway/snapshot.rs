@@ -3,9 +3,10 @@
 //! A request takes the current snapshot (an `Arc`) at its start and keeps it to the end, so a
 //! reload (later issue) swaps a whole new snapshot in without changing a request midway.
 
-use crate::account::keys::KeyRing;
+use crate::account::Accounts;
 use crate::config::{Config, Protocol, Secret, Timeouts};
 use crate::routing::catalog::{Catalog, Channel, ModelRoute};
+use crate::store::Store;
 use crate::upstream::target::{Target, TargetError};
 use std::sync::Arc;
 
@@ -34,16 +35,26 @@ impl ProviderRuntime {
 }
 
 /// Everything a request reads from configuration.
-#[derive(Debug)]
 pub struct Snapshot {
     /// The config it was built from.
     pub config: Arc<Config>,
     /// Public models and their channels.
     pub catalog: Catalog,
-    /// Client keys.
-    pub keys: KeyRing,
+    /// Client keys (the config's and the store's), accounts and rate limits. The store inside
+    /// is shared by every snapshot of a process, so a reload keeps the counters.
+    pub accounts: Accounts,
     /// Providers, indexed by `Channel::provider`.
     pub providers: Vec<ProviderRuntime>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("config", &self.config)
+            .field("catalog", &self.catalog)
+            .field("providers", &self.providers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a validated config could still not become a snapshot.
@@ -68,8 +79,8 @@ pub enum SnapshotError {
 }
 
 impl Snapshot {
-    /// Builds the snapshot from a validated config.
-    pub fn build(config: Config) -> Result<Self, SnapshotError> {
+    /// Builds the snapshot from a validated config, over the process's one `store`.
+    pub fn build(config: Config, store: Store) -> Result<Self, SnapshotError> {
         let providers = config
             .providers
             .iter()
@@ -110,8 +121,8 @@ impl Snapshot {
                 index: mi,
             });
         }
-        let keys = KeyRing::new(config.keys.iter().map(|k| (k.digest(), k.name.clone())));
-        Ok(Snapshot { catalog: Catalog::new(routes), keys, providers, config: Arc::new(config) })
+        let accounts = Accounts::new(&config, store);
+        Ok(Snapshot { catalog: Catalog::new(routes), accounts, providers, config: Arc::new(config) })
     }
 }
 
@@ -130,7 +141,7 @@ models:
   - { id: m, channels: [ { provider: b, model: claude, priority: 1 }, { provider: a, model: gpt } ] }
   - { id: e, kind: embedding, channels: [ { provider: a, model: emb } ] }
 "#;
-        let snapshot = Snapshot::build(crate::config::parse(yaml, &|_| None).unwrap()).unwrap();
+        let snapshot = Snapshot::build(crate::config::parse(yaml, &|_| None).unwrap(), crate::store::Store::memory()).unwrap();
         let m = snapshot.catalog.resolve("m").unwrap();
         assert_eq!(m.channels[0].provider, 1);
         assert_eq!(snapshot.providers[m.channels[0].provider].name, "b");
