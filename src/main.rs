@@ -172,6 +172,17 @@ impl pingora::services::background::BackgroundService for HangupNotice {
     }
 }
 
+/// Installs the process-wide SIGHUP handler at once, so that a SIGHUP in the moments before
+/// [`HangupNotice`] runs is held for it rather than ending the process. Tokio registers a
+/// signal's handler once per process and never removes it, and every runtime reads from the
+/// same queue, so the throwaway runtime here keeps nothing that Pingora's runtimes need.
+fn catch_sighup_now() {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+    if let Err(e) = runtime.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) }) {
+        eprintln!("cannot watch SIGHUP: {e}");
+    }
+}
+
 /// `validate`: load and check the file, say what it holds.
 fn validate(config: &Path) -> ExitCode {
     match config::load(config) {
@@ -210,6 +221,7 @@ fn run(config: &Path, process: &ProcessOptions, logs: LogGuard) -> ExitCode {
     }
     match server::build(conf, process) {
         Ok(mut server) => {
+            catch_sighup_now();
             server.add_service(pingora::services::background::background_service("sighup", HangupNotice));
             serve(server, logs)
         }
