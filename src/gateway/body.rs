@@ -33,14 +33,19 @@ fn read_error(e: &pingora::Error) -> ApiError {
         .with_code("body_read_error")
 }
 
-/// Reads the body; a declared or actual size over `limit` is a 413 before it is buffered.
-pub async fn read_bounded(session: &mut Session, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = session
+/// The body size the client declared (`Content-Length`), if it did.
+pub fn declared_length(session: &Session) -> Option<usize> {
+    session
         .req_header()
         .headers
         .get("content-length")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
+        .and_then(|v| v.trim().parse::<usize>().ok())
+}
+
+/// Reads the body; a declared or actual size over `limit` is a 413 before it is buffered.
+pub async fn read_bounded(session: &mut Session, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = declared_length(session);
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }

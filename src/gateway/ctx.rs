@@ -51,6 +51,8 @@ pub struct RequestCtx {
     pub finish_reason: Option<String>,
     /// The upstream's own request id (for support tickets with the provider).
     pub upstream_request_id: Option<String>,
+    /// The client hung up mid-stream (usage was read from the upstream afterwards).
+    pub aborted: bool,
 }
 
 impl RequestCtx {
@@ -77,6 +79,7 @@ impl RequestCtx {
             warnings: Vec::new(),
             finish_reason: None,
             upstream_request_id: None,
+            aborted: false,
         }
     }
 

@@ -123,7 +123,7 @@ impl UpstreamCall for GenerationCall<'_> {
             self.converted(up, channel).await?
         };
         let (body, warnings) = (converted.value, converted.warnings);
-        if let (true, Some(w)) = (self.strict, warnings.first()) {
+        if let (true, Some(w)) = (self.strict, warnings.iter().find(|w| w.is_loss())) {
             return Err(strict_refusal(w).into());
         }
         let mut headers = up.auth_headers(provider.api_key.expose());

@@ -206,6 +206,7 @@ impl ProxyHttp for Gateway {
             warnings: &ctx.warnings,
             finish_reason: ctx.finish_reason.as_deref(),
             upstream_request_id: ctx.upstream_request_id.as_deref(),
+            aborted: ctx.aborted,
             stream: ctx.stream,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             ttft_ms: ctx.ttft.map(|d| d.as_secs_f64() * 1000.0),

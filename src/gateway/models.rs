@@ -37,3 +37,50 @@ pub fn one(snapshot: &Snapshot, name: &str, shape: &dyn Dialect) -> Option<Bytes
     let model = snapshot.config.models.iter().find(|m| m.id == route.id)?;
     Some(Bytes::from(shape.model_entry(&info(model))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ir::Protocol;
+    use serde_json::Value;
+
+    fn snapshot() -> Snapshot {
+        let yaml = r#"
+listen: 127.0.0.1:8080
+providers:
+  - { name: p, protocol: openai, base_url: "http://127.0.0.1:1/v1", api_key: k }
+models:
+  - { id: chat-m, aliases: [alias-m], price: { input: 0.15, output: 0.6 }, capabilities: { vision: true }, channels: [ { provider: p, model: up } ] }
+  - { id: emb-m, kind: embedding, channels: [ { provider: p, model: up } ] }
+"#;
+        let config = crate::config::parse(yaml, &|_| None).unwrap();
+        Snapshot::build(config).unwrap()
+    }
+
+    fn json(b: Bytes) -> Value {
+        serde_json::from_slice(&b).unwrap()
+    }
+
+    #[test]
+    fn each_sdk_gets_its_own_shape_in_config_order() {
+        let s = snapshot();
+        let openai = json(list(&s, dialect::of(Protocol::OpenAiChat)));
+        assert_eq!((openai["object"].as_str(), openai["data"][1]["id"].as_str()), (Some("list"), Some("emb-m")));
+        let gemini = json(list(&s, dialect::of(Protocol::Gemini)));
+        assert_eq!(gemini["models"][0]["name"], "models/chat-m");
+        assert_eq!(gemini["models"][1]["supportedGenerationMethods"], serde_json::json!(["embedContent", "batchEmbedContents"]));
+        let anthropic = json(list(&s, dialect::of(Protocol::Anthropic)));
+        assert_eq!((anthropic["first_id"].as_str(), anthropic["last_id"].as_str()), (Some("chat-m"), Some("emb-m")));
+        assert_eq!(openai["data"][0]["pricing"]["output"], "0.6");
+        assert_eq!(openai["data"][1]["endpoints"], serde_json::json!(["/v1/embeddings"]));
+    }
+
+    #[test]
+    fn one_model_by_alias_names_its_public_id_and_unknown_is_none() {
+        let s = snapshot();
+        let entry = json(one(&s, "alias-m", dialect::of(Protocol::OpenAiChat)).unwrap());
+        assert_eq!(entry["id"], "chat-m");
+        assert_eq!(entry["capabilities"]["vision"], true);
+        assert!(one(&s, "nope", dialect::of(Protocol::OpenAiChat)).is_none());
+    }
+}

@@ -199,7 +199,7 @@ pub async fn stream(
     add("x-accel-buffering", "no")?;
     ctx.status = 200;
     session.write_response_header(Box::new(resp), false).await.map_err(Exit::Downstream)?;
-    let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound };
+    let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound, scratch: Vec::new() };
     stream.run(session, ctx, upstreams, first).await.map_err(Exit::Downstream)
 }
 
@@ -224,6 +224,11 @@ impl From<ApiError> for Exit {
         Exit::Failed(Failure::Client(e))
     }
 }
+
+/// How long the upstream is still read after the client hung up, to reach its usage.
+const ABANDONED_READ_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+/// How many converted bytes are read (and discarded) after the client hung up.
+const ABANDONED_READ_BYTES: usize = 8 * 1024 * 1024;
 
 /// How events become client bytes: passed through or converted.
 enum Pipe {
@@ -265,6 +270,7 @@ struct Stream {
     decoder: crate::protocol::sse::SseDecoder,
     pipe: Pipe,
     inbound: &'static dyn Dialect,
+    scratch: Vec<SseEvent>,
 }
 
 impl Stream {
@@ -277,23 +283,17 @@ impl Stream {
     ) -> pingora::Result<()> {
         let mut out = BytesMut::new();
         let mut end = self.apply(&first, &mut out);
-        // Usage is recorded before every write, so a client that hangs up still leaves what
-        // the upstream reported so far in the log (and, later, the bill).
-        ctx.usage = self.pipe.usage();
-        flush(session, ctx, &mut out).await?;
-        let mut events = Vec::new();
-        while end == End::Open {
-            match self.exchange.read_chunk().await {
-                Ok(Some(chunk)) => {
-                    events.clear();
-                    self.decoder.feed_with(&chunk, |e| events.push(e));
-                    end = self.apply(&events, &mut out);
-                }
-                Ok(None) => end = self.upstream_eof(&mut out),
-                Err(e) => end = End::Broken(e),
-            }
+        loop {
             ctx.usage = self.pipe.usage();
-            flush(session, ctx, &mut out).await?;
+            if let Err(e) = flush(session, ctx, &mut out).await {
+                // The client hung up: the upstream's usage still decides what was used.
+                self.read_to_usage(ctx, end).await;
+                return Err(e);
+            }
+            if end != End::Open {
+                break;
+            }
+            end = self.next(&mut out).await;
         }
         ctx.finish_reason = self.pipe.raw_finish_reason();
         match end {
@@ -316,6 +316,39 @@ impl Stream {
             }
         }
         Ok(())
+    }
+
+    /// Reads and converts the next upstream chunk into `out`.
+    async fn next(&mut self, out: &mut BytesMut) -> End {
+        match self.exchange.read_chunk().await {
+            Ok(Some(chunk)) => {
+                // One event buffer for the whole stream, not one per chunk.
+                let mut events = std::mem::take(&mut self.scratch);
+                events.clear();
+                self.decoder.feed_with(&chunk, |e| events.push(e));
+                let end = self.apply(&events, out);
+                self.scratch = events;
+                end
+            }
+            Ok(None) => self.upstream_eof(out),
+            Err(e) => End::Broken(e),
+        }
+    }
+
+    /// After the client left: keeps reading the upstream, bounded in time and bytes, to the event
+    /// that reports usage, so what was generated is recorded (and, with billing, charged).
+    async fn read_to_usage(&mut self, ctx: &mut RequestCtx, mut end: End) {
+        let deadline = tokio::time::Instant::now() + ABANDONED_READ_TIME;
+        let mut discarded = BytesMut::new();
+        while end == End::Open && discarded.len() <= ABANDONED_READ_BYTES {
+            match tokio::time::timeout_at(deadline, self.next(&mut discarded)).await {
+                Ok(next) => end = next,
+                Err(_) => break,
+            }
+        }
+        ctx.aborted = true;
+        ctx.usage = self.pipe.usage();
+        ctx.finish_reason = self.pipe.raw_finish_reason();
     }
 
     fn apply(&mut self, events: &[SseEvent], out: &mut BytesMut) -> End {

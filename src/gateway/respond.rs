@@ -52,13 +52,7 @@ pub fn copy_allowed_headers(
 /// answer instead, so SDK clients keep their pooled connection. A large body still closes.
 fn keep_alive_if_small_body(session: &mut Session) {
     const DRAINABLE: usize = 64 * 1024;
-    let declared = session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n <= DRAINABLE) {
+    if super::body::declared_length(session).is_some_and(|n| n <= DRAINABLE) {
         session.set_close_on_response_before_downstream_finish(false);
         session.set_total_drain_timeout(Some(std::time::Duration::from_secs(1)));
     }

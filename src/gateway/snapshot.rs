@@ -114,3 +114,30 @@ impl Snapshot {
         Ok(Snapshot { catalog: Catalog::new(routes), keys, providers, config: Arc::new(config) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_point_at_their_provider_and_carry_the_model_kind() {
+        let yaml = r#"
+listen: 127.0.0.1:8080
+providers:
+  - { name: a, protocol: openai, base_url: "http://127.0.0.1:1/v1", api_key: k }
+  - { name: b, protocol: anthropic, base_url: "https://api.example.com", api_key: k }
+models:
+  - { id: m, channels: [ { provider: b, model: claude, priority: 1 }, { provider: a, model: gpt } ] }
+  - { id: e, kind: embedding, channels: [ { provider: a, model: emb } ] }
+"#;
+        let snapshot = Snapshot::build(crate::config::parse(yaml, &|_| None).unwrap()).unwrap();
+        let m = snapshot.catalog.resolve("m").unwrap();
+        assert_eq!(m.channels[0].provider, 1);
+        assert_eq!(snapshot.providers[m.channels[0].provider].name, "b");
+        assert_eq!(m.channels[0].label, "b/claude#0");
+        assert_eq!((m.index, m.kind), (0, crate::protocol::listing::ModelKind::Chat));
+        let e = snapshot.catalog.resolve("e").unwrap();
+        assert_eq!((e.index, e.kind), (1, crate::protocol::listing::ModelKind::Embedding));
+        assert!(snapshot.providers[1].target.tls);
+    }
+}

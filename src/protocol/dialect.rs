@@ -283,14 +283,9 @@ pub static DIALECTS: [&dyn Dialect; 4] = [
     &openai::dialect::ChatDialect,
 ];
 
-/// The dialect of protocol `p`.
+/// The dialect of protocol `p` (every protocol has one: a test checks the table).
 pub fn of(p: Protocol) -> &'static dyn Dialect {
-    match p {
-        Protocol::Gemini => DIALECTS[0],
-        Protocol::Anthropic => DIALECTS[1],
-        Protocol::OpenAiResponses => DIALECTS[2],
-        Protocol::OpenAiChat => DIALECTS[3],
-    }
+    DIALECTS.iter().copied().find(|d| d.protocol() == p).unwrap_or(DIALECTS[DIALECTS.len() - 1])
 }
 
 /// The protocol a client calling `path` speaks (OpenAI Chat when no dialect claims it).

@@ -65,6 +65,9 @@ pub struct AccessRecord<'a> {
     /// The upstream's own request id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_request_id: Option<&'a str>,
+    /// The client hung up mid-stream; usage was read from the upstream afterwards.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub aborted: bool,
     /// Whether the answer was streamed.
     pub stream: bool,
     /// Total time in milliseconds.

@@ -218,6 +218,13 @@ impl Warning {
         }
     }
 
+    /// Whether the client loses something it sent (strict mode refuses these). A default filled
+    /// in where the client sent nothing, or a tool-call id rewritten and mapped back, loses
+    /// nothing the client can see.
+    pub fn is_loss(&self) -> bool {
+        !matches!(self, Warning::MaxTokensDefaulted(_) | Warning::ToolIdRewritten { .. })
+    }
+
     /// The client's field at fault, for a strict-mode 400 and the log.
     pub fn field(&self) -> Option<&str> {
         Some(match self {
