@@ -116,6 +116,73 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a config error, one problem per line, each prefixed with the file.
+fn report_config_error(config: &Path, error: &config::ConfigError) {
+    for line in error.to_string().lines() {
+        eprintln!("{}: {line}", config.display());
+    }
+}
+
+/// Binds every listener address once and lets go again, so that a busy or forbidden port ends
+/// the process at once with one clear line. Pingora binds inside its service threads, where a
+/// failure retries, panics and leaves a live process without a listener (which systemd would
+/// report as "active"). A port taken in the instant between this probe and Pingora's bind is
+/// not covered.
+fn check_listeners(listeners: &[(&str, SocketAddr)]) -> Result<(), String> {
+    for (field, addr) in listeners {
+        if let Err(e) = TcpListener::bind(addr) {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (is another instance running? stop it, or pick another port)"
+            } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (ports below 1024 need CAP_NET_BIND_SERVICE)"
+            } else {
+                ""
+            };
+            return Err(format!("cannot listen on {addr} ({field}): {e}{hint}"));
+        }
+    }
+    Ok(())
+}
+
+/// Answers SIGHUP with a log line instead of dying: the signal's default action ends the
+/// process, and systemd counts a SIGHUP death as a clean exit, so `systemctl reload` would stop
+/// the service for good. Re-reading the config on SIGHUP belongs to the routing work; until
+/// then a reload is a restart.
+struct HangupNotice;
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for HangupNotice {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot watch SIGHUP: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = hangups.recv() => tracing::warn!(
+                    "SIGHUP received: this version does not reload its config; restart to apply changes"
+                ),
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Installs the process-wide SIGHUP handler at once, so that a SIGHUP in the moments before
+/// [`HangupNotice`] runs is held for it rather than ending the process. Tokio registers a
+/// signal's handler once per process and never removes it, and every runtime reads from the
+/// same queue, so the throwaway runtime here keeps nothing that Pingora's runtimes need.
+fn catch_sighup_now() {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+    if let Err(e) = runtime.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) }) {
+        eprintln!("cannot watch SIGHUP: {e}");
+    }
+}
+
 /// `validate`: load and check the file, say what it holds.
 fn validate(config: &Path) -> ExitCode {
     match config::load(config) {
@@ -130,7 +197,7 @@ fn validate(config: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{}: {e}", config.display());
+            report_config_error(config, &e);
             ExitCode::from(2)
         }
     }
@@ -141,12 +208,23 @@ fn run(config: &Path, process: &ProcessOptions, logs: LogGuard) -> ExitCode {
     let conf = match config::load(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{}: {e}", config.display());
+            report_config_error(config, &e);
             return ExitCode::from(2);
         }
     };
+    // On an upgrade the sockets come from the running instance, which still holds them.
+    if !process.upgrade {
+        if let Err(line) = check_listeners(&[("listen", conf.listen), ("admin.listen", conf.admin.listen)]) {
+            eprintln!("{line}");
+            return ExitCode::from(1);
+        }
+    }
     match server::build(conf, process) {
-        Ok(server) => serve(server, logs),
+        Ok(mut server) => {
+            catch_sighup_now();
+            server.add_service(pingora::services::background::background_service("sighup", HangupNotice));
+            serve(server, logs)
+        }
         Err(e) => {
             eprintln!("cannot start: {e}");
             ExitCode::from(1)
@@ -163,6 +241,10 @@ fn run_demo(listen: SocketAddr, admin: SocketAddr, mock: SocketAddr, key: Option
             return ExitCode::from(1);
         }
     };
+    if let Err(line) = check_listeners(&[("--listen", listen), ("--admin", admin), ("--mock", mock)]) {
+        eprintln!("{line}");
+        return ExitCode::from(1);
+    }
     let settings = demo::DemoSettings { listen, admin, mock, key: key.unwrap_or_else(demo::random_key) };
     let conf = match demo::config(&settings) {
         Ok(c) => c,

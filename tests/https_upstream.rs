@@ -45,6 +45,9 @@ fn make_certs(dir: &Path) {
     ]));
 }
 
+/// nginx in the foreground as one process (`daemon off; master_process off;`): killing the
+/// child ends all of it. With a master, `Child::kill` ended only the master and left a worker
+/// listening after every run.
 struct Nginx(Child);
 
 impl Drop for Nginx {
@@ -66,7 +69,7 @@ async fn start_nginx(dir: &Path, port: u16, upstream: std::net::SocketAddr) -> N
     let p = dir.to_str().unwrap();
     let user = if unsafe_is_root() { "user root;" } else { "" };
     let conf = format!(
-        "{user}\nworker_processes 1;\ndaemon off;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\nevents {{ worker_connections 64; }}\n\
+        "{user}\ndaemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\nevents {{ worker_connections 64; }}\n\
 http {{\n  access_log off;\n  client_body_temp_path {p}/body; proxy_temp_path {p}/proxy; fastcgi_temp_path {p}/fcgi; uwsgi_temp_path {p}/uwsgi; scgi_temp_path {p}/scgi;\n\
   server {{\n    listen 127.0.0.1:{port} ssl http2;\n    server_name localhost;\n    ssl_certificate {p}/leaf.pem;\n    ssl_certificate_key {p}/leaf.key;\n\
     location / {{\n      proxy_pass http://{upstream};\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n\
@@ -102,7 +105,7 @@ async fn https_upstream_with_sni_host_and_verified_certificate() {
     make_certs(dir.path());
     let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = free_addr().port();
-    let _nginx = start_nginx(dir.path(), port, mock.addr()).await;
+    let nginx = start_nginx(dir.path(), port, mock.addr()).await;
 
     let yaml = config(
         &[format!(
@@ -132,4 +135,12 @@ async fn https_upstream_with_sni_host_and_verified_certificate() {
     let body = assert_error(untrusted.chat(hello(json!({}))).await, 503).await;
     assert_eq!(body["error"]["code"], "no_available_channel");
     assert_eq!(mock.requests().len(), before);
+
+    // Nothing of nginx outlives the test: once it is stopped, its port refuses connections.
+    drop(nginx);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        assert!(Instant::now() < deadline, "an nginx process still listens on {port}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -60,7 +60,7 @@ async fn models_health_and_metrics() {
 
     gw.chat(hello(json!({}))).await.bytes().await.unwrap();
     gw.chat(hello(json!({"stream": true}))).await.bytes().await.unwrap();
-    let ttft = "switchyard_time_to_first_token_seconds_count{channel=\"primary/upstream-model#0\",model=\"public-model\",status=\"200\"} 2";
+    let ttft = "gen_ai_server_time_to_first_token_count{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"primary\",gen_ai_request_model=\"public-model\"} 2";
     let metrics = gw.metrics_when(|m| m.contains(ttft)).await;
     let line = metrics
         .lines()
@@ -69,7 +69,7 @@ async fn models_health_and_metrics() {
         })
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(line.contains("channel=\"primary/upstream-model#0\"") && line.ends_with(" 2"), "{line}");
-    assert!(metrics.contains("switchyard_request_duration_seconds_bucket{channel=\"primary/upstream-model#0\""));
+    assert!(metrics.contains("gen_ai_server_request_duration_bucket{error_type=\"\",gen_ai_operation_name=\"chat\""));
     assert!(metrics.contains(ttft), "{metrics}");
 }
 

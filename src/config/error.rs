@@ -33,6 +33,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// Several independent problems (e.g. every unset `${VAR}`), one per line, so an operator
+    /// fixes them in one pass.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 impl ConfigError {
@@ -43,6 +47,15 @@ impl ConfigError {
             line: location.as_ref().map(serde_yaml_ng::Location::line),
             column: location.as_ref().map(serde_yaml_ng::Location::column),
             message: err.to_string(),
+        }
+    }
+
+    /// `Ok` for no problems, the problem itself for one, [`ConfigError::Several`] for more.
+    pub(crate) fn from_problems(mut problems: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Several(problems)),
         }
     }
 

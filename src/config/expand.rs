@@ -28,8 +28,16 @@ pub enum ExpandError {
 ///
 /// Values read from the environment are inserted verbatim and never expanded again, so a secret
 /// that happens to contain `${` is safe.
+#[cfg(test)]
 pub fn expand_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+    expand_all(text, env).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// As [`expand_str`], but goes on past an unset or malformed name so that every problem in the
+/// string is reported (the error list is never empty).
+fn expand_all(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<ExpandError>> {
     let mut out = String::with_capacity(text.len());
+    let mut errors = Vec::new();
     let mut rest = text;
     while let Some(dollar) = rest.find('$') {
         out.push_str(&rest[..dollar]);
@@ -38,13 +46,18 @@ pub fn expand_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<St
             out.push_str("${");
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
-            let end = tail.find('}').ok_or(ExpandError::Unterminated)?;
+            let Some(end) = tail.find('}') else {
+                errors.push(ExpandError::Unterminated);
+                return Err(errors);
+            };
             let name = &tail[..end];
             if !is_valid_name(name) {
-                return Err(ExpandError::InvalidName(name.to_owned()));
+                errors.push(ExpandError::InvalidName(name.to_owned()));
+            } else if let Some(value) = env(name) {
+                out.push_str(&value);
+            } else {
+                errors.push(ExpandError::Unset(name.to_owned()));
             }
-            let value = env(name).ok_or_else(|| ExpandError::Unset(name.to_owned()))?;
-            out.push_str(&value);
             rest = &tail[end + 1..];
         } else {
             out.push('$');
@@ -52,7 +65,11 @@ pub fn expand_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<St
         }
     }
     out.push_str(rest);
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn is_valid_name(name: &str) -> bool {
@@ -64,22 +81,30 @@ fn is_valid_name(name: &str) -> bool {
     bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Expands every string scalar in the tree, in place.
+/// Expands every string scalar in the tree, in place, and reports every failure at once.
 ///
-/// Paths are spelled the way `serde_path_to_error` spells them (`keys[0].key`), so expansion
-/// errors and type errors read alike. Mapping keys are not expanded: they are field names.
+/// An operator filling in an `EnvironmentFile` wants the whole list of missing variables in one
+/// go, not one per attempt. Paths are spelled the way `serde_path_to_error` spells them
+/// (`keys[0].key`), so expansion errors and type errors read alike. Mapping keys are not
+/// expanded: they are field names.
 pub fn expand_tree(value: &mut Value, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     let mut path = String::new();
-    walk(value, &mut path, env)
+    let mut problems = Vec::new();
+    walk(value, &mut path, env, &mut problems);
+    ConfigError::from_problems(problems)
 }
 
-fn walk(value: &mut Value, path: &mut String, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn walk(value: &mut Value, path: &mut String, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<ConfigError>) {
     match value {
         Value::String(text) => {
             // Most strings have no `$`; skip the copy for them.
             if text.contains('$') {
-                *text = expand_str(text, env)
-                    .map_err(|err| ConfigError::Invalid { path: display_path(path), message: err.to_string() })?;
+                match expand_all(text, env) {
+                    Ok(expanded) => *text = expanded,
+                    Err(errors) => problems.extend(
+                        errors.into_iter().map(|err| ConfigError::Invalid { path: display_path(path), message: err.to_string() }),
+                    ),
+                }
             }
         }
         Value::Sequence(items) => {
@@ -88,7 +113,7 @@ fn walk(value: &mut Value, path: &mut String, env: &dyn Fn(&str) -> Option<Strin
                 path.push('[');
                 path.push_str(&index.to_string());
                 path.push(']');
-                walk(item, path, env)?;
+                walk(item, path, env, problems);
                 path.truncate(len);
             }
         }
@@ -99,14 +124,13 @@ fn walk(value: &mut Value, path: &mut String, env: &dyn Fn(&str) -> Option<Strin
                     path.push('.');
                 }
                 path.push_str(&key_name(key));
-                walk(item, path, env)?;
+                walk(item, path, env, problems);
                 path.truncate(len);
             }
         }
-        Value::Tagged(tagged) => walk(&mut tagged.value, path, env)?,
+        Value::Tagged(tagged) => walk(&mut tagged.value, path, env, problems),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
-    Ok(())
 }
 
 fn key_name(key: &Value) -> String {
@@ -181,6 +205,26 @@ mod tests {
                 .unwrap();
         let err = expand_tree(&mut value, &env).unwrap_err();
         assert_eq!(err.to_string(), "keys[1].key: environment variable MISSING is not set");
+    }
+
+    #[test]
+    fn tree_reports_every_unset_variable_at_once() {
+        let mut value: Value = serde_yaml_ng::from_str(
+            "admin: { token: \"${NO_TOKEN}\" }\nkeys:\n  - { name: a, key: \"${DEMO_KEY}\" }\n  - { name: b, key: \"${NO_KEY}:${NO_PORT}\" }\n",
+        )
+        .unwrap();
+        let err = expand_tree(&mut value, &env).unwrap_err();
+        let text = err.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "admin.token: environment variable NO_TOKEN is not set",
+                "keys[1].key: environment variable NO_KEY is not set",
+                "keys[1].key: environment variable NO_PORT is not set"
+            ],
+            "{text}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the field) → normalisation and cross-field rules (`validate.rs`). Every error names the exact
 //! field, e.g. `models[0].channels[1].provider: unknown provider "backup"; declared providers: openai`.
 
+mod addr;
 mod error;
 mod expand;
 mod money;
@@ -45,7 +46,31 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Syntax`] for malformed YAML; [`ConfigError::Invalid`], naming the field, for
-/// an unset variable, a wrong type, a missing or unknown field, or a broken rule.
+/// an unset variable, a wrong type, a missing or unknown field, or a broken rule;
+/// [`ConfigError::Several`] when more than one variable is unset, one line each.
+///
+/// # Example
+/// ```
+/// let yaml = "listen: 127.0.0.1:8080
+/// providers:
+///   - { name: p, protocol: openai, base_url: \"http://127.0.0.1:9/v1\", api_key: \"${P_KEY}\" }
+///   - { name: q, protocol: openai, base_url: \"http://127.0.0.1:9/v1\", api_key: \"${Q_KEY}\" }
+/// models:
+///   - { id: m, channels: [ { provider: p, model: m }, { provider: q, model: m } ] }
+/// ";
+/// let env = |name: &str| Some(format!("sk-{name}"));
+/// let config = switchyard::config::parse(yaml, &env).unwrap();
+/// assert_eq!(config.listen.port(), 8080);
+/// assert_eq!(config.providers.len(), 2);
+///
+/// // With an empty environment every unset variable is reported, one line each.
+/// let err = switchyard::config::parse(yaml, &|_| None).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "providers[0].api_key: environment variable P_KEY is not set\n\
+///      providers[1].api_key: environment variable Q_KEY is not set"
+/// );
+/// ```
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let mut tree: Value = serde_yaml_ng::from_str(text).map_err(|err| ConfigError::syntax(&err))?;
     if tree.is_null() {

@@ -185,7 +185,7 @@ fn wrong_types_name_the_field() {
     assert_err_starts(&doc("server: { threads: many }", None, None, None), "server.threads: invalid type");
     assert_err_starts(
         &doc("", None, None, None).replace("listen: 127.0.0.1:8080", "listen: nowhere"),
-        "listen: invalid socket address",
+        "listen: \"nowhere\" is not an IP address and port",
     );
 }
 

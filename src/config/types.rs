@@ -20,6 +20,7 @@ use super::secret::Secret;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where clients connect (the public, OpenAI/Anthropic/Gemini-compatible endpoint).
+    #[serde(deserialize_with = "super::addr::deserialize_listen")]
     pub listen: SocketAddr,
     /// The operator-only listener; kept apart so /metrics and the admin API are never public.
     #[serde(default)]
@@ -69,6 +70,7 @@ impl Config {
 pub struct AdminConfig {
     /// Address of /metrics, /healthz and the admin API. Default `127.0.0.1:9090`, loopback so
     /// nothing operator-only is exposed by accident.
+    #[serde(deserialize_with = "super::addr::deserialize_listen")]
     pub listen: SocketAddr,
     /// Bearer token for the admin API. `None` leaves it without authentication, which is only
     /// sane on loopback.

@@ -187,11 +187,10 @@ pub async fn run<E: Expect, C: UpstreamCall>(
             Ok(Tried::Status { status, .. }) => format!("status_{status}"),
             Err(e) => e.label().to_owned(),
         };
-        ctx.attempts.push(AttemptRecord {
-            channel: channel.label.clone(),
-            outcome,
-            duration_ms: started.elapsed().as_millis() as u64,
-        });
+        let took = started.elapsed();
+        ctx.upstream_time += took;
+        ctx.attempts
+            .push(AttemptRecord { channel: channel.label.clone(), outcome, duration_ms: took.as_millis() as u64 });
         match tried {
             Ok(Tried::Committed(answer)) => return Ok(Answered { answer, warnings }),
             Ok(Tried::Status { status, body, retry_after, dialect }) => {

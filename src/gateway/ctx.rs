@@ -34,6 +34,8 @@ pub struct RequestCtx {
     pub provider: Option<String>,
     /// Every attempt in order.
     pub attempts: Vec<AttemptRecord>,
+    /// Time spent inside upstream attempts, summed (for the gateway-overhead metric).
+    pub upstream_time: Duration,
     /// Whether the answer is streamed.
     pub stream: bool,
     /// Status sent to the client.
@@ -72,6 +74,7 @@ impl RequestCtx {
             channel: None,
             provider: None,
             attempts: Vec::new(),
+            upstream_time: Duration::ZERO,
             stream: false,
             status: 0,
             ttft: None,

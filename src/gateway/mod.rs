@@ -24,7 +24,7 @@ pub mod snapshot;
 use crate::protocol::ir::{Part, Protocol};
 use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::metrics::{AttemptObservation, Metrics, Observation, TokenCounts};
 use crate::upstream::pool::Upstreams;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -52,6 +52,44 @@ impl Gateway {
     /// A gateway serving `snapshot`, sending upstream through `connector`.
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
         Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics }
+    }
+}
+
+impl Gateway {
+    /// Hands one finished request to the metrics, as plain labels and durations.
+    fn record_metrics(&self, ctx: &RequestCtx, status: u16, elapsed: std::time::Duration) {
+        let attempts: Vec<AttemptObservation<'_>> =
+            ctx.attempts.iter().map(|a| AttemptObservation { channel: &a.channel, outcome: &a.outcome }).collect();
+        self.metrics.record(&Observation {
+            endpoint: ctx.endpoint.unwrap_or(""),
+            inbound: protocol_label(ctx.inbound),
+            model: ctx.model.as_deref().unwrap_or(""),
+            provider: ctx.provider.as_deref().unwrap_or(""),
+            channel: ctx.channel.as_deref().unwrap_or(""),
+            status,
+            stream: ctx.stream,
+            total: elapsed,
+            ttft: ctx.ttft,
+            upstream: ctx.upstream_time,
+            attempts: &attempts,
+            tokens: ctx.usage.map(|u| TokenCounts {
+                input: u.input_total(),
+                output: u.out_total,
+                cache_read: u.in_cache_read,
+                cache_write: u.cache_write_total(),
+                reasoning: u.out_reasoning,
+            }),
+        });
+    }
+}
+
+/// The `inbound` metric label of a client protocol.
+fn protocol_label(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::OpenAiChat => "openai_chat",
+        Protocol::OpenAiResponses => "openai_responses",
+        Protocol::Anthropic => "anthropic",
+        Protocol::Gemini => "gemini",
     }
 }
 
@@ -150,19 +188,8 @@ impl ProxyHttp for Gateway {
         } else {
             ctx.status
         };
-        let status_text = status.to_string();
-        let model = ctx.model.as_deref().unwrap_or("");
-        let channel = ctx.channel.as_deref().unwrap_or("");
-        let labels = [model, channel, status_text.as_str()];
         let elapsed = ctx.started.elapsed();
-        self.metrics.requests.with_label_values(&labels).inc();
-        self.metrics.latency.with_label_values(&labels).observe(elapsed.as_secs_f64());
-        if let Some(ttft) = ctx.ttft {
-            self.metrics.ttft.with_label_values(&labels).observe(ttft.as_secs_f64());
-        }
-        for a in &ctx.attempts {
-            self.metrics.attempts.with_label_values(&[a.channel.as_str(), a.outcome.as_str()]).inc();
-        }
+        self.record_metrics(ctx, status, elapsed);
         let req = session.req_header();
         access_log::emit(&AccessRecord {
             request_id: &ctx.request_id,

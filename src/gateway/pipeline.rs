@@ -322,6 +322,7 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
                 let answered =
                     watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
                 let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                let _open = gw.metrics.stream_opened();
                 relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
             } else {
                 let answered =
