@@ -140,7 +140,7 @@ fn resolve<'a>(
             ctx.model = Some(route.id.clone());
             ctx.stream = request.stream();
             let limits = &snapshot.config.limits;
-            let policy = FetchPolicy { max_bytes: limits.media_max_bytes, allow_private: limits.media_allow_private };
+            let policy = FetchPolicy::from_limits(limits);
             let mut call = GenerationCall::new(inbound, request, &gw.signatures, &gw.upstreams, policy);
             call.opts = convert_options(snapshot, &route);
             let headers = &session.req_header().headers;
