@@ -148,3 +148,76 @@ async fn redirects_and_wrong_content_types_look_like_any_other_failure() {
     }
     assert!(messages.iter().all(|m| m == &messages[0]), "{messages:?}");
 }
+
+const FIRST_CHUNK: &str = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":null}]}\n\n";
+
+/// An OpenAI-style upstream that streams `first` and then one line with no end, 1 MiB at a
+/// time, up to `total` bytes (or until the gateway hangs up); returns its address and how many
+/// bytes of the line it managed to send.
+async fn endless_line_upstream(first: &'static str, total: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let s = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = sock.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(first.as_bytes()).await;
+                let _ = sock.write_all(b"data: ").await;
+                let mb = vec![b'x'; 1 << 20];
+                while s.load(Ordering::SeqCst) < total {
+                    if sock.write_all(&mb).await.is_err() {
+                        return;
+                    }
+                    s.fetch_add(mb.len(), Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+async fn sse_gateway(up: SocketAddr) -> Gateway {
+    Gateway::start(&config(
+        &[provider("up", up, "connect: 1s, first_byte: 5s, idle: 5s")],
+        &[("up", 0)],
+        "limits: { sse_max_event_bytes: 1048576 }\n",
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn an_endless_sse_line_ends_the_stream_with_an_error_and_memory_stays_bounded() {
+    let (up, sent) = endless_line_upstream(FIRST_CHUNK, 200 << 20).await;
+    let gw = sse_gateway(up).await;
+    let idle = gw.rss_kib();
+    let resp = gw.chat(hello(json!({"stream": true}))).await;
+    assert_eq!(resp.status(), 200);
+    let text = tokio::time::timeout(Duration::from_secs(20), resp.text())
+        .await
+        .expect("the stream ended")
+        .unwrap_or_default();
+    let data = sse_data(&text);
+    assert!(data.first().is_some_and(|d| d.contains("\"hi\"")), "{text}");
+    assert!(data.last().is_some_and(|d| d.contains("\"error\"")), "the stream ends with an error event: {text}");
+    let peak = gw.rss_kib();
+    assert!(peak < idle + 64 * 1024, "RSS grew from {idle} KiB to {peak} KiB");
+    assert!(sent.load(Ordering::SeqCst) < 100 << 20, "the upstream was cut off early");
+    // The gateway keeps answering (this upstream only ever sends the endless line).
+    let next = tokio::time::timeout(Duration::from_secs(20), gw.chat(hello(json!({})))).await.unwrap();
+    assert!(next.status().is_server_error(), "{}", next.status());
+}
+
+#[tokio::test]
+async fn an_endless_first_sse_line_is_a_failed_attempt() {
+    let (up, _) = endless_line_upstream("", 200 << 20).await;
+    let gw = sse_gateway(up).await;
+    let resp = tokio::time::timeout(Duration::from_secs(20), gw.chat(hello(json!({"stream": true})))).await.unwrap();
+    let status = resp.status().as_u16();
+    assert!(status >= 500, "status {status}");
+}

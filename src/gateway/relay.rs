@@ -13,6 +13,7 @@ use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::signatures::{self, Recording, SignatureSink};
 use crate::protocol::ir::{ConvertOptions, Flow, Part, Protocol, StreamConverter, Warning};
 use crate::protocol::passthrough::{self, PassthroughStream, StreamStep};
+use crate::protocol::sse::SseError;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
 use crate::upstream::exchange::Exchange;
@@ -286,8 +287,12 @@ impl Stream {
             match self.exchange.read_chunk().await {
                 Ok(Some(chunk)) => {
                     events.clear();
-                    self.decoder.feed_with(&chunk, |e| events.push(e));
+                    let fed = self.decoder.feed_with(&chunk, |e| events.push(e));
                     end = self.apply(&events, &mut out);
+                    if let (End::Open, Err(e)) = (&end, fed) {
+                        let SseError::TooLong(limit) = e;
+                        end = End::Broken(AttemptError::TooLarge(limit));
+                    }
                 }
                 Ok(None) => end = self.upstream_eof(&mut out),
                 Err(e) => end = End::Broken(e),
