@@ -221,3 +221,24 @@ async fn an_endless_first_sse_line_is_a_failed_attempt() {
     let status = resp.status().as_u16();
     assert!(status >= 500, "status {status}");
 }
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_keepalive_timeout() {
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let gw = Gateway::start(&config(
+        &[provider("up", mock.addr(), "connect: 1s, first_byte: 5s, idle: 5s")],
+        &[("up", 0)],
+        "limits: { keepalive_timeout: 1s }\n",
+    ))
+    .await;
+    let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    sock.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = sock.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Now idle: the gateway closes it soon after the keep-alive timeout (not after minutes).
+    let started = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf)).await.expect("closed within 10 s");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed after {:?}", started.elapsed());
+}

@@ -39,6 +39,10 @@ const STRICT_HEADER: &str = "x-switchyard-strict";
 pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Exit> {
     let snapshot = gw.snapshot.load_full();
     ctx.snapshot = Some(snapshot.clone());
+    // Downstream limits Pingora applies per session: idle keep-alive wait, blocked writes.
+    let limits = &snapshot.config.limits;
+    session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+    session.set_write_timeout(Some(limits.downstream_write_timeout));
     let Some(op) = recognise(session, ctx)? else {
         return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream);
     };
