@@ -316,7 +316,7 @@ fn relay_stream(upstream: Protocol, client: Protocol, chunks: &[&[u8]], opts: &C
         let mut done = false;
         'read: for chunk in chunks {
             events.clear();
-            decoder.feed_with(chunk, |e| events.push(e));
+            let _ = decoder.feed_with(chunk, |e| events.push(e));
             for event in &events {
                 match pipe.on_event(event) {
                     StreamStep::Forward(b) => out.extend_from_slice(&b),
@@ -349,7 +349,7 @@ fn relay_stream(upstream: Protocol, client: Protocol, chunks: &[&[u8]], opts: &C
     let mut flow = Flow::Continue;
     'read: for chunk in chunks {
         events.clear();
-        decoder.feed_with(chunk, |e| events.push(e));
+        let _ = decoder.feed_with(chunk, |e| events.push(e));
         for event in &events {
             flow = conv.feed(event, &mut out).unwrap();
             if flow == Flow::Done {

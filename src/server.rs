@@ -74,6 +74,7 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let listen = config.listen.to_string();
     let admin_listen = config.admin.listen.to_string();
     let config_admin = config.admin.clone();
+    let limits = config.limits.clone();
     // One store per process, shared by every snapshot and the admin API.
     let store = store::open(&config.store, &config.store_options)?;
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
@@ -84,6 +85,8 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     if let Some(app) = proxy.app_logic_mut() {
         let mut options = HttpServerOptions::default();
         options.h2c = true;
+        options.h2_idle_timeout = Some(limits.h2_idle_timeout);
+        options.keepalive_request_limit = Some(limits.keepalive_request_limit);
         app.server_options = Some(options);
     }
     proxy.add_tcp(&listen);

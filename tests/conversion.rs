@@ -531,8 +531,10 @@ async fn image_urls_are_fetched_and_inlined_for_gemini_only() {
     let models = "models:\n  - { id: via-gemini, channels: [ { provider: g, model: gm } ] }\n  - { id: via-anthropic, channels: [ { provider: an, model: am } ] }\n";
     let providers = format!("providers:\n  - {{ name: g, protocol: gemini, base_url: \"http://{a}\", api_key: k }}\n  - {{ name: an, protocol: anthropic, base_url: \"http://{a}\", api_key: k }}\n");
     let keys = format!("keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n");
-    let open = Gateway::start(&format!("{providers}{models}{keys}limits: {{ media_allow_private: true }}\n")).await;
-    let closed = Gateway::start(&format!("{providers}{models}{keys}")).await;
+    let open =
+        Gateway::start(&format!("{providers}{models}{keys}limits: {{ media_allow_private: true, media_allow_http: true }}\n"))
+            .await;
+    let closed = Gateway::start(&format!("{providers}{models}{keys}limits: {{ media_allow_http: true }}\n")).await;
     let message = |model: &str, url: String| {
         json!({"model": model, "messages": [{"role": "user", "content": [
             {"type": "text", "text": "What is this?"},
@@ -563,11 +565,17 @@ async fn image_urls_are_fetched_and_inlined_for_gemini_only() {
     // By default a client URL may not reach the gateway's own network.
     let body = assert_error(closed.chat(message("via-gemini", url.clone())).await, 400).await;
     assert_eq!(body["error"]["code"], "media_fetch_failed");
-    assert!(body["error"]["message"].as_str().unwrap().contains("private network"), "{body}");
-    // A URL that cannot be fetched is a 400 naming it, never a silently dropped image.
+    let refused = body["error"]["message"].as_str().unwrap().to_owned();
+    // A URL that cannot be fetched is a 400 naming it, never a silently dropped image; refused
+    // and missing look alike, so the gateway cannot be used to probe hosts.
     let missing = format!("http://{images}/missing.png");
     let body = assert_error(open.chat(message("via-gemini", missing.clone())).await, 400).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains(&missing), "{body}");
+    assert_eq!(body["error"]["message"].as_str().unwrap(), refused.replace("cat.png", "missing.png"), "{body}");
+    assert!(refused.contains(&url) && refused.ends_with("could not be used"), "{refused}");
+    // https only by default.
+    let https_only = Gateway::start(&format!("{providers}{models}{keys}limits: {{ media_allow_private: true }}\n")).await;
+    let body = assert_error(https_only.chat(message("via-gemini", url.clone())).await, 400).await;
+    assert_eq!(body["error"]["message"].as_str().unwrap(), refused, "{body}");
 }
 
 /// The tool-loop history an OpenAI client sends back after a call.

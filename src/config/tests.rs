@@ -356,6 +356,15 @@ fn key_rules() {
 fn server_limits_and_listener_rules() {
     assert_err(&doc("server: { threads: 0 }", None, None, None), "server.threads: must be at least 1");
     assert_err(&doc("limits: { max_body_bytes: 0 }", None, None, None), "limits.max_body_bytes: must be greater than 0");
+    assert_err(&doc("limits: { media_max_urls: 0 }", None, None, None), "limits.media_max_urls: must be greater than 0");
+    assert_err(
+        &doc("limits: { sse_max_event_bytes: 0 }", None, None, None),
+        "limits.sse_max_event_bytes: must be greater than 0",
+    );
+    assert_err(
+        &doc("limits: { media_fetch_timeout: 0s }", None, None, None),
+        "limits.media_fetch_timeout: must be longer than 0s",
+    );
     assert_err(
         &doc("admin: { listen: 127.0.0.1:8080 }", None, None, None),
         "admin.listen: 127.0.0.1:8080 clashes with listen (127.0.0.1:8080); the admin listener needs its own address",

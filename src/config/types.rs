@@ -275,7 +275,8 @@ impl Default for ServerSettings {
     }
 }
 
-/// Request limits.
+/// Request limits: every resource a client can make the gateway hold is capped here, with
+/// defaults safe for a public endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -288,11 +289,56 @@ pub struct Limits {
     /// Fetch media from loopback and private networks too. Default false, so a client URL can
     /// never reach the gateway's own network (SSRF); tests and closed deployments turn it on.
     pub media_allow_private: bool,
+    /// Fetch media over plain http too. Default false: https only.
+    pub media_allow_http: bool,
+    /// Most distinct media URLs one request may make the gateway fetch. Default 8.
+    pub media_max_urls: usize,
+    /// Most bytes fetched for one request, all its URLs together. Default 32 MiB.
+    pub media_max_total_bytes: usize,
+    /// Total time one fetch may take, DNS to last byte (not per read). Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub media_fetch_timeout: Duration,
+    /// Total time all fetches of one request may take together. Default 20 s.
+    #[serde(with = "humantime_serde")]
+    pub media_total_timeout: Duration,
+    /// Most fetches of one request running at once. Default 4.
+    pub media_max_concurrent_fetches: usize,
+    /// Longest SSE line or event accepted from an upstream stream; past it the attempt fails
+    /// (or, once streaming, the stream ends with an error event). Default 8 MiB: a Gemini event
+    /// can carry an inline image, yet one stream cannot grow without bound.
+    pub sse_max_event_bytes: usize,
+    /// How long an idle HTTP/1.1 keep-alive connection waits for its next request. Default 60 s.
+    #[serde(with = "humantime_serde")]
+    pub keepalive_timeout: Duration,
+    /// How long one write to a client may block (a client that reads nothing). Default 60 s.
+    #[serde(with = "humantime_serde")]
+    pub downstream_write_timeout: Duration,
+    /// How long an h2c connection may sit with no stream before it is closed. Default 60 s.
+    #[serde(with = "humantime_serde")]
+    pub h2_idle_timeout: Duration,
+    /// Requests served on one HTTP/1.1 connection before it is closed. Default 1000.
+    pub keepalive_request_limit: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 32 * 1024 * 1024, media_max_bytes: 20 * 1024 * 1024, media_allow_private: false }
+        const MIB: usize = 1024 * 1024;
+        Limits {
+            max_body_bytes: 32 * MIB,
+            media_max_bytes: 20 * MIB,
+            media_allow_private: false,
+            media_allow_http: false,
+            media_max_urls: 8,
+            media_max_total_bytes: 32 * MIB,
+            media_fetch_timeout: Duration::from_secs(10),
+            media_total_timeout: Duration::from_secs(20),
+            media_max_concurrent_fetches: 4,
+            sse_max_event_bytes: 8 * MIB,
+            keepalive_timeout: Duration::from_secs(60),
+            downstream_write_timeout: Duration::from_secs(60),
+            h2_idle_timeout: Duration::from_secs(60),
+            keepalive_request_limit: 1000,
+        }
     }
 }
 

@@ -141,8 +141,36 @@ fn check_server(config: &Config) -> Check {
     if config.server.threads < 1 {
         return Err(ConfigError::invalid("server.threads", "must be at least 1"));
     }
-    if config.limits.max_body_bytes == 0 {
-        return Err(ConfigError::invalid("limits.max_body_bytes", "must be greater than 0"));
+    check_limits_section(&config.limits)
+}
+
+/// Every size, count and deadline of `limits` is positive: a zero would refuse everything.
+fn check_limits_section(l: &super::types::Limits) -> Check {
+    let sizes = [
+        ("max_body_bytes", l.max_body_bytes),
+        ("media_max_bytes", l.media_max_bytes),
+        ("media_max_urls", l.media_max_urls),
+        ("media_max_total_bytes", l.media_max_total_bytes),
+        ("media_max_concurrent_fetches", l.media_max_concurrent_fetches),
+        ("sse_max_event_bytes", l.sse_max_event_bytes),
+        ("keepalive_request_limit", l.keepalive_request_limit as usize),
+    ];
+    for (field, value) in sizes {
+        if value == 0 {
+            return Err(ConfigError::invalid(format!("limits.{field}"), "must be greater than 0"));
+        }
+    }
+    let times = [
+        ("media_fetch_timeout", l.media_fetch_timeout),
+        ("media_total_timeout", l.media_total_timeout),
+        ("keepalive_timeout", l.keepalive_timeout),
+        ("downstream_write_timeout", l.downstream_write_timeout),
+        ("h2_idle_timeout", l.h2_idle_timeout),
+    ];
+    for (field, value) in times {
+        if value.is_zero() {
+            return Err(ConfigError::invalid(format!("limits.{field}"), "must be longer than 0s"));
+        }
     }
     Ok(())
 }

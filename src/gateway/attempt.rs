@@ -64,6 +64,7 @@ pub trait Expect {
         dialect: &'static dyn Dialect,
         exchange: Exchange,
         peer: Box<HttpPeer>,
+        max_event_bytes: usize,
     ) -> impl Future<Output = Result<Self::Answer, AttemptError>> + Send;
 }
 
@@ -105,6 +106,7 @@ impl Expect for Whole {
         dialect: &'static dyn Dialect,
         mut ex: Exchange,
         peer: Box<HttpPeer>,
+        _max_event_bytes: usize,
     ) -> Result<WholeAnswer, AttemptError> {
         let body = ex.read_to_end(RESPONSE_LIMIT).await?;
         let Some(head) = ex.header().cloned() else {
@@ -124,12 +126,15 @@ impl Expect for Streamed {
         dialect: &'static dyn Dialect,
         mut ex: Exchange,
         peer: Box<HttpPeer>,
+        max_event_bytes: usize,
     ) -> Result<StreamAnswer, AttemptError> {
-        let mut decoder = SseDecoder::new();
+        let mut decoder = SseDecoder::with_limit(max_event_bytes);
         let mut first = Vec::new();
         while first.is_empty() {
             match ex.read_chunk().await? {
-                Some(chunk) => decoder.feed_with(&chunk, |e| first.push(e)),
+                Some(chunk) => {
+                    decoder.feed_with(&chunk, |e| first.push(e)).map_err(|_| AttemptError::TooLarge(max_event_bytes))?
+                }
                 None => return Err(AttemptError::Read("the stream ended before its first event".into())),
             }
         }
@@ -181,7 +186,7 @@ pub async fn run<E: Expect, C: UpstreamCall>(
         let prepared = call.prepare(channel, provider).await?;
         let warnings = prepared.warnings.clone();
         let started = Instant::now();
-        let tried = attempt::<E>(upstreams, provider, prepared).await;
+        let tried = attempt::<E>(upstreams, provider, prepared, snapshot.config.limits.sse_max_event_bytes).await;
         let outcome = match &tried {
             Ok(Tried::Committed(_)) => "ok".to_owned(),
             Ok(Tried::Status { status, .. }) => format!("status_{status}"),
@@ -212,6 +217,7 @@ async fn attempt<E: Expect>(
     upstreams: &Upstreams,
     provider: &ProviderRuntime,
     prepared: Prepared,
+    max_event_bytes: usize,
 ) -> Result<Tried<E::Answer>, AttemptError> {
     let target = &provider.target;
     let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
@@ -228,7 +234,7 @@ async fn attempt<E: Expect>(
         ex.release(&upstreams.connector, &peer).await;
         return Ok(Tried::Status { status, body, retry_after, dialect });
     }
-    E::accept(upstreams, dialect, ex, peer).await.map(Tried::Committed)
+    E::accept(upstreams, dialect, ex, peer, max_event_bytes).await.map(Tried::Committed)
 }
 
 fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {

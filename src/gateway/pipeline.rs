@@ -41,6 +41,10 @@ const STRICT_HEADER: &str = "x-switchyard-strict";
 pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Exit> {
     let snapshot = gw.snapshot.load_full();
     ctx.snapshot = Some(snapshot.clone());
+    // Downstream limits Pingora applies per session: idle keep-alive wait, blocked writes.
+    let limits = &snapshot.config.limits;
+    session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+    session.set_write_timeout(Some(limits.downstream_write_timeout));
     let op = match recognise(session, ctx)? {
         Recognised::Health => {
             return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream)
@@ -181,7 +185,7 @@ fn resolve<'a>(
             ctx.model = Some(route.id.clone());
             ctx.stream = request.stream();
             let limits = &snapshot.config.limits;
-            let policy = FetchPolicy { max_bytes: limits.media_max_bytes, allow_private: limits.media_allow_private };
+            let policy = FetchPolicy::from_limits(limits);
             let mut call = GenerationCall::new(inbound, request, &gw.signatures, &gw.upstreams, policy);
             call.opts = convert_options(snapshot, &route);
             let headers = &session.req_header().headers;

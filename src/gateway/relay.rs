@@ -13,6 +13,7 @@ use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::signatures::{self, Recording, SignatureSink};
 use crate::protocol::ir::{ConvertOptions, Flow, Part, Protocol, StreamConverter, Warning};
 use crate::protocol::passthrough::{self, PassthroughStream, StreamStep};
+use crate::protocol::sse::SseError;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::usage::Usage;
 use crate::upstream::exchange::Exchange;
@@ -326,9 +327,12 @@ impl Stream {
                 // One event buffer for the whole stream, not one per chunk.
                 let mut events = std::mem::take(&mut self.scratch);
                 events.clear();
-                self.decoder.feed_with(&chunk, |e| events.push(e));
-                let end = self.apply(&events, out);
+                let fed = self.decoder.feed_with(&chunk, |e| events.push(e));
+                let mut end = self.apply(&events, out);
                 self.scratch = events;
+                if let (End::Open, Err(SseError::TooLong(limit))) = (&end, fed) {
+                    end = End::Broken(AttemptError::TooLarge(limit));
+                }
                 end
             }
             Ok(None) => self.upstream_eof(out),

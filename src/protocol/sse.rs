@@ -44,8 +44,23 @@ impl SseEvent {
     }
 }
 
+/// The longest line or event a decoder accepts unless told otherwise (`limits.sse_max_event_bytes`).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// An upstream stream the decoder refuses to buffer any further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SseError {
+    /// A line, or the data of one event, grew past the limit (e.g. a line with no newline).
+    #[error("an SSE line or event is longer than {0} bytes")]
+    TooLong(usize),
+}
+
 /// Streaming decoder: feed it chunks, it returns the events completed by each chunk.
-#[derive(Debug, Default)]
+///
+/// It holds at most one unfinished line plus one unfinished event, and refuses to hold more
+/// than its limit of them: an upstream sending a line without end cannot grow the gateway's
+/// memory without bound.
+#[derive(Debug)]
 pub struct SseDecoder {
     /// Bytes of the line not yet terminated.
     line: Vec<u8>,
@@ -54,23 +69,52 @@ pub struct SseDecoder {
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// The most bytes of unfinished line plus unfinished event data held.
+    max_event_bytes: usize,
+    /// The limit was passed: every later chunk is refused too.
+    failed: bool,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_MAX_EVENT_BYTES)
+    }
 }
 
 impl SseDecoder {
-    /// A decoder with no buffered state.
+    /// A decoder with no buffered state and the default limit.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Feeds one chunk and returns every event it completed, in order.
+    /// A decoder that refuses lines or events longer than `max_event_bytes`.
+    pub fn with_limit(max_event_bytes: usize) -> Self {
+        SseDecoder {
+            line: Vec::new(),
+            pending_cr: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            max_event_bytes,
+            failed: false,
+        }
+    }
+
+    /// Feeds one chunk and returns every event it completed, in order (events before an
+    /// over-long line included; the error itself is dropped, for tests and tools).
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
         let mut events = Vec::new();
-        self.feed_with(chunk, |e| events.push(e));
+        let _ = self.feed_with(chunk, |e| events.push(e));
         events
     }
 
-    /// Feeds one chunk, calling `emit` for each completed event (no intermediate Vec).
-    pub fn feed_with(&mut self, mut chunk: &[u8], mut emit: impl FnMut(SseEvent)) {
+    /// Feeds one chunk, calling `emit` for each completed event (no intermediate Vec). Fails
+    /// once a line or event passes the limit; the buffered bytes are then dropped, and every
+    /// later call fails too.
+    pub fn feed_with(&mut self, mut chunk: &[u8], mut emit: impl FnMut(SseEvent)) -> Result<(), SseError> {
+        if self.failed {
+            return Err(SseError::TooLong(self.max_event_bytes));
+        }
         if self.pending_cr && !chunk.is_empty() {
             self.pending_cr = false;
             if chunk[0] == b'\n' {
@@ -78,6 +122,7 @@ impl SseDecoder {
             }
         }
         while let Some(pos) = memchr::memchr2(b'\n', b'\r', chunk) {
+            self.check(pos)?;
             self.line.extend_from_slice(&chunk[..pos]);
             if chunk[pos] == b'\r' {
                 match chunk.get(pos + 1) {
@@ -96,7 +141,22 @@ impl SseDecoder {
                 emit(event);
             }
         }
+        self.check(chunk.len())?;
         self.line.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Refuses `more` bytes of line when line and event data would pass the limit.
+    fn check(&mut self, more: usize) -> Result<(), SseError> {
+        if self.line.len().saturating_add(more).saturating_add(self.data.len()) <= self.max_event_bytes {
+            return Ok(());
+        }
+        self.failed = true;
+        self.line = Vec::new();
+        self.data = String::new();
+        self.has_data = false;
+        self.event = None;
+        Err(SseError::TooLong(self.max_event_bytes))
     }
 
     /// True when bytes of an unfinished event are buffered: a stream that ends here was cut.
@@ -178,6 +238,35 @@ mod tests {
         let mut d = SseDecoder::new();
         assert!(d.feed(b"data: {\"cut").is_empty());
         assert!(d.has_partial_event());
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_at_the_limit_and_memory_is_dropped() {
+        let mut d = SseDecoder::with_limit(1024);
+        let mut seen = Vec::new();
+        assert_eq!(d.feed_with(b"data: ok\n\n", |e| seen.push(e)), Ok(()));
+        let chunk = [b'x'; 300];
+        let mut fed = 0;
+        let err = loop {
+            match d.feed_with(&chunk, |e| seen.push(e)) {
+                Ok(()) => fed += chunk.len(),
+                Err(e) => break e,
+            }
+            assert!(fed <= 1024, "buffered {fed} bytes");
+        };
+        assert_eq!(err, SseError::TooLong(1024));
+        assert_eq!(seen, vec![SseEvent::data("ok")]);
+        assert!(d.line.capacity() == 0 && !d.has_partial_event());
+        assert!(d.feed_with(b"\n\n", |_| {}).is_err(), "a failed stream stays failed");
+    }
+
+    #[test]
+    fn many_data_lines_of_one_event_count_together() {
+        let mut d = SseDecoder::with_limit(100);
+        let r = d.feed_with(&b"data: 0123456789\n".repeat(20), |_| {});
+        assert_eq!(r, Err(SseError::TooLong(100)));
+        let mut d = SseDecoder::with_limit(100);
+        assert_eq!(d.feed(&b"data: 0123456789\n\n".repeat(20)).len(), 20, "events under the limit pass");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod exchange;
+pub mod guard;
 pub mod media;
 pub mod outcome;
 pub mod pool;

@@ -117,6 +117,16 @@ impl Gateway {
     }
 
     /// Everything the gateway wrote to stdout so far (the JSON logs).
+    /// The gateway's resident memory in KiB (Linux `/proc`), for the bounded-memory tests.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default()
     }
