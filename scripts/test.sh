@@ -24,7 +24,7 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 # Lints first (the crate denies unwrap/expect/panic outside tests), then every test in parallel.
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo nextest run --locked --no-fail-fast --all-targets
+SWITCHYARD_REQUIRE_REDIS=1 cargo nextest run --locked --no-fail-fast --all-targets
 cargo test --locked --doc
 
 # The official Python SDKs (openai, anthropic, google-genai) against the gateway: the 3x3 matrix.
