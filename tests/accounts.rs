@@ -7,10 +7,10 @@
 
 mod common;
 
+use common::redis::Redis;
 use common::{free_addr, provider, Gateway, Launch, KEY};
 use serde_json::{json, Value};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use switchyard::mock::MockUpstream;
 
@@ -273,42 +273,6 @@ async fn free_models_hold_every_account_to_the_free_tier() {
 }
 
 // ---- two gateways on one Redis ----
-
-/// A `redis-server` on a free loopback port; killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        if Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_err() {
-            // The test command installs redis-server and sets this: there, a missing server fails.
-            assert!(std::env::var_os("SWITCHYARD_REQUIRE_REDIS").is_none(), "redis-server is required but not installed");
-            eprintln!("NOTICE: redis-server is not installed; skipping (scripts/test.sh installs it)");
-            return None;
-        }
-        let port = free_addr().port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Redis { child, port })
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_gateways_on_one_redis_admit_exactly_the_limits() {

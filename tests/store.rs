@@ -3,8 +3,9 @@
 //! `scripts/test.sh` installs it). Time is passed in, so windows and days move without sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::redis::Redis;
 use std::time::{Duration, Instant};
 
 use switchyard::account::{Accounts, AdmitError, AdmitRequest, AuthError};
@@ -230,58 +231,6 @@ async fn memory_store() {
 }
 
 // ---- Redis ----
-
-/// A `redis-server` on a loopback port; killed on drop.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        if Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_err() {
-            // The test command installs redis-server and sets this: there, a missing server fails.
-            assert!(std::env::var_os("SWITCHYARD_REQUIRE_REDIS").is_none(), "redis-server is required but not installed");
-            eprintln!("NOTICE: redis-server is not installed; skipping the Redis store test (scripts/test.sh installs it)");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = Redis { child: None, port };
-        redis.launch();
-        Some(redis)
-    }
-
-    fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn options() -> StoreOptions {
     StoreOptions { timeout: Duration::from_millis(300), breaker_cooldown: Duration::from_millis(200), ..StoreOptions::default() }

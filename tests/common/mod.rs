@@ -1,6 +1,8 @@
 //! Test harness: the real `switchyard` binary on loopback ports in front of in-process mocks.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod redis;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
