@@ -23,11 +23,12 @@ use serde_yaml_ng::Value;
 
 pub use error::ConfigError;
 pub use expand::ExpandError;
-pub use money::{PriceError, PricePerMillion};
+pub use money::{Money, MoneyError, PriceError, PricePerMillion, UsdAmount, UNITS_PER_USD};
 pub use secret::Secret;
 pub use types::{
-    AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, KeyEntry, Limits, Model, ModelKind, Price,
-    Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions, Timeouts,
+    AccountEntry, AdminConfig, BillingConfig, BillingMode, Capabilities, Channel, Config, FailMode, FreeTier, GroupPricing,
+    KeyEntry, Limits, Model, ModelKind, Price, Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions,
+    Timeouts,
 };
 
 /// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.

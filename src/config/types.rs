@@ -12,7 +12,7 @@ use serde::de::{self, Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::money::PricePerMillion;
+use super::money::{PricePerMillion, UsdAmount};
 use super::secret::Secret;
 
 /// The whole configuration file, after `${VAR}` expansion and validation.
@@ -50,6 +50,57 @@ pub struct Config {
     /// Limits every account gets on free models (`free: true` or an id ending in `:free`).
     #[serde(default)]
     pub free_tier: FreeTier,
+    /// Prepaid billing: price multipliers per account group, how long a reservation lives.
+    #[serde(default)]
+    pub billing: BillingConfig,
+}
+
+/// Prepaid billing settings (which accounts are billed is each account's `billing`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// How long a reservation outlives its request at most: an instance that dies mid-request
+    /// never settles, and its reservation is released after this. Default 15m (longer than any
+    /// stream is expected to run).
+    #[serde(with = "humantime_serde")]
+    pub reservation_ttl: Duration,
+    /// Price multipliers by account group (`vip: 0.8`); a group not named pays list prices.
+    pub groups: std::collections::BTreeMap<String, GroupPricing>,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig { reservation_ttl: Duration::from_secs(900), groups: std::collections::BTreeMap::new() }
+    }
+}
+
+impl BillingConfig {
+    /// The multiplier of `group` in millionths (1.0 is 1_000_000).
+    pub fn multiplier_micro(&self, group: Option<&str>) -> u64 {
+        group.and_then(|g| self.groups.get(g)).map_or(1_000_000, |g| g.multiplier.0)
+    }
+}
+
+/// Pricing of one account group.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPricing {
+    /// Every price of the group's accounts is multiplied by this (up to 6 decimals; the config
+    /// is refused when a multiplied price would not be a whole micro-USD per 1M tokens, so
+    /// charges stay exact). Read like a price: `0.8` is 800000 millionths.
+    pub multiplier: PricePerMillion,
+}
+
+/// Whether an account pays from a prepaid balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingMode {
+    /// Not billed: usage is counted and logged, no balance is kept (the default, so existing
+    /// accounts and operator keys keep working).
+    #[default]
+    None,
+    /// Every request reserves its worst-case cost from the balance and settles the real cost.
+    Prepaid,
 }
 
 impl Config {
@@ -250,6 +301,9 @@ pub struct AccountEntry {
     /// The account's limits.
     #[serde(default)]
     pub limits: RateLimits,
+    /// `prepaid` bills the account's balance (credited through the admin API); default `none`.
+    #[serde(default)]
+    pub billing: BillingMode,
 }
 
 fn default_group() -> String {
@@ -510,9 +564,69 @@ pub struct Price {
     /// Prompt tokens served from the provider's cache; `None` means charged as `input`.
     #[serde(default)]
     pub cache_read: Option<PricePerMillion>,
-    /// Prompt tokens written to the provider's cache; `None` means charged as `input`.
+    /// Prompt tokens written to the provider's cache; `None` means charged as `input`. The
+    /// default of both `cache_write_5m` and `cache_write_1h`.
     #[serde(default)]
     pub cache_write: Option<PricePerMillion>,
+    /// Prompt tokens written to a 5-minute cache (Anthropic); default `cache_write`, then `input`.
+    #[serde(default)]
+    pub cache_write_5m: Option<PricePerMillion>,
+    /// Prompt tokens written to a 1-hour cache (Anthropic); default `cache_write`, then `input`.
+    #[serde(default)]
+    pub cache_write_1h: Option<PricePerMillion>,
+    /// Reasoning (thinking) tokens, part of the output; default `output`.
+    #[serde(default)]
+    pub reasoning: Option<PricePerMillion>,
+    /// USD per request, on top of the tokens (written like a price, up to 6 decimals).
+    #[serde(default)]
+    pub per_request: Option<PricePerMillion>,
+    /// USD per generated image (images endpoint, the request's `n`).
+    #[serde(default)]
+    pub per_image: Option<PricePerMillion>,
+}
+
+impl Price {
+    /// Every price of this model, with its field name (for validation).
+    pub fn components(&self) -> Vec<(&'static str, PricePerMillion)> {
+        let mut all = vec![("input", self.input), ("output", self.output)];
+        for (name, p) in [
+            ("cache_read", self.cache_read),
+            ("cache_write", self.cache_write),
+            ("cache_write_5m", self.cache_write_5m),
+            ("cache_write_1h", self.cache_write_1h),
+            ("reasoning", self.reasoning),
+            ("per_request", self.per_request),
+            ("per_image", self.per_image),
+        ] {
+            if let Some(p) = p {
+                all.push((name, p));
+            }
+        }
+        all
+    }
+
+    /// The same prices times `multiplier_micro` millionths. Exact for every multiplier the
+    /// config accepted (validation refuses one that leaves a fraction of a micro-USD).
+    pub fn scaled(&self, multiplier_micro: u64) -> Price {
+        let m = |p: PricePerMillion| PricePerMillion(scale(p.0, multiplier_micro));
+        let o = |p: Option<PricePerMillion>| p.map(m);
+        Price {
+            input: m(self.input),
+            output: m(self.output),
+            cache_read: o(self.cache_read),
+            cache_write: o(self.cache_write),
+            cache_write_5m: o(self.cache_write_5m),
+            cache_write_1h: o(self.cache_write_1h),
+            reasoning: o(self.reasoning),
+            per_request: o(self.per_request),
+            per_image: o(self.per_image),
+        }
+    }
+}
+
+/// `price × multiplier_micro / 10^6` in u128, saturating at `u64::MAX`.
+pub fn scale(price: u64, multiplier_micro: u64) -> u64 {
+    u64::try_from(u128::from(price) * u128::from(multiplier_micro) / 1_000_000).unwrap_or(u64::MAX)
 }
 
 /// One way to serve a model: a provider and the model name it uses.
@@ -558,6 +672,9 @@ pub struct KeyEntry {
     /// The key's own limits (only for keys of an account).
     #[serde(default)]
     pub limits: RateLimits,
+    /// The most this key may spend per UTC calendar month on a prepaid account (`"50.00"`).
+    #[serde(default)]
+    pub monthly_spend_cap: Option<UsdAmount>,
 }
 
 impl KeyEntry {

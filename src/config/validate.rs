@@ -32,6 +32,30 @@ pub fn validate(config: &Config) -> Check {
     check_accounts(&config.accounts)?;
     check_keys(&config.keys)?;
     check_key_accounts(config)?;
+    check_billing(config)?;
+    Ok(())
+}
+
+/// A group multiplier must keep every price a whole micro-USD per 1M tokens, so that charges
+/// stay exact integers (no rounding anywhere before display).
+fn check_billing(config: &Config) -> Check {
+    for (group, pricing) in &config.billing.groups {
+        let m = pricing.multiplier.0;
+        for model in &config.models {
+            let Some(price) = &model.price else { continue };
+            for (name, p) in price.components() {
+                if (u128::from(p.0) * u128::from(m)) % 1_000_000 != 0 {
+                    return Err(ConfigError::invalid(
+                        format!("billing.groups.{group}.multiplier"),
+                        format!(
+                            "{} times the {name} price of model {:?} ({p}) is not a whole micro-USD per 1M tokens; choose a multiplier that keeps prices exact",
+                            pricing.multiplier, model.id
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     Ok(())
 }
 
