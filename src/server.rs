@@ -75,6 +75,7 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let admin_listen = config.admin.listen.to_string();
     let config_admin = config.admin.clone();
     let limits = config.limits.clone();
+    let config_accounts: Vec<String> = config.accounts.iter().map(|a| a.id.clone()).collect();
     // One store per process, shared by every snapshot and the admin API.
     let store = store::open(&config.store, &config.store_options)?;
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
@@ -92,7 +93,10 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     proxy.add_tcp(&listen);
     server.add_service(proxy);
 
-    let mut admin = Service::new("switchyard-admin".to_owned(), HttpServer::new_app(Admin::new(metrics, &config_admin, store)));
+    let mut admin = Service::new(
+        "switchyard-admin".to_owned(),
+        HttpServer::new_app(Admin::new(metrics, &config_admin, store, config_accounts)),
+    );
     admin.add_tcp(&admin_listen);
     admin.threads = Some(1);
     server.add_service(admin);

@@ -9,15 +9,25 @@ use common::redis::Redis;
 use std::time::{Duration, Instant};
 
 use switchyard::account::{Accounts, AdmitError, AdmitRequest, AuthError};
-use switchyard::config::{RateLimits, StoreConfig, StoreOptions};
+use switchyard::config::{BillingMode, Money, RateLimits, StoreConfig, StoreOptions};
+use switchyard::store::billing::month_of;
 use switchyard::store::limits::{LimitCheck, LimitKind, DAY_MS};
 use switchyard::store::{self, Account, AccountPatch, AccountStatus, Admission, AdmissionRequest, KeyRecord, Settlement, Store};
+use switchyard::store::{Charge, Credit, Credited, EntryKind, LedgerEntry, Reservation, Settled};
 
 /// 2024-03-01T12:00:00Z.
 const T0: i64 = 1_709_294_400_000;
 
 fn account(id: &str, limits: RateLimits) -> Account {
-    Account { id: id.into(), name: id.into(), group: "default".into(), limits, status: AccountStatus::Active, created_at_ms: T0 }
+    Account {
+        id: id.into(),
+        name: id.into(),
+        group: "default".into(),
+        limits,
+        status: AccountStatus::Active,
+        billing: BillingMode::None,
+        created_at_ms: T0,
+    }
 }
 
 fn key(id: &str, account_id: &str, secret: &str) -> KeyRecord {
@@ -31,6 +41,7 @@ fn key(id: &str, account_id: &str, secret: &str) -> KeyRecord {
         limits: RateLimits::default(),
         expires_at_ms: None,
         revoked_at_ms: None,
+        monthly_spend_cap: None,
         created_at_ms: T0,
     }
 }
@@ -40,7 +51,7 @@ fn check(subject: &str, kind: LimitKind, limit: u64) -> LimitCheck {
 }
 
 fn req(account: &str, now_ms: i64, tokens: u64, checks: Vec<LimitCheck>) -> AdmissionRequest {
-    AdmissionRequest { account_id: account.into(), now_ms, tokens, checks }
+    AdmissionRequest { account_id: account.into(), now_ms, tokens, checks, reserve: None }
 }
 
 async fn admitted(store: &Store, r: &AdmissionRequest) -> bool {
@@ -175,7 +186,14 @@ async fn authentication_and_admission(store: &Store) {
     let accounts = Accounts::new(&config, store.clone());
     let ops = accounts.authenticate("sk-ops", T0).await.unwrap();
     assert_eq!(ops.account_id, None);
-    let at = |now, free| AdmitRequest { model: "m".into(), free, est_tokens: 10, now_ms: now };
+    let at = |now, free| AdmitRequest {
+        model: "m".into(),
+        free,
+        est_tokens: 10,
+        now_ms: now,
+        request_id: format!("req_{now}"),
+        worst_case: Money::ZERO,
+    };
     let admitted = accounts.admit(&ops, &at(T0, true)).await.unwrap();
     assert_eq!(admitted.headers, None, "operator keys have no limits");
     let team = accounts.authenticate("sk-team", T0).await.unwrap();
@@ -216,7 +234,165 @@ async fn authentication_and_admission(store: &Store) {
     assert_eq!(accounts.authenticate("sk-sy-exp", T0).await, Err(AuthError::AccountSuspended));
 }
 
+// ---- billing ----
+
+fn usd(text: &str) -> Money {
+    Money::parse_usd(text).unwrap()
+}
+
+fn credit(account: &str, key: &str, amount: &str) -> Credit {
+    Credit {
+        account_id: account.into(),
+        idempotency_key: key.into(),
+        body_digest: format!("digest-{amount}"),
+        entry: entry(&format!("cr_{key}"), EntryKind::Credit, usd(amount)),
+    }
+}
+
+fn entry(id: &str, kind: EntryKind, amount: Money) -> LedgerEntry {
+    LedgerEntry {
+        id: id.into(),
+        kind,
+        amount,
+        balance_after: Money::ZERO,
+        at_ms: T0,
+        key_id: Some("key_b".into()),
+        model: Some("m".into()),
+        provider: Some("p".into()),
+        tokens: None,
+        estimated: false,
+        aborted: false,
+        capped: false,
+        reason: None,
+    }
+}
+
+fn reserving(account: &str, id: &str, amount: Money, cap: Option<Money>, now_ms: i64) -> AdmissionRequest {
+    AdmissionRequest {
+        account_id: account.into(),
+        now_ms,
+        tokens: 1,
+        checks: vec![],
+        reserve: Some(Reservation {
+            request_id: id.into(),
+            amount,
+            key_id: "key_b".into(),
+            monthly_cap: cap,
+            month: month_of(now_ms),
+            expires_at_ms: now_ms + 60_000,
+        }),
+    }
+}
+
+fn charge(account: &str, id: &str, cost: Option<Money>) -> Charge {
+    Charge {
+        account_id: account.into(),
+        request_id: id.into(),
+        key_id: "key_b".into(),
+        month: month_of(T0),
+        entry: cost.map(|c| entry(id, EntryKind::Usage, c)),
+    }
+}
+
+async fn balance(store: &Store, account: &str, now_ms: i64) -> (Money, Money) {
+    let b = store.billing.balance(account, now_ms).await.unwrap();
+    (b.balance, b.reserved)
+}
+
+/// 200 concurrent reservations of $0.01 against $1 admit exactly 100; settling each at $0.004
+/// (twice) leaves exactly $0.60, and the ledger adds up.
+async fn reservations_never_overdraw(store: &Store) {
+    let a = "acct_bill";
+    assert!(matches!(store.billing.credit(&credit(a, "k1", "1")).await.unwrap(), Credited::Done(_)));
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            let r = reserving(a, &format!("req_{i}"), usd("0.01"), None, T0);
+            tokio::spawn(async move { (i, store.limits.admit(&r).await.unwrap()) })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Admission::Admitted { .. }) => admitted.push(i),
+            (_, Admission::NoBalance { .. }) => {}
+            (_, other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(admitted.len(), 100, "exactly what the balance covers");
+    assert_eq!(balance(store, a, T0).await, (usd("1"), usd("1")));
+    for i in &admitted {
+        let c = charge(a, &format!("req_{i}"), Some(usd("0.004")));
+        assert!(matches!(store.billing.settle_charge(&c).await.unwrap(), Settled::Done(Some(_))));
+        assert_eq!(store.billing.settle_charge(&c).await.unwrap(), Settled::Replayed, "settling twice changes nothing");
+    }
+    assert_eq!(balance(store, a, T0).await, (usd("0.6"), Money::ZERO));
+    let (entries, total) = store.billing.ledger(a, 0, 1000).await.unwrap();
+    assert_eq!(total, 101);
+    assert_eq!(entries.iter().map(|e| e.amount).sum::<Money>(), usd("0.6"));
+    assert_eq!(entries.last().unwrap().balance_after, usd("0.6"));
+    assert!(entries.windows(2).all(|w| w[0].balance_after + w[1].amount == w[1].balance_after));
+    // A failed request only releases.
+    assert!(matches!(
+        store.limits.admit(&reserving(a, "req_failed", usd("0.5"), None, T0)).await.unwrap(),
+        Admission::Admitted { .. }
+    ));
+    assert_eq!(store.billing.settle_charge(&charge(a, "req_failed", None)).await.unwrap(), Settled::Done(None));
+    assert_eq!(balance(store, a, T0).await, (usd("0.6"), Money::ZERO));
+}
+
+/// Exact to the unit near $10M; a charge beyond the balance is cut to it (never below zero).
+async fn exact_near_ten_million_and_never_negative(store: &Store) {
+    let a = "acct_big";
+    store.billing.credit(&credit(a, "big", "9999999.999999999999")).await.unwrap();
+    let one_unit = Money(1);
+    store.billing.credit(&credit(a, "unit", "0.000000000001")).await.unwrap();
+    assert_eq!(balance(store, a, T0).await.0, usd("10000000"));
+    let c = charge(a, "req_unit", Some(one_unit));
+    let Settled::Done(Some(e)) = store.billing.settle_charge(&c).await.unwrap() else { panic!("not charged") };
+    assert_eq!((e.amount, e.balance_after.usd()), (Money(-1), "9999999.999999999999".to_owned()));
+    let c = charge(a, "req_huge", Some(usd("20000000")));
+    let Settled::Done(Some(e)) = store.billing.settle_charge(&c).await.unwrap() else { panic!("not charged") };
+    assert!(e.capped);
+    assert_eq!((e.amount.usd(), e.balance_after), ("-9999999.999999999999".to_owned(), Money::ZERO));
+    assert_eq!(balance(store, a, T0).await.0, Money::ZERO);
+}
+
+/// The key's monthly cap counts its month's charges and its reservations in flight.
+async fn spend_cap_and_reservation_ttl(store: &Store) {
+    let a = "acct_cap";
+    store.billing.credit(&credit(a, "c", "100")).await.unwrap();
+    let cap = Some(usd("0.05"));
+    let r = |id: &str, now| reserving(a, id, usd("0.02"), cap, now);
+    assert!(matches!(store.limits.admit(&r("c1", T0)).await.unwrap(), Admission::Admitted { .. }));
+    assert!(matches!(store.limits.admit(&r("c2", T0)).await.unwrap(), Admission::Admitted { .. }));
+    assert!(matches!(store.limits.admit(&r("c3", T0)).await.unwrap(), Admission::OverSpendCap { .. }));
+    store.billing.settle_charge(&charge(a, "c1", Some(usd("0.01")))).await.unwrap();
+    assert!(matches!(store.limits.admit(&r("c4", T0)).await.unwrap(), Admission::Admitted { .. }), "0.01 + 0.02 + 0.02");
+    assert!(matches!(store.limits.admit(&r("c5", T0)).await.unwrap(), Admission::OverSpendCap { .. }));
+    // c2 and c4 are never settled (their instance died): released after the TTL.
+    assert_eq!(balance(store, a, T0).await.1, usd("0.04"));
+    assert_eq!(balance(store, a, T0 + 60_000).await.1, Money::ZERO);
+    assert!(matches!(store.limits.admit(&r("c6", T0 + 60_000)).await.unwrap(), Admission::Admitted { .. }));
+}
+
+async fn credits_are_idempotent(store: &Store) {
+    let a = "acct_cr";
+    let first = store.billing.credit(&credit(a, "same", "5")).await.unwrap();
+    let Credited::Done(e) = first else { panic!("{first:?}") };
+    assert_eq!(store.billing.credit(&credit(a, "same", "5")).await.unwrap(), Credited::Replayed(e));
+    assert_eq!(store.billing.credit(&credit(a, "same", "6")).await.unwrap(), Credited::Conflict);
+    let mut take = credit(a, "take", "-6");
+    take.entry.kind = EntryKind::Adjustment;
+    assert_eq!(store.billing.credit(&take).await.unwrap(), Credited::Insufficient);
+    assert_eq!(balance(store, a, T0).await.0, usd("5"));
+}
+
 async fn shared_body(store: Store) {
+    reservations_never_overdraw(&store).await;
+    exact_near_ten_million_and_never_negative(&store).await;
+    spend_cap_and_reservation_ttl(&store).await;
+    credits_are_idempotent(&store).await;
     concurrent_admissions_admit_exactly_the_limit(&store).await;
     rolling_window_slides(&store).await;
     rpd_resets_at_utc_midnight(&store).await;
@@ -290,7 +466,14 @@ async fn redis_outage_follows_the_configured_fail_modes() {
         .unwrap();
     store.keys.create_key(&key("key_out", "acct_out", "sk-sy-out")).await.unwrap();
     let principal = open.authenticate("sk-sy-out", T0).await.unwrap();
-    let at = AdmitRequest { model: "m".into(), free: false, est_tokens: 1, now_ms: T0 };
+    let at = AdmitRequest {
+        model: "m".into(),
+        free: false,
+        est_tokens: 1,
+        now_ms: T0,
+        request_id: "req_out".into(),
+        worst_case: Money::ZERO,
+    };
     assert!(!open.admit(&principal, &at).await.unwrap().unchecked);
 
     redis.stop();

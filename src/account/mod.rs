@@ -7,4 +7,4 @@ pub mod secret;
 pub mod service;
 
 pub use principal::{AuthError, Principal};
-pub use service::{Accounts, AdmitError, AdmitRequest, Admitted, RateHeaders, Refusal};
+pub use service::{Accounts, AdmitError, AdmitRequest, Admitted, Billed, RateHeaders, Refusal};

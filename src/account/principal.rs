@@ -1,6 +1,6 @@
 //! Who an authenticated request is: what authentication hands to admission, routing and logs.
 
-use crate::config::RateLimits;
+use crate::config::{BillingMode, Money, RateLimits};
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,20 @@ pub struct Principal {
     pub account_limits: RateLimits,
     /// Declared in the config (its keys are managed there, not through the APIs).
     pub from_config: bool,
+    /// Whether the account pays from a prepaid balance.
+    pub billing: BillingMode,
+    /// The key's monthly spend cap.
+    pub monthly_spend_cap: Option<Money>,
+}
+
+impl Principal {
+    /// The account billed for this key's requests, when it is prepaid.
+    pub fn billed_account(&self) -> Option<&str> {
+        match self.billing {
+            BillingMode::Prepaid => self.account_id.as_deref(),
+            BillingMode::None => None,
+        }
+    }
 }
 
 impl Principal {
@@ -86,6 +100,8 @@ mod tests {
             key_limits: RateLimits::default(),
             account_limits: RateLimits::default(),
             from_config: true,
+            billing: BillingMode::None,
+            monthly_spend_cap: None,
         };
         assert!(p.allows_model("gpt", &[]));
         p.models = Some(vec!["openai/gpt".into()]);

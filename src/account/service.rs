@@ -4,9 +4,11 @@
 
 use super::principal::{AuthError, Principal};
 use super::secret::digest_hex;
-use crate::config::{Config, FailMode, FreeTier, KeyEntry, RateLimits};
+use crate::config::{Config, FailMode, FreeTier, KeyEntry, Money, RateLimits};
+use crate::store::billing::month_of;
 use crate::store::limits::{tightest, LimitCheck, LimitKind, LimitState};
-use crate::store::{AccountStatus, Admission, AdmissionRequest, Settlement, Store};
+use crate::store::{AccountStatus, Admission, AdmissionRequest, Charge, LedgerEntry, Reservation, Settled, Settlement, Store};
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// What admission needs to know about a request.
@@ -20,6 +22,10 @@ pub struct AdmitRequest {
     pub est_tokens: u64,
     /// Now, ms since the epoch.
     pub now_ms: i64,
+    /// The request id (names the reservation and the usage entry).
+    pub request_id: String,
+    /// The worst-case cost to reserve, for prepaid accounts.
+    pub worst_case: Money,
 }
 
 /// The figures of the tightest limit, for `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
@@ -44,6 +50,21 @@ pub struct Admitted {
     ticket: u64,
     est_tokens: u64,
     tpm_subjects: Vec<String>,
+    /// Set when a reservation was taken: what settlement charges against.
+    pub billed: Option<Billed>,
+}
+
+/// A billed request's reservation, as settlement needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Billed {
+    /// The prepaid account.
+    pub account_id: String,
+    /// The request id.
+    pub request_id: String,
+    /// The key.
+    pub key_id: String,
+    /// What was reserved.
+    pub reserved: Money,
 }
 
 /// A request refused by a limit (429 with `Retry-After`).
@@ -63,9 +84,15 @@ pub enum AdmitError {
     /// A limit is full (429).
     #[error("rate limit {} exceeded; retry in {}s", .0.limit, .0.retry_after_secs)]
     Limited(Refusal),
-    /// The store is unreachable and limits fail closed (503).
+    /// The store is unreachable and limits fail closed, or the request is billed (503).
     #[error("rate limits cannot be checked right now")]
     Unavailable,
+    /// The balance, less what requests in flight hold, does not cover the worst case (402).
+    #[error("insufficient balance")]
+    InsufficientBalance,
+    /// The key's monthly spend cap would be passed (429).
+    #[error("monthly spend cap reached")]
+    SpendCapExceeded,
 }
 
 fn secs(ms: i64) -> u64 {
@@ -82,13 +109,20 @@ pub struct Accounts {
     config_keys: Vec<([u8; 32], Principal)>,
     free: FreeTier,
     limits_on_outage: FailMode,
+    reservation_ttl: Duration,
 }
 
 impl Accounts {
     /// Accounts over `store`, with the keys and accounts declared in `config`.
     pub fn new(config: &Config, store: Store) -> Self {
         let config_keys = config.keys.iter().map(|k| (k.digest(), config_principal(config, k))).collect();
-        Accounts { store, config_keys, free: config.free_tier, limits_on_outage: config.store_options.limits_on_outage }
+        Accounts {
+            store,
+            config_keys,
+            free: config.free_tier,
+            limits_on_outage: config.store_options.limits_on_outage,
+            reservation_ttl: config.billing.reservation_ttl,
+        }
     }
 
     /// The store (for the admin and client APIs).
@@ -138,6 +172,8 @@ impl Accounts {
             key_limits: grant.key.limits,
             account_limits: grant.account.limits,
             from_config: false,
+            billing: grant.account.billing,
+            monthly_spend_cap: grant.key.monthly_spend_cap,
         })
     }
 
@@ -151,11 +187,27 @@ impl Accounts {
             return Ok(Admitted::unlimited(false));
         };
         let checks = self.checks(principal, req.free);
-        if checks.is_empty() {
+        let ttl_ms = i64::try_from(self.reservation_ttl.as_millis()).unwrap_or(i64::MAX);
+        let reserve = principal.billed_account().map(|_| Reservation {
+            request_id: req.request_id.clone(),
+            amount: req.worst_case,
+            key_id: principal.key_id.clone(),
+            monthly_cap: principal.monthly_spend_cap,
+            month: month_of(req.now_ms),
+            expires_at_ms: req.now_ms.saturating_add(ttl_ms),
+        });
+        if checks.is_empty() && reserve.is_none() {
             return Ok(Admitted::unlimited(false));
         }
+        let billed = reserve.as_ref().map(|r| Billed {
+            account_id: account_id.clone(),
+            request_id: r.request_id.clone(),
+            key_id: r.key_id.clone(),
+            reserved: r.amount,
+        });
         let tpm_subjects = checks.iter().filter(|c| c.kind == LimitKind::Tpm).map(|c| c.subject.clone()).collect();
-        let request = AdmissionRequest { account_id: account_id.clone(), now_ms: req.now_ms, tokens: req.est_tokens, checks };
+        let request =
+            AdmissionRequest { account_id: account_id.clone(), now_ms: req.now_ms, tokens: req.est_tokens, checks, reserve };
         match self.store.limits.admit(&request).await {
             Ok(Admission::Admitted { ticket, states }) => Ok(Admitted {
                 headers: tightest(&states).map(|i| headers(&states[i])),
@@ -164,6 +216,7 @@ impl Accounts {
                 ticket,
                 est_tokens: req.est_tokens,
                 tpm_subjects,
+                billed,
             }),
             Ok(Admission::Refused { by, retry_after_ms, states }) => {
                 let state = states.get(by).copied().unwrap_or(LimitState { limit: 0, remaining: 0, reset_ms: retry_after_ms });
@@ -173,12 +226,38 @@ impl Accounts {
                     headers: RateHeaders { remaining: 0, reset_secs: secs(retry_after_ms).max(1), ..headers(&state) },
                 }))
             }
+            Ok(Admission::NoBalance { .. }) => Err(AdmitError::InsufficientBalance),
+            Ok(Admission::OverSpendCap { .. }) => Err(AdmitError::SpendCapExceeded),
             Err(err) => {
-                tracing::warn!(error = %err, fail = ?self.limits_on_outage, "rate-limit admission failed");
-                match self.limits_on_outage {
-                    FailMode::Open => Ok(Admitted::unlimited(true)),
-                    FailMode::Closed => Err(AdmitError::Unavailable),
+                tracing::warn!(error = %err, fail = ?self.limits_on_outage, "admission failed");
+                match (self.limits_on_outage, &request.reserve) {
+                    // Money is never spent unchecked: a billed request waits for the store.
+                    (FailMode::Open, None) => Ok(Admitted::unlimited(true)),
+                    _ => Err(AdmitError::Unavailable),
                 }
+            }
+        }
+    }
+
+    /// Settles a billed request: releases its reservation and charges `entry.amount` (the
+    /// cost), or only releases when `entry` is `None`. Idempotent by request id. Returns the
+    /// entry as written (`None` when nothing was charged, it was settled before, or the store
+    /// failed — the reservation then expires after its TTL).
+    pub async fn settle_charge(&self, billed: &Billed, entry: Option<LedgerEntry>) -> Option<LedgerEntry> {
+        let month = month_of(entry.as_ref().map_or(0, |e| e.at_ms));
+        let charge = Charge {
+            account_id: billed.account_id.clone(),
+            request_id: billed.request_id.clone(),
+            key_id: billed.key_id.clone(),
+            month,
+            entry,
+        };
+        match self.store.billing.settle_charge(&charge).await {
+            Ok(Settled::Done(entry)) => entry.map(|e| *e),
+            Ok(Settled::Replayed) => None,
+            Err(err) => {
+                tracing::warn!(error = %err, request_id = %billed.request_id, "settlement failed; the reservation is released after its TTL");
+                None
             }
         }
     }
@@ -223,7 +302,7 @@ impl Accounts {
 
 impl Admitted {
     fn unlimited(unchecked: bool) -> Self {
-        Admitted { headers: None, unchecked, account_id: None, ticket: 0, est_tokens: 0, tpm_subjects: Vec::new() }
+        Admitted { headers: None, unchecked, account_id: None, ticket: 0, est_tokens: 0, tpm_subjects: Vec::new(), billed: None }
     }
 }
 
@@ -238,5 +317,7 @@ fn config_principal(config: &Config, key: &KeyEntry) -> Principal {
         key_limits: key.limits,
         account_limits: account.map(|a| a.limits).unwrap_or_default(),
         from_config: true,
+        billing: account.map(|a| a.billing).unwrap_or_default(),
+        monthly_spend_cap: key.monthly_spend_cap.map(|c| c.0),
     }
 }

@@ -5,40 +5,42 @@
 
 use crate::account::secret::{digest_hex, display_prefix, new_id, new_key};
 use crate::account::Principal;
-use crate::config::{RateLimits, Secret};
+use crate::config::{BillingMode, RateLimits, Secret, UsdAmount};
 use crate::store::{Account, AccountPatch, AccountStatus, KeyRecord, Store, StoreError};
 use http::{HeaderMap, Method};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-/// An answer: status and JSON body (empty for 204).
+/// An answer: status and body (JSON unless `content_type` says otherwise; empty for 204).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
-    /// JSON body.
+    /// The body.
     pub body: Vec<u8>,
+    /// Its media type.
+    pub content_type: &'static str,
 }
 
 impl Reply {
-    fn json(status: u16, value: &Value) -> Self {
-        Reply { status, body: value.to_string().into_bytes() }
+    pub(crate) fn json(status: u16, value: &Value) -> Self {
+        Reply { status, body: value.to_string().into_bytes(), content_type: "application/json" }
     }
 
-    fn error(status: u16, kind: &str, code: &str, message: &str) -> Self {
+    pub(crate) fn error(status: u16, kind: &str, code: &str, message: &str) -> Self {
         Self::json(status, &json!({"error": {"type": kind, "code": code, "message": message}}))
     }
 
-    fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::error(404, "not_found_error", "not_found", &format!("{what} not found"))
     }
 
-    fn bad_request(message: &str) -> Self {
+    pub(crate) fn bad_request(message: &str) -> Self {
         Self::error(400, "invalid_request_error", "invalid_request", message)
     }
 
-    fn store(err: &StoreError) -> Self {
+    pub(crate) fn store(err: &StoreError) -> Self {
         match err {
             StoreError::Conflict => Self::error(409, "conflict_error", "conflict", "already exists"),
             _ => {
@@ -57,6 +59,8 @@ struct NewAccount {
     group: Option<String>,
     #[serde(default)]
     limits: RateLimits,
+    #[serde(default)]
+    billing: BillingMode,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +74,8 @@ struct NewKey {
     /// RFC 3339 time.
     #[serde(default)]
     expires_at: Option<String>,
+    #[serde(default)]
+    monthly_spend_cap: Option<UsdAmount>,
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Reply> {
@@ -83,7 +89,7 @@ fn check_limits(limits: &RateLimits) -> Result<(), Reply> {
     Ok(())
 }
 
-fn time_text(ms: i64) -> String {
+pub(crate) fn time_text(ms: i64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_seconds(at).to_string()
 }
@@ -91,7 +97,7 @@ fn time_text(ms: i64) -> String {
 fn account_json(a: &Account) -> Value {
     json!({
         "id": a.id, "name": a.name, "group": a.group, "limits": a.limits,
-        "status": a.status, "created_at": time_text(a.created_at_ms),
+        "status": a.status, "billing": a.billing, "created_at": time_text(a.created_at_ms),
     })
 }
 
@@ -101,6 +107,7 @@ fn key_json(k: &KeyRecord) -> Value {
         "id": k.id, "account_id": k.account_id, "name": k.name, "prefix": k.prefix, "models": k.models,
         "limits": k.limits, "expires_at": k.expires_at_ms.map(time_text),
         "revoked_at": k.revoked_at_ms.map(time_text), "created_at": time_text(k.created_at_ms),
+        "monthly_spend_cap": k.monthly_spend_cap.map(|c| c.usd()),
     })
 }
 
@@ -108,12 +115,27 @@ fn key_json(k: &KeyRecord) -> Value {
 pub struct AdminApi {
     store: Store,
     token: Option<Secret>,
+    config_accounts: Vec<String>,
 }
 
 impl AdminApi {
     /// Serves `store`'s accounts to callers presenting `token` (none: open, for loopback only).
     pub fn new(store: Store, token: Option<Secret>) -> Self {
-        AdminApi { store, token }
+        AdminApi { store, token, config_accounts: Vec::new() }
+    }
+
+    /// The same API also crediting the accounts declared in the config (they are not in the store).
+    pub fn with_config_accounts(mut self, ids: Vec<String>) -> Self {
+        self.config_accounts = ids;
+        self
+    }
+
+    /// Whether an account exists, in the store or the config.
+    async fn exists(&self, id: &str) -> Result<bool, StoreError> {
+        if self.config_accounts.iter().any(|a| a == id) {
+            return Ok(true);
+        }
+        Ok(self.store.keys.account(id).await?.is_some())
     }
 
     fn authorised(&self, headers: &HeaderMap) -> bool {
@@ -129,6 +151,7 @@ impl AdminApi {
 
     /// Answers a request under `/admin/v1/`; `None` for any other path.
     pub async fn handle(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8], now_ms: i64) -> Option<Reply> {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let rest = path.strip_prefix("/admin/v1/")?;
         if !self.authorised(headers) {
             return Some(Reply::error(401, "authentication_error", "invalid_admin_token", "missing or wrong admin token"));
@@ -141,7 +164,22 @@ impl AdminApi {
             ("POST", ["accounts", id, "keys"]) => create_key(&self.store, id, body, now_ms).await,
             ("GET", ["accounts", id, "keys"]) => self.list_keys(id).await,
             ("DELETE", ["keys", key_id]) => revoke_key(&self.store, None, key_id, now_ms).await,
-            (_, ["accounts"] | ["accounts", _] | ["accounts", _, "keys"] | ["keys", _]) => {
+            ("POST", ["accounts", id, "credit"]) => match self.exists(id).await {
+                Ok(true) => super::billing::credit(&self.store, id, headers, body, now_ms).await,
+                Ok(false) => Reply::not_found("account"),
+                Err(e) => Reply::store(&e),
+            },
+            ("GET", ["accounts", id, "ledger"]) => match self.exists(id).await {
+                Ok(true) => super::billing::ledger(&self.store, id, query).await,
+                Ok(false) => Reply::not_found("account"),
+                Err(e) => Reply::store(&e),
+            },
+            ("GET", ["accounts", id, "balance"]) => match self.exists(id).await {
+                Ok(true) => super::billing::balance(&self.store, id, now_ms).await,
+                Ok(false) => Reply::not_found("account"),
+                Err(e) => Reply::store(&e),
+            },
+            (_, ["accounts"] | ["accounts", _] | ["accounts", _, "keys" | "credit" | "ledger" | "balance"] | ["keys", _]) => {
                 Reply::error(405, "invalid_request_error", "method_not_allowed", "method not allowed")
             }
             _ => Reply::not_found("route"),
@@ -166,6 +204,7 @@ impl AdminApi {
             group: new.group.unwrap_or_else(|| "default".to_owned()),
             limits: new.limits,
             status: AccountStatus::Active,
+            billing: new.billing,
             created_at_ms: now_ms,
         };
         match self.store.keys.create_account(&account).await {
@@ -243,6 +282,7 @@ async fn create_key(store: &Store, account_id: &str, body: &[u8], now_ms: i64) -
         limits: new.limits,
         expires_at_ms,
         revoked_at_ms: None,
+        monthly_spend_cap: new.monthly_spend_cap.map(|c| c.0),
         created_at_ms: now_ms,
     };
     match store.keys.create_key(&record).await {
@@ -266,7 +306,7 @@ async fn revoke_key(store: &Store, account: Option<&str>, key_id: &str, now_ms: 
         }
     }
     match store.keys.revoke_key(key_id, now_ms).await {
-        Ok(Some(_)) => Reply { status: 204, body: Vec::new() },
+        Ok(Some(_)) => Reply { status: 204, body: Vec::new(), content_type: "application/json" },
         Ok(None) => Reply::not_found("key"),
         Err(e) => Reply::store(&e),
     }
@@ -401,6 +441,8 @@ mod tests {
             key_limits: RateLimits::default(),
             account_limits: RateLimits::default(),
             from_config: false,
+            billing: BillingMode::None,
+            monthly_spend_cap: None,
         };
         let (a, b) = (principal(&ids[0]), principal(&ids[1]));
         let created = client_keys(&store, &a, &Method::POST, "/v1/account/keys", br#"{"name":"mine"}"#, NOW).await.unwrap();

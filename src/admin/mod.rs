@@ -13,6 +13,7 @@ pub use error::{AdminError, AdminErrorType};
 
 use crate::config::AdminConfig;
 pub mod accounts;
+pub mod billing;
 
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
@@ -51,12 +52,13 @@ impl From<AdminError> for Reply {
 impl Admin {
     /// An admin app rendering `metrics` and managing the accounts in `store`, guarded as
     /// `config` says.
-    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store) -> Self {
+    /// `config_accounts` are the ids of the accounts declared in the config (creditable too).
+    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store, config_accounts: Vec<String>) -> Self {
         Admin {
             metrics,
             auth: AdminAuth::new(config.token.as_ref()),
             metrics_public: config.metrics_public,
-            api: AdminApi::new(store, config.token.clone()),
+            api: AdminApi::new(store, config.token.clone()).with_config_accounts(config_accounts),
         }
     }
 
@@ -74,9 +76,10 @@ impl Admin {
         let header = session.req_header();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let now_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
-        match self.api.handle(&header.method, header.uri.path(), &header.headers, &body, now_ms).await {
+        let target = header.uri.path_and_query().map_or_else(|| header.uri.path(), |pq| pq.as_str());
+        match self.api.handle(&header.method, target, &header.headers, &body, now_ms).await {
             Some(reply) => {
-                Reply { challenge: reply.status == 401, status: reply.status, content_type: "application/json", body: reply.body }
+                Reply { challenge: reply.status == 401, status: reply.status, content_type: reply.content_type, body: reply.body }
             }
             None => AdminError::not_found(header.uri.path()).into(),
         }

@@ -2,6 +2,7 @@
 
 use super::snapshot::Snapshot;
 use crate::account::RateHeaders;
+use crate::config::{Money, Price};
 use crate::protocol::dialect::Operation;
 use crate::protocol::ir::Protocol;
 use crate::protocol::usage::Usage;
@@ -57,6 +58,17 @@ pub struct RequestCtx {
     /// The tightest rate limit's figures, sent as `X-RateLimit-*` on every answer once
     /// admission ran (refusals included).
     pub rate_headers: Option<RateHeaders>,
+    /// The request is paid from a prepaid balance (a reservation was taken).
+    pub billed: bool,
+    /// The model's prices for this account's group, when it has any.
+    pub price: Option<Price>,
+    /// Images the request asks to generate (priced per image).
+    pub images: u64,
+    /// Output tokens delivered to the client, counted by the tokenizer (billed streams only),
+    /// for the estimate when no usage ever arrives.
+    pub delivered_tokens: Option<u64>,
+    /// What settlement charged.
+    pub charge: Option<Money>,
 }
 
 impl RequestCtx {
@@ -85,6 +97,11 @@ impl RequestCtx {
             upstream_request_id: None,
             aborted: false,
             rate_headers: None,
+            billed: false,
+            price: None,
+            images: 0,
+            delivered_tokens: None,
+            charge: None,
         }
     }
 

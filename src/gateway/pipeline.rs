@@ -23,12 +23,17 @@ use super::snapshot::Snapshot;
 use super::Gateway;
 use crate::account::{AdmitError, AdmitRequest, Admitted, Principal};
 use crate::admin::accounts as account_api;
+use crate::admin::billing as billing_api;
+use crate::config::Money;
 use crate::protocol::dialect::{self, Operation, Unrouted};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
+use crate::protocol::usage::Usage;
 use crate::routing::catalog::{Channel, ModelRoute};
 use crate::routing::plan::plan;
+use crate::store::{EntryKind, EntryTokens, LedgerEntry};
 use crate::upstream::media::FetchPolicy;
+use crate::usage::cost;
 use crate::usage::tokenizer;
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -59,9 +64,9 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
     let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
-    let admission = admit(ctx, &principal, &job, raw.len()).await?;
+    let admission = admit(ctx, &principal, &job, &raw).await?;
     let result = run(gw, &snapshot, session, ctx, job).await;
-    settle(admission, ctx).await;
+    settle(admission, &principal, ctx).await;
     result
 }
 
@@ -69,7 +74,8 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
 enum Recognised {
     /// The gateway's health check (no key).
     Health,
-    /// The client's own key API, answered from the store for the key's account.
+    /// The client's own key, balance and activity APIs, answered from the store for the key's
+    /// account.
     AccountKeys,
     /// An operation of one of the protocols.
     Op(Operation),
@@ -92,6 +98,10 @@ fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit
     }
     if account_api::is_client_keys_path(path) {
         ctx.endpoint = Some("account_keys");
+        return Ok(Recognised::AccountKeys);
+    }
+    if billing_api::is_client_billing_path(path) {
+        ctx.endpoint = Some("account_billing");
         return Ok(Recognised::AccountKeys);
     }
     let method = req.method.as_str();
@@ -126,7 +136,12 @@ async fn account_keys(snapshot: &Snapshot, session: &mut Session, ctx: &mut Requ
     let req = session.req_header();
     let (method, path) = (req.method.clone(), req.uri.path().to_owned());
     let store = snapshot.accounts.store();
-    let Some(reply) = account_api::client_keys(store, &principal, &method, &path, &raw, now).await else {
+    let target = req.uri.path_and_query().map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
+    let reply = match account_api::client_keys(store, &principal, &method, &path, &raw, now).await {
+        Some(reply) => Some(reply),
+        None => billing_api::client_billing(store, &principal, &method, &target, now).await,
+    };
+    let Some(reply) = reply else {
         return Err(Failure::internal("routing", "a key API path was not answered by the key API").into());
     };
     respond::json(session, ctx, reply.status, Bytes::from(reply.body)).await.map_err(Exit::Downstream)
@@ -234,36 +249,64 @@ fn convert_options(snapshot: &Snapshot, route: &ModelRoute) -> ConvertOptions {
 }
 
 /// What admission took for a request, handed back to settlement: the store's admission (none
-/// for operator keys, local answers and keys without limits) and the tokens it estimated.
+/// for operator keys, local answers and keys without limits), the tokens it estimated and the
+/// prompt's share of them (the estimate of a billed stream that never reports usage).
 struct Admission {
     admitted: Option<Admitted>,
     est_tokens: u64,
+    prompt_tokens: u64,
 }
 
 /// Step 5: admit the request before anything is sent upstream. A key restricted to other models
 /// gets 403; then every limit of the key, its account and (on free models) the free tier is
-/// checked and counted in one store call. A refusal is 429 with `Retry-After`; the tightest
-/// limit's figures go on the answer either way. Token counts are answered locally and are not
-/// counted.
-async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, body_len: usize) -> Result<Admission, Failure> {
-    let none = Admission { admitted: None, est_tokens: 0 };
+/// checked and counted in one store call, which for a prepaid account also reserves the
+/// request's worst-case cost. A refusal is 429 with `Retry-After` (a rate limit, or the key's
+/// monthly spend cap) or 402 (the balance); the tightest limit's figures go on the answer
+/// either way. Token counts are answered locally and are not counted.
+async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, raw: &Bytes) -> Result<Admission, Failure> {
+    let none = Admission { admitted: None, est_tokens: 0, prompt_tokens: 0 };
     let Some(snapshot) = ctx.snapshot.clone() else { return Ok(none) };
     let Some(route) = ctx.model.as_deref().and_then(|m| snapshot.catalog.resolve(m)) else { return Ok(none) };
     auth::allow_model(principal, route)?;
     if matches!(job, Job::Count { .. }) {
         return Ok(none);
     }
+    let model = snapshot.config.models.get(route.index);
+    let billed = principal.billed_account().is_some();
     let counts_tokens = principal.key_limits.tpm.is_some() || principal.account_limits.tpm.is_some();
-    let est_tokens = if counts_tokens { estimate_tokens(job, body_len) } else { 0 };
-    let free = snapshot.config.models.get(route.index).is_some_and(|m| m.is_free());
-    let request = AdmitRequest { model: route.id.clone(), free, est_tokens, now_ms: now_ms() };
+    let estimate = if counts_tokens || billed { estimate_tokens(job, raw) } else { Estimate::default() };
+    let est_tokens = estimate.prompt + estimate.asked_output.unwrap_or(0);
+    let free = model.is_some_and(|m| m.is_free());
+    let mut worst_case = Money::ZERO;
+    if billed {
+        let multiplier = snapshot.config.billing.multiplier_micro(principal.group.as_deref());
+        ctx.price = model.and_then(|m| m.price.as_ref()).map(|p| p.scaled(multiplier));
+        ctx.images = estimate.images;
+        ctx.billed = true;
+        let cap = estimate
+            .asked_output
+            .or_else(|| model.and_then(|m| m.max_output_tokens).map(u64::from))
+            .unwrap_or(u64::from(DEFAULT_OUTPUT_CAP));
+        let output_cap = if matches!(job, Job::Forward { .. }) { 0 } else { cap };
+        worst_case =
+            ctx.price.as_ref().map_or(Money::ZERO, |p| cost::worst_case(p, estimate.prompt, output_cap, estimate.images));
+    }
+    let request = AdmitRequest {
+        model: route.id.clone(),
+        free,
+        est_tokens,
+        now_ms: now_ms(),
+        request_id: ctx.request_id.clone(),
+        worst_case,
+    };
     match snapshot.accounts.admit(principal, &request).await {
         Ok(admitted) => {
             ctx.rate_headers = admitted.headers;
             if admitted.unchecked {
                 tracing::warn!(request_id = %ctx.request_id, "admitted without checking rate limits: the store is unreachable (limits_on_outage: open)");
             }
-            Ok(Admission { admitted: Some(admitted), est_tokens })
+            ctx.billed = admitted.billed.is_some();
+            Ok(Admission { admitted: Some(admitted), est_tokens, prompt_tokens: estimate.prompt })
         }
         Err(AdmitError::Limited(refusal)) => {
             ctx.rate_headers = Some(refusal.headers);
@@ -273,6 +316,18 @@ async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, body_
                 .with_retry_after(Some(refusal.retry_after_secs))
                 .into())
         }
+        Err(AdmitError::InsufficientBalance) => Err(ApiError::new(
+            ErrorClass::InsufficientBalance,
+            format!("the account's balance does not cover this request (up to ${} with its output cap); add credit or lower max_tokens", worst_case.usd()),
+        )
+        .with_code("insufficient_balance")
+        .into()),
+        Err(AdmitError::SpendCapExceeded) => Err(ApiError::new(
+            ErrorClass::RateLimited,
+            "this key's monthly spend cap would be exceeded; it resets at the start of the next UTC month",
+        )
+        .with_code("spend_limit_exceeded")
+        .into()),
         Err(AdmitError::Unavailable) => {
             Err(ApiError::new(ErrorClass::Unavailable, "rate limits cannot be checked right now; retry shortly")
                 .with_code("store_unavailable")
@@ -282,33 +337,106 @@ async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, body_
     }
 }
 
-/// The tokens a request is expected to use, for TPM limits: a generation's prompt counted by the
-/// tokenizer on its hub form plus the output cap the client asked for (what OpenAI's limiter
-/// counts too); a forwarded body (embeddings, images) at a quarter token per byte. Settlement
-/// corrects it to the usage the upstream reports.
-fn estimate_tokens(job: &Job<'_>, body_len: usize) -> u64 {
-    let by_length = u64::try_from(body_len / 4).unwrap_or(u64::MAX);
+/// The output cap assumed when neither the client nor the model names one (what the
+/// conversions send when a protocol requires `max_tokens`).
+const DEFAULT_OUTPUT_CAP: u32 = 4096;
+
+/// What admission estimates about a request before it is sent.
+#[derive(Debug, Default, Clone, Copy)]
+struct Estimate {
+    /// Prompt tokens (the tokenizer on the hub form; a quarter token per body byte otherwise).
+    prompt: u64,
+    /// The output cap the client asked for.
+    asked_output: Option<u64>,
+    /// Images asked for (images endpoint).
+    images: u64,
+}
+
+/// The tokens a request is expected to use, for TPM limits and reservations: a generation's
+/// prompt counted by the tokenizer on its hub form plus the output cap the client asked for
+/// (what OpenAI's limiter counts too); a forwarded body (embeddings, images) at a quarter token
+/// per byte. Settlement corrects it to the usage the upstream reports.
+fn estimate_tokens(job: &Job<'_>, raw: &Bytes) -> Estimate {
+    let by_length = u64::try_from(raw.len() / 4).unwrap_or(u64::MAX);
     match job {
         Job::Generate { call, .. } => match call.request.to_hub() {
-            Ok((hub, _)) => tokenizer::count_request(&hub) + u64::from(hub.max_output_tokens.unwrap_or(0)),
-            Err(_) => by_length,
+            Ok((hub, _)) => {
+                Estimate { prompt: tokenizer::count_request(&hub), asked_output: hub.max_output_tokens.map(u64::from), images: 0 }
+            }
+            Err(_) => Estimate { prompt: by_length, ..Estimate::default() },
         },
-        Job::Forward { .. } => by_length,
-        Job::Count { .. } => 0,
+        Job::Forward { op, .. } => {
+            let images = if matches!(op, Operation::Images) {
+                crate::protocol::json::RawObject::parse_body(raw)
+                    .ok()
+                    .and_then(|o| o.get_as::<u64>("n").and_then(Result::ok))
+                    .unwrap_or(1)
+            } else {
+                0
+            };
+            Estimate { prompt: by_length, asked_output: None, images }
+        }
+        Job::Count { .. } => Estimate::default(),
     }
 }
 
 /// Step 8: settle what admission took against the usage the relay recorded in `ctx`; runs for
-/// every admitted request however it ended. Without reported usage, an answered request keeps
-/// its estimate and an unanswered one used nothing.
-async fn settle(admission: Admission, ctx: &mut RequestCtx) {
-    let (Some(admitted), Some(snapshot)) = (admission.admitted, ctx.snapshot.as_ref()) else { return };
+/// every admitted request however it ended. Rate limits: without reported usage, an answered
+/// request keeps its estimate and an unanswered one used nothing. Money: see [`usage_entry`].
+async fn settle(admission: Admission, principal: &Principal, ctx: &mut RequestCtx) {
+    let Some(snapshot) = ctx.snapshot.clone() else { return };
+    let Some(admitted) = admission.admitted else { return };
     let actual = match ctx.usage {
         Some(usage) => usage.input_total() + usage.out_total,
         None if (200..300).contains(&ctx.status) => admission.est_tokens,
         None => 0,
     };
     snapshot.accounts.settle(&admitted, actual).await;
+    if let Some(billed) = &admitted.billed {
+        let entry = usage_entry(ctx, principal, admission.prompt_tokens);
+        let written = snapshot.accounts.settle_charge(billed, entry).await;
+        ctx.charge = written.map(|e| Money::ZERO - e.amount);
+    }
+}
+
+/// The usage entry of a billed request, by the rules in the README:
+/// - usage reported by the upstream (whole, streamed, or read on after the client hung up):
+///   charged as reported, marked `aborted` when the client left;
+/// - a stream that reported none (it broke, or the client left and none came): the prompt
+///   estimate plus the output the client was sent counted by the tokenizer, `estimated`;
+/// - nothing answered (every attempt failed, failed over, or the client left before the answer
+///   began): `None`, the reservation is released and nothing is charged.
+fn usage_entry(ctx: &RequestCtx, principal: &Principal, prompt_tokens: u64) -> Option<LedgerEntry> {
+    let answered = (200..300).contains(&ctx.status);
+    let (usage, estimated) = match (ctx.usage, ctx.delivered_tokens) {
+        (Some(u), _) => (u, false),
+        (None, Some(delivered)) if answered => (Usage { in_base: prompt_tokens, out_total: delivered, ..Usage::default() }, true),
+        (None, None) if answered => (Usage { in_base: prompt_tokens, ..Usage::default() }, true),
+        _ => return None,
+    };
+    let amount = ctx.price.as_ref().map_or(Money::ZERO, |p| cost::cost(p, &usage, ctx.images));
+    Some(LedgerEntry {
+        id: ctx.request_id.clone(),
+        kind: EntryKind::Usage,
+        amount,
+        balance_after: Money::ZERO,
+        at_ms: now_ms(),
+        key_id: Some(principal.key_id.clone()),
+        model: ctx.model.clone(),
+        provider: ctx.provider.clone(),
+        tokens: Some(EntryTokens {
+            prompt: usage.input_total(),
+            completion: usage.out_total,
+            cache_read: usage.in_cache_read,
+            cache_write: usage.cache_write_total(),
+            reasoning: usage.out_reasoning,
+            images: ctx.images,
+        }),
+        estimated,
+        aborted: ctx.aborted,
+        capped: false,
+        reason: None,
+    })
 }
 
 /// Steps 6 and 7: attempt the channels in plan order and relay the committed answer, while

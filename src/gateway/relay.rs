@@ -118,8 +118,9 @@ pub async fn whole(
         (rendered, usage)
     };
     ctx.usage = usage;
-    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &warnings)
+    let mut resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &warnings)
         .map_err(Exit::Downstream)?;
+    respond::apply_usage_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
     respond::whole(session, ctx, resp, body).await.map_err(Exit::Downstream)
 }
 
@@ -134,8 +135,9 @@ pub async fn forwarded(
     let WholeAnswer { dialect: up, head, .. } = answered.answer;
     ctx.usage = converted.1;
     let same = up.protocol() == spec.inbound.protocol();
-    let resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &answered.warnings)
+    let mut resp = answer_head(ctx, head.status.as_u16(), "application/json", same.then_some(&head), spec, &answered.warnings)
         .map_err(Exit::Downstream)?;
+    respond::apply_usage_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
     respond::whole(session, ctx, resp, converted.0).await.map_err(Exit::Downstream)
 }
 
@@ -201,7 +203,8 @@ pub async fn stream(
     respond::apply_rate_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
     ctx.status = 200;
     session.write_response_header(Box::new(resp), false).await.map_err(Exit::Downstream)?;
-    let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound, scratch: Vec::new() };
+    let delivered = ctx.billed.then(|| Delivered::new(up.protocol()));
+    let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound, scratch: Vec::new(), delivered };
     stream.run(session, ctx, upstreams, first).await.map_err(Exit::Downstream)
 }
 
@@ -273,6 +276,47 @@ struct Stream {
     pipe: Pipe,
     inbound: &'static dyn Dialect,
     scratch: Vec<SseEvent>,
+    /// Billed streams: the output text relayed so far, for an estimate when no usage arrives.
+    delivered: Option<Delivered>,
+}
+
+/// The most delivered output text kept for counting; beyond it a quarter token per byte.
+const DELIVERED_TEXT_CAP: usize = 4 * 1024 * 1024;
+
+/// The output a client was sent, read from the upstream events by the upstream's own decoder.
+struct Delivered {
+    decoder: DynDecoder,
+    events: Vec<crate::protocol::ir::StreamEvent>,
+    text: String,
+    overflow_bytes: usize,
+}
+
+impl Delivered {
+    fn new(upstream: Protocol) -> Self {
+        Delivered { decoder: dialect::stream_decoder(upstream), events: Vec::new(), text: String::new(), overflow_bytes: 0 }
+    }
+
+    fn observe(&mut self, event: &SseEvent) {
+        use crate::protocol::ir::StreamEvent as E;
+        self.events.clear();
+        self.decoder.decode(event, &mut self.events);
+        for e in &self.events {
+            let piece = match e {
+                E::TextDelta { text, .. } | E::ThinkingDelta { text, .. } => text.as_str(),
+                E::ToolArgsDelta { partial_json, .. } => partial_json.as_str(),
+                _ => continue,
+            };
+            if self.text.len() + piece.len() <= DELIVERED_TEXT_CAP {
+                self.text.push_str(piece);
+            } else {
+                self.overflow_bytes += piece.len();
+            }
+        }
+    }
+
+    fn tokens(&self) -> u64 {
+        crate::usage::tokenizer::count_text(&self.text) + u64::try_from(self.overflow_bytes / 4).unwrap_or(u64::MAX)
+    }
 }
 
 impl Stream {
@@ -288,7 +332,9 @@ impl Stream {
         loop {
             ctx.usage = self.pipe.usage();
             if let Err(e) = flush(session, ctx, &mut out).await {
-                // The client hung up: the upstream's usage still decides what was used.
+                // The client hung up: the upstream's usage still decides what was used; what
+                // it was sent is counted now, before reading on.
+                ctx.delivered_tokens = self.delivered.take().map(|d| d.tokens());
                 self.read_to_usage(ctx, end).await;
                 return Err(e);
             }
@@ -298,6 +344,7 @@ impl Stream {
             end = self.next(&mut out).await;
         }
         ctx.finish_reason = self.pipe.raw_finish_reason();
+        ctx.delivered_tokens = self.delivered.as_ref().map(Delivered::tokens);
         match end {
             End::Broken(e) => {
                 ctx.error = Some(format!("upstream stream failed: {e}"));
@@ -358,6 +405,9 @@ impl Stream {
 
     fn apply(&mut self, events: &[SseEvent], out: &mut BytesMut) -> End {
         for event in events {
+            if let Some(d) = self.delivered.as_mut() {
+                d.observe(event);
+            }
             match &mut self.pipe {
                 Pipe::Pass(p) => match p.on_event(event) {
                     StreamStep::Forward(b) => out.extend_from_slice(&b),

@@ -69,6 +69,23 @@ pub fn apply_rate_headers(ctx: &RequestCtx, resp: &mut ResponseHeader) -> pingor
     Ok(())
 }
 
+/// Adds the usage of a whole answer (`x-switchyard-usage-prompt`, `-completion`, `-cached`,
+/// `-cache-write`, `-reasoning`) and, for a billed request, its cost as an exact USD decimal
+/// (`x-switchyard-charge`), computed from the same usage and prices settlement charges.
+pub fn apply_usage_headers(ctx: &RequestCtx, resp: &mut ResponseHeader) -> pingora::Result<()> {
+    let Some(usage) = ctx.usage else { return Ok(()) };
+    resp.insert_header("x-switchyard-usage-prompt", usage.input_total())?;
+    resp.insert_header("x-switchyard-usage-completion", usage.out_total)?;
+    resp.insert_header("x-switchyard-usage-cached", usage.in_cache_read)?;
+    resp.insert_header("x-switchyard-usage-cache-write", usage.cache_write_total())?;
+    resp.insert_header("x-switchyard-usage-reasoning", usage.out_reasoning)?;
+    if ctx.billed {
+        let charge = ctx.price.as_ref().map_or(crate::config::Money::ZERO, |p| crate::usage::cost::cost(p, &usage, ctx.images));
+        resp.insert_header("x-switchyard-charge", charge.usd())?;
+    }
+    Ok(())
+}
+
 /// Writes a complete response with `Content-Length`.
 pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, mut resp: ResponseHeader, body: Bytes) -> pingora::Result<()> {
     resp.insert_header("content-length", body.len())?;

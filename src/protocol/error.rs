@@ -13,6 +13,8 @@ pub enum ErrorClass {
     InvalidRequest,
     /// 401: no key, or an unknown key.
     Authentication,
+    /// 402: the account's prepaid balance does not cover the request.
+    InsufficientBalance,
     /// 403: the key may not do this.
     PermissionDenied,
     /// 404: unknown model or route.
@@ -54,6 +56,7 @@ impl ApiError {
         let status = match class {
             ErrorClass::InvalidRequest => 400,
             ErrorClass::Authentication => 401,
+            ErrorClass::InsufficientBalance => 402,
             ErrorClass::PermissionDenied => 403,
             ErrorClass::NotFound => 404,
             ErrorClass::MethodNotAllowed => 405,
@@ -119,6 +122,7 @@ impl ApiError {
         match self.class {
             ErrorClass::InvalidRequest | ErrorClass::MethodNotAllowed => "invalid_request_error",
             ErrorClass::Authentication => "authentication_error",
+            ErrorClass::InsufficientBalance => "billing_error",
             ErrorClass::PermissionDenied => "permission_error",
             ErrorClass::NotFound => "not_found_error",
             ErrorClass::RequestTooLarge => "request_too_large",
@@ -238,6 +242,7 @@ fn openai_type(class: ErrorClass) -> &'static str {
             "invalid_request_error"
         }
         ErrorClass::Authentication => "authentication_error",
+        ErrorClass::InsufficientBalance => "insufficient_balance",
         ErrorClass::PermissionDenied => "permission_error",
         ErrorClass::RateLimited => "rate_limit_error",
         ErrorClass::Server | ErrorClass::Timeout => "server_error",
@@ -305,6 +310,7 @@ fn class_for_type(kind: &str) -> Option<ErrorClass> {
     Some(match kind {
         "invalid_request_error" | "INVALID_ARGUMENT" | "FAILED_PRECONDITION" => ErrorClass::InvalidRequest,
         "authentication_error" | "UNAUTHENTICATED" => ErrorClass::Authentication,
+        "insufficient_balance" | "billing_error" => ErrorClass::InsufficientBalance,
         "permission_error" | "PERMISSION_DENIED" => ErrorClass::PermissionDenied,
         "not_found_error" | "NOT_FOUND" => ErrorClass::NotFound,
         "request_too_large" => ErrorClass::RequestTooLarge,
@@ -338,6 +344,22 @@ mod tests {
         assert_eq!(v["error"]["code"], "model_not_found");
         assert_eq!(v["error"]["message"], "no such model");
         assert_eq!(v["error"]["request_id"], "req-1");
+    }
+
+    #[test]
+    fn insufficient_balance_in_every_envelope() {
+        let e = ApiError::new(ErrorClass::InsufficientBalance, "top up").with_code("insufficient_balance");
+        assert_eq!(e.status, 402);
+        let v: serde_json::Value = serde_json::from_slice(&e.to_openai_json("r")).unwrap();
+        assert_eq!(
+            (v["error"]["type"].as_str(), v["error"]["code"].as_str()),
+            (Some("insufficient_balance"), Some("insufficient_balance"))
+        );
+        let v: serde_json::Value = serde_json::from_slice(&e.to_anthropic_json("r")).unwrap();
+        assert_eq!(v["error"]["type"], "billing_error");
+        let v: serde_json::Value =
+            serde_json::from_slice(&crate::protocol::dialect::error_response(Protocol::Gemini, &e, "r").1).unwrap();
+        assert_eq!((v["error"]["code"].as_u64(), v["error"]["status"].as_str()), (Some(402), Some("FAILED_PRECONDITION")));
     }
 
     #[test]

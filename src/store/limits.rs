@@ -2,9 +2,12 @@
 //!
 //! One [`AdmissionRequest`] carries every limit that applies to a request (the key's, the
 //! account's, the free tier's), and the store checks and records them all in one atomic step:
-//! either every counter takes the request or none does. Billing adds a reservation to the same
-//! request later, so money and limits stay one round trip.
+//! either every counter takes the request or none does. A billed request carries its
+//! [`Reservation`] in the same request, so money and limits stay one round trip: the
+//! reservation is taken only when every limit admits, and nothing is counted when the balance
+//! or the key's spend cap refuses.
 
+use super::billing::Reservation;
 use serde::Serialize;
 
 /// The rolling window of RPM and TPM.
@@ -62,8 +65,10 @@ pub struct AdmissionRequest {
     pub now_ms: i64,
     /// Estimated tokens, counted by TPM limits.
     pub tokens: u64,
-    /// The limits to check; empty admits at once.
+    /// The limits to check; empty (and no reservation) admits at once.
     pub checks: Vec<LimitCheck>,
+    /// The worst-case cost to hold from the account's balance (prepaid accounts only).
+    pub reserve: Option<Reservation>,
 }
 
 /// The state of one limit after admission, for the `X-RateLimit-*` headers.
@@ -94,6 +99,17 @@ pub enum Admission {
         by: usize,
         /// Milliseconds until every refusing limit would take the request.
         retry_after_ms: i64,
+        /// Per check, as they stand.
+        states: Vec<LimitState>,
+    },
+    /// Every limit admitted, but the balance (less what other requests hold) does not cover
+    /// the reservation; nothing was counted.
+    NoBalance {
+        /// Per check, as they stand.
+        states: Vec<LimitState>,
+    },
+    /// The key's monthly spend cap would be passed; nothing was counted.
+    OverSpendCap {
         /// Per check, as they stand.
         states: Vec<LimitState>,
     },

@@ -1,11 +1,13 @@
 //! The in-process store (`store: memory`): everything behind one mutex per concern, so every
 //! admission is checked and recorded under one lock — no check-then-act, no awaits inside.
 
+use super::billing::{Balance, Charge, Credit, Credited, LedgerEntry, Reservation, Settled};
 use super::limits::{self, Admission, AdmissionRequest, LimitKind, LimitState, Settlement, WINDOW_MS};
 use super::model::{Account, AccountPatch, KeyGrant, KeyRecord};
-use super::{KeyStore, LimitStore, StoreError};
+use super::{BalanceStore, KeyStore, LimitStore, StoreError};
+use crate::config::Money;
 use async_trait::async_trait;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 /// One request in a rolling window.
@@ -32,6 +34,103 @@ struct Counters {
     /// The newest day seen; older days' counters are dropped when it advances.
     today: i64,
     next_ticket: u64,
+    /// Balances by account; under the same lock as the counters, so a reservation and the
+    /// limits are one step.
+    money: HashMap<String, Purse>,
+}
+
+/// A reservation held by a request in flight.
+#[derive(Debug, Clone)]
+struct Held {
+    amount: Money,
+    key_id: String,
+    expires_at_ms: i64,
+}
+
+/// One account's balance, reservations, key spend and ledger.
+#[derive(Default)]
+struct Purse {
+    balance: Money,
+    reserved: Money,
+    held: HashMap<String, Held>,
+    key_reserved: HashMap<String, Money>,
+    key_spent: HashMap<(String, u32), Money>,
+    ledger: Vec<LedgerEntry>,
+    settled: HashSet<String>,
+    credits: HashMap<String, (String, LedgerEntry)>,
+}
+
+impl Purse {
+    fn release(&mut self, request_id: &str) {
+        if let Some(h) = self.held.remove(request_id) {
+            self.reserved = self.reserved - h.amount;
+            let kr = self.key_reserved.entry(h.key_id).or_default();
+            *kr = *kr - h.amount;
+        }
+    }
+
+    /// Releases every reservation whose instance never settled it.
+    fn sweep(&mut self, now_ms: i64) {
+        let gone: Vec<String> = self.held.iter().filter(|(_, h)| h.expires_at_ms <= now_ms).map(|(id, _)| id.clone()).collect();
+        for id in gone {
+            self.release(&id);
+        }
+    }
+
+    /// Whether `r` fits: `None` if it does, `Some(true)` over the key's spend cap,
+    /// `Some(false)` over the balance.
+    fn refuses(&self, r: &Reservation) -> Option<bool> {
+        if let Some(cap) = r.monthly_cap {
+            let spent = self.key_spent.get(&(r.key_id.clone(), r.month)).copied().unwrap_or_default();
+            let held = self.key_reserved.get(&r.key_id).copied().unwrap_or_default();
+            if spent + held + r.amount > cap {
+                return Some(true);
+            }
+        }
+        (self.reserved + r.amount > self.balance).then_some(false)
+    }
+
+    fn hold(&mut self, r: &Reservation) {
+        self.reserved = self.reserved + r.amount;
+        let kr = self.key_reserved.entry(r.key_id.clone()).or_default();
+        *kr = *kr + r.amount;
+        self.held
+            .insert(r.request_id.clone(), Held { amount: r.amount, key_id: r.key_id.clone(), expires_at_ms: r.expires_at_ms });
+    }
+
+    fn settle(&mut self, c: &Charge) -> Settled {
+        if !self.settled.insert(c.request_id.clone()) {
+            return Settled::Replayed;
+        }
+        self.release(&c.request_id);
+        let Some(entry) = &c.entry else { return Settled::Done(None) };
+        let mut entry = entry.clone();
+        let cost = entry.amount.max(Money::ZERO);
+        let charged = cost.min(self.balance.max(Money::ZERO));
+        self.balance = self.balance - charged;
+        let spent = self.key_spent.entry((c.key_id.clone(), c.month)).or_default();
+        *spent = *spent + charged;
+        entry.capped = charged < cost;
+        entry.amount = Money::ZERO - charged;
+        entry.balance_after = self.balance;
+        self.ledger.push(entry.clone());
+        Settled::Done(Some(Box::new(entry)))
+    }
+
+    fn credit(&mut self, c: &Credit) -> Credited {
+        if let Some((digest, first)) = self.credits.get(&c.idempotency_key) {
+            return if *digest == c.body_digest { Credited::Replayed(Box::new(first.clone())) } else { Credited::Conflict };
+        }
+        let after = self.balance + c.entry.amount;
+        if c.entry.amount < Money::ZERO && after - self.reserved < Money::ZERO {
+            return Credited::Insufficient;
+        }
+        self.balance = after;
+        let entry = LedgerEntry { balance_after: after, ..c.entry.clone() };
+        self.ledger.push(entry.clone());
+        self.credits.insert(c.idempotency_key.clone(), (c.body_digest.clone(), entry.clone()));
+        Credited::Done(Box::new(entry))
+    }
 }
 
 /// Accounts, keys and counters of one process.
@@ -184,6 +283,18 @@ impl Counters {
             let states = self.states(req, &used, false);
             return Admission::Refused { by, retry_after_ms, states };
         }
+        if let Some(r) = &req.reserve {
+            let purse = self.money.entry(req.account_id.clone()).or_default();
+            purse.sweep(now);
+            let refused = purse.refuses(r);
+            if refused.is_none() {
+                purse.hold(r);
+            }
+            if let Some(over_cap) = refused {
+                let states = self.states(req, &used, false);
+                return if over_cap { Admission::OverSpendCap { states } } else { Admission::NoBalance { states } };
+            }
+        }
         self.next_ticket += 1;
         let ticket = self.next_ticket;
         for check in &req.checks {
@@ -236,7 +347,7 @@ impl Counters {
 #[async_trait]
 impl LimitStore for MemoryStore {
     async fn admit(&self, req: &AdmissionRequest) -> Result<Admission, StoreError> {
-        if req.checks.is_empty() {
+        if req.checks.is_empty() && req.reserve.is_none() {
             return Ok(Admission::Admitted { ticket: 0, states: Vec::new() });
         }
         Ok(lock(&self.counters).admit(req))
@@ -245,5 +356,32 @@ impl LimitStore for MemoryStore {
     async fn settle(&self, settlement: &Settlement) -> Result<(), StoreError> {
         lock(&self.counters).settle(settlement);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl BalanceStore for MemoryStore {
+    async fn settle_charge(&self, charge: &Charge) -> Result<Settled, StoreError> {
+        Ok(lock(&self.counters).money.entry(charge.account_id.clone()).or_default().settle(charge))
+    }
+
+    async fn credit(&self, credit: &Credit) -> Result<Credited, StoreError> {
+        Ok(lock(&self.counters).money.entry(credit.account_id.clone()).or_default().credit(credit))
+    }
+
+    async fn balance(&self, account_id: &str, now_ms: i64) -> Result<Balance, StoreError> {
+        let mut counters = lock(&self.counters);
+        Ok(counters.money.get_mut(account_id).map_or_else(Balance::default, |p| {
+            p.sweep(now_ms);
+            Balance { balance: p.balance, reserved: p.reserved }
+        }))
+    }
+
+    async fn ledger(&self, account_id: &str, offset: usize, limit: usize) -> Result<(Vec<LedgerEntry>, usize), StoreError> {
+        let counters = lock(&self.counters);
+        Ok(counters
+            .money
+            .get(account_id)
+            .map_or_else(|| (Vec::new(), 0), |p| (p.ledger.iter().skip(offset).take(limit).cloned().collect(), p.ledger.len())))
     }
 }

@@ -1,10 +1,11 @@
 //! The one place shared state lives: accounts and keys ([`KeyStore`]) and rate-limit counters
 //! ([`LimitStore`]), each a trait with two implementations behind one shared test body —
 //! [`memory`] (one instance, the default) and [`redis`] (several instances on one Redis or
-//! Redis Cluster, every read-modify-write one Lua script). Billing adds a balance store and a
-//! ledger beside them; its reservation joins [`limits::AdmissionRequest`] so that admission
-//! stays one round trip.
+//! Redis Cluster, every read-modify-write one Lua script). Prepaid balances and their ledger
+//! ([`BalanceStore`]) sit beside them; a reservation joins [`limits::AdmissionRequest`] so
+//! that admission stays one round trip.
 
+pub mod billing;
 pub mod breaker;
 pub mod cache;
 pub mod limits;
@@ -17,6 +18,7 @@ use crate::config::{StoreConfig, StoreOptions};
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub use billing::{Balance, Charge, Credit, Credited, EntryKind, EntryTokens, LedgerEntry, Reservation, Settled};
 pub use limits::{Admission, AdmissionRequest, LimitCheck, LimitKind, LimitState, Settlement};
 pub use model::{Account, AccountPatch, AccountStatus, KeyGrant, KeyRecord};
 
@@ -73,20 +75,38 @@ pub trait LimitStore: Send + Sync {
     async fn settle(&self, settlement: &Settlement) -> Result<(), StoreError>;
 }
 
+/// Prepaid balances and their ledger. Reservations are taken by [`LimitStore::admit`] (one
+/// round trip with the limits); everything here is one atomic step per call too.
+#[async_trait]
+pub trait BalanceStore: Send + Sync {
+    /// Releases a request's reservation and charges its cost (capped at the balance, so a
+    /// balance never goes below zero), writing the usage entry — or, once settled before,
+    /// changes nothing.
+    async fn settle_charge(&self, charge: &Charge) -> Result<Settled, StoreError>;
+    /// Adds a credit or adjustment once per idempotency key.
+    async fn credit(&self, credit: &Credit) -> Result<Credited, StoreError>;
+    /// The balance and what is held, after releasing reservations expired at `now_ms`.
+    async fn balance(&self, account_id: &str, now_ms: i64) -> Result<Balance, StoreError>;
+    /// Ledger entries oldest first from `offset`, at most `limit`, and how many there are.
+    async fn ledger(&self, account_id: &str, offset: usize, limit: usize) -> Result<(Vec<LedgerEntry>, usize), StoreError>;
+}
+
 /// The store a gateway runs with: one trait object per concern.
 #[derive(Clone)]
 pub struct Store {
     /// Accounts and keys.
     pub keys: Arc<dyn KeyStore>,
-    /// Rate-limit counters.
+    /// Rate-limit counters (and reservations).
     pub limits: Arc<dyn LimitStore>,
+    /// Balances and ledgers.
+    pub billing: Arc<dyn BalanceStore>,
 }
 
 impl Store {
     /// A fresh in-memory store.
     pub fn memory() -> Self {
         let memory = Arc::new(memory::MemoryStore::new());
-        Store { keys: memory.clone(), limits: memory }
+        Store { keys: memory.clone(), limits: memory.clone(), billing: memory }
     }
 }
 

@@ -4,7 +4,7 @@
 //! them), but a key's digest is never shown: [`KeyRecord`] skips it when serialised for clients
 //! through [`KeyView`].
 
-use crate::config::RateLimits;
+use crate::config::{BillingMode, Money, RateLimits};
 use serde::{Deserialize, Serialize};
 
 /// Whether an account may use the gateway.
@@ -33,6 +33,9 @@ pub struct Account {
     /// Active or suspended.
     #[serde(default)]
     pub status: AccountStatus,
+    /// Whether requests are paid from a prepaid balance.
+    #[serde(default)]
+    pub billing: BillingMode,
     /// Creation time, ms since the Unix epoch.
     pub created_at_ms: i64,
 }
@@ -53,6 +56,9 @@ pub struct AccountPatch {
     /// New status.
     #[serde(default)]
     pub status: Option<AccountStatus>,
+    /// New billing mode.
+    #[serde(default)]
+    pub billing: Option<BillingMode>,
 }
 
 impl AccountPatch {
@@ -69,6 +75,9 @@ impl AccountPatch {
         }
         if let Some(status) = self.status {
             account.status = status;
+        }
+        if let Some(billing) = self.billing {
+            account.billing = billing;
         }
     }
 }
@@ -98,6 +107,9 @@ pub struct KeyRecord {
     /// When the key was revoked, ms since the epoch.
     #[serde(default)]
     pub revoked_at_ms: Option<i64>,
+    /// The most the key may spend per UTC month (prepaid accounts).
+    #[serde(default)]
+    pub monthly_spend_cap: Option<Money>,
     /// Creation time, ms since the epoch.
     pub created_at_ms: i64,
 }

@@ -6,12 +6,13 @@
 //! has a timeout and goes through a circuit breaker; what an outage means for a request is
 //! decided above, by concern (see `account::service`).
 
+use super::billing::{Balance, Charge, Credit, Credited, LedgerEntry, Settled};
 use super::breaker::Breaker;
 use super::cache::CachedKeys;
 use super::limits::{self, Admission, AdmissionRequest, LimitKind, LimitState, Settlement};
 use super::model::{Account, AccountPatch, KeyGrant, KeyRecord};
-use super::{KeyStore, LimitStore, Store, StoreError};
-use crate::config::StoreOptions;
+use super::{BalanceStore, KeyStore, LimitStore, Store, StoreError};
+use crate::config::{Money, StoreOptions};
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -64,6 +65,16 @@ struct Scripts {
     settle: Script,
     cas: Script,
     create_key: Script,
+    charge: Script,
+    credit: Script,
+    balance: Script,
+}
+
+/// The exact-money helpers every balance script starts with.
+macro_rules! with_money {
+    ($file:literal) => {
+        concat!(include_str!("lua/money.lua"), include_str!($file))
+    };
 }
 
 /// Accounts, keys and counters in Redis.
@@ -101,6 +112,30 @@ mod names {
     pub fn key_id(id: &str) -> String {
         format!("sy:keyid:{id}")
     }
+    /// Balance, reserved, per-key held and spent (one hash).
+    pub fn balance(account: &str) -> String {
+        format!("sy:{{{account}}}:bal")
+    }
+    /// Open reservations: request id → "amount key".
+    pub fn reservations(account: &str) -> String {
+        format!("sy:{{{account}}}:resv")
+    }
+    /// Open reservations by expiry.
+    pub fn expiries(account: &str) -> String {
+        format!("sy:{{{account}}}:resvexp")
+    }
+    /// The ledger, oldest first (JSON entries).
+    pub fn ledger(account: &str) -> String {
+        format!("sy:{{{account}}}:ledger")
+    }
+    /// Request ids already settled.
+    pub fn settled(account: &str) -> String {
+        format!("sy:{{{account}}}:settled")
+    }
+    /// Idempotency key → "body digest, first entry".
+    pub fn idempotency(account: &str) -> String {
+        format!("sy:{{{account}}}:idem")
+    }
 }
 
 impl RedisStore {
@@ -111,7 +146,10 @@ impl RedisStore {
             timeout: options.timeout,
             breaker: Breaker::new(options.breaker_failures, options.breaker_cooldown),
             scripts: Scripts {
-                admit: Script::new(include_str!("lua/admit.lua")),
+                admit: Script::new(with_money!("lua/admit.lua")),
+                charge: Script::new(with_money!("lua/charge.lua")),
+                credit: Script::new(with_money!("lua/credit.lua")),
+                balance: Script::new(with_money!("lua/balance.lua")),
                 settle: Script::new(include_str!("lua/settle.lua")),
                 cas: Script::new(include_str!("lua/cas.lua")),
                 create_key: Script::new(include_str!("lua/create_key.lua")),
@@ -146,7 +184,7 @@ impl RedisStore {
     pub fn into_store(self, options: &StoreOptions) -> Store {
         let this = Arc::new(self);
         let keys = CachedKeys::new(this.clone(), options.key_cache_ttl, options.key_stale_for, options.key_cache_entries);
-        Store { keys: Arc::new(keys), limits: this }
+        Store { keys: Arc::new(keys), limits: this.clone(), billing: this }
     }
 
     async fn connect(&self) -> Result<Conn, StoreError> {
@@ -321,7 +359,7 @@ impl KeyStore for RedisStore {
 #[async_trait]
 impl LimitStore for RedisStore {
     async fn admit(&self, req: &AdmissionRequest) -> Result<Admission, StoreError> {
-        if req.checks.is_empty() {
+        if req.checks.is_empty() && req.reserve.is_none() {
             return Ok(Admission::Admitted { ticket: 0, states: Vec::new() });
         }
         let day = limits::day_of(req.now_ms);
@@ -333,9 +371,15 @@ impl LimitStore for RedisStore {
             };
             inv.key(names::counter(&req.account_id, &check.subject, &kind));
         }
-        inv.arg(req.now_ms).arg(req.tokens);
+        inv.arg(req.now_ms).arg(req.tokens).arg(req.checks.len());
         for check in &req.checks {
             inv.arg(check.kind.as_str()).arg(check.limit);
+        }
+        if let Some(r) = &req.reserve {
+            let a = &req.account_id;
+            inv.key(names::balance(a)).key(names::reservations(a)).key(names::expiries(a));
+            inv.arg(&r.request_id).arg(r.amount.to_string()).arg(&r.key_id);
+            inv.arg(r.monthly_cap.map(|c| c.to_string()).unwrap_or_default()).arg(r.month).arg(r.expires_at_ms);
         }
         let out: Vec<i64> = self.call(|mut c| async move { inv.invoke_async(&mut c).await }).await?;
         parse_admission(req, &out)
@@ -373,9 +417,73 @@ fn parse_admission(req: &AdmissionRequest, out: &[i64]) -> Result<Admission, Sto
             LimitState { limit: check.limit, remaining: check.limit.saturating_sub(used), reset_ms: pair[1] }
         })
         .collect();
-    Ok(if *admitted == 1 {
-        Admission::Admitted { ticket: u64::try_from(*ticket).unwrap_or(0), states }
-    } else {
-        Admission::Refused { by: usize::try_from(*by).unwrap_or(0), retry_after_ms: *wait, states }
+    Ok(match *admitted {
+        1 => Admission::Admitted { ticket: u64::try_from(*ticket).unwrap_or(0), states },
+        2 => Admission::NoBalance { states },
+        3 => Admission::OverSpendCap { states },
+        _ => Admission::Refused { by: usize::try_from(*by).unwrap_or(0), retry_after_ms: *wait, states },
     })
+}
+
+fn money(text: &str) -> Result<Money, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt(format!("amount {text:?}")))
+}
+
+#[async_trait]
+impl BalanceStore for RedisStore {
+    async fn settle_charge(&self, c: &Charge) -> Result<Settled, StoreError> {
+        let a = &c.account_id;
+        let mut inv = self.scripts.charge.key(names::balance(a));
+        inv.key(names::reservations(a)).key(names::expiries(a)).key(names::ledger(a)).key(names::settled(a));
+        let (json, cost) = match &c.entry {
+            Some(e) => (encode(e)?, e.amount.max(Money::ZERO).to_string()),
+            None => (String::new(), "0".to_owned()),
+        };
+        let now = c.entry.as_ref().map_or(0, |e| e.at_ms);
+        inv.arg(&c.request_id).arg(&c.key_id).arg(c.month).arg(json).arg(cost).arg(now);
+        let (done, entry): (i64, String) = self.call(|mut conn| async move { inv.invoke_async(&mut conn).await }).await?;
+        match (done, entry.as_str()) {
+            (0, _) => Ok(Settled::Replayed),
+            (_, "") => Ok(Settled::Done(None)),
+            (_, json) => Ok(Settled::Done(Some(Box::new(decode(json)?)))),
+        }
+    }
+
+    async fn credit(&self, c: &Credit) -> Result<Credited, StoreError> {
+        let a = &c.account_id;
+        let mut inv = self.scripts.credit.key(names::balance(a));
+        inv.key(names::ledger(a)).key(names::idempotency(a)).key(names::reservations(a)).key(names::expiries(a));
+        inv.arg(&c.idempotency_key)
+            .arg(&c.body_digest)
+            .arg(encode(&c.entry)?)
+            .arg(c.entry.amount.to_string())
+            .arg(c.entry.at_ms);
+        let (code, entry): (i64, String) = self.call(|mut conn| async move { inv.invoke_async(&mut conn).await }).await?;
+        Ok(match code {
+            1 => Credited::Done(Box::new(decode(&entry)?)),
+            2 => Credited::Replayed(Box::new(decode(&entry)?)),
+            3 => Credited::Conflict,
+            _ => Credited::Insufficient,
+        })
+    }
+
+    async fn balance(&self, account_id: &str, now_ms: i64) -> Result<Balance, StoreError> {
+        let mut inv = self.scripts.balance.key(names::balance(account_id));
+        inv.key(names::reservations(account_id)).key(names::expiries(account_id)).arg(now_ms);
+        let (balance, reserved): (String, String) = self.call(|mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(Balance { balance: money(&balance)?, reserved: money(&reserved)? })
+    }
+
+    async fn ledger(&self, account_id: &str, offset: usize, limit: usize) -> Result<(Vec<LedgerEntry>, usize), StoreError> {
+        let key = names::ledger(account_id);
+        let start = isize::try_from(offset).unwrap_or(isize::MAX);
+        let stop = start.saturating_add(isize::try_from(limit).unwrap_or(isize::MAX)).saturating_sub(1);
+        let (total, items): (usize, Vec<String>) = self
+            .call(|mut c| async move {
+                redis::pipe().cmd("LLEN").arg(&key).cmd("LRANGE").arg(&key).arg(start).arg(stop).query_async(&mut c).await
+            })
+            .await?;
+        let entries = if limit == 0 { Vec::new() } else { items.iter().map(|j| decode(j)).collect::<Result<Vec<_>, _>>()? };
+        Ok((entries, total))
+    }
 }

@@ -19,6 +19,7 @@ pub fn gemini_status(err: &ApiError) -> &'static str {
     match err.class {
         ErrorClass::InvalidRequest | ErrorClass::RequestTooLarge | ErrorClass::MethodNotAllowed => "INVALID_ARGUMENT",
         ErrorClass::Authentication => "UNAUTHENTICATED",
+        ErrorClass::InsufficientBalance => "FAILED_PRECONDITION",
         ErrorClass::PermissionDenied => "PERMISSION_DENIED",
         ErrorClass::NotFound => "NOT_FOUND",
         ErrorClass::RateLimited => "RESOURCE_EXHAUSTED",

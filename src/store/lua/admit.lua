@@ -1,20 +1,25 @@
--- Checks every limit of one admission and, only if all take it, counts it in each.
--- KEYS[1] = the account's ticket sequence; KEYS[1+i] = counter of check i (all one slot).
--- ARGV[1] = now (ms), ARGV[2] = estimated tokens; ARGV[1+2i] = kind of check i, ARGV[2+2i] = its limit.
--- Returns {admitted, refusing check (0-based), wait ms, ticket, used_1, reset_1, used_2, reset_2, ...}
--- where used is the count before this request and reset the ms until the count next goes down.
+-- Checks every limit of one admission and, only if all take it (and the balance covers the
+-- reservation, when there is one), counts it in each and holds the reservation.
+-- KEYS[1] = the account's ticket sequence; KEYS[1+i] = counter of check i; then, when billed,
+-- the balance hash, the reservations hash and their expiry zset (all one slot).
+-- ARGV[1] = now (ms), ARGV[2] = estimated tokens, ARGV[3] = number of checks n;
+-- ARGV[2+2i] = kind of check i, ARGV[3+2i] = its limit; after them, when billed:
+-- request id, amount (units), key id, monthly cap ('' none), month (yyyymm), expiry (ms).
+-- Returns {admitted, refusing check (0-based), wait ms, ticket, used_1, reset_1, ...} where
+-- admitted is 1 (yes), 0 (a limit refused), 2 (balance too low), 3 (spend cap passed), used the
+-- count before this request and reset the ms until the count next goes down.
 local now = tonumber(ARGV[1])
 local tokens = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local W = 60000
 local DAY = 86400000
-local n = #KEYS - 1
 local used = {}
 local by, worst = 0, -1
 
 local function to_midnight() return DAY - (now % DAY) end
 
 for i = 1, n do
-  local k, kind, lim = KEYS[1 + i], ARGV[1 + 2 * i], tonumber(ARGV[2 + 2 * i])
+  local k, kind, lim = KEYS[1 + i], ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   local u, wait = 0, nil
   if kind == 'rpd' then
     u = tonumber(redis.call('GET', k) or '0')
@@ -50,12 +55,38 @@ for i = 1, n do
 end
 
 local admitted, ticket = 0, 0
+local b = 3 + 2 * n
+local billed = #ARGV > b
+local bal, resv, exp = KEYS[n + 2], KEYS[n + 3], KEYS[n + 4]
 if worst < 0 then
   admitted = 1
   worst = 0
+  if billed then
+    b_sweep(bal, resv, exp, now)
+    local amount = m_parse(ARGV[b + 2])
+    local key, cap, month = ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+    if cap ~= '' then
+      local spent = m_parse(redis.call('HGET', bal, 'ks:' .. key .. ':' .. month))
+      local held = m_parse(redis.call('HGET', bal, 'kr:' .. key))
+      if m_cmp(m_add(m_add(spent, held), amount), m_parse(cap)) > 0 then admitted = 3 end
+    end
+    if admitted == 1 then
+      local reserved = m_parse(redis.call('HGET', bal, 'reserved'))
+      if m_cmp(m_add(reserved, amount), m_parse(redis.call('HGET', bal, 'balance'))) > 0 then admitted = 2 end
+    end
+    if admitted == 1 then
+      local id = ARGV[b + 1]
+      redis.call('HSET', bal, 'reserved', m_str(m_add(m_parse(redis.call('HGET', bal, 'reserved')), amount)))
+      redis.call('HSET', bal, 'kr:' .. key, m_str(m_add(m_parse(redis.call('HGET', bal, 'kr:' .. key)), amount)))
+      redis.call('HSET', resv, id, m_str(amount) .. ' ' .. key)
+      redis.call('ZADD', exp, tonumber(ARGV[b + 6]), id)
+    end
+  end
+end
+if admitted == 1 then
   ticket = redis.call('INCR', KEYS[1])
   for i = 1, n do
-    local k, kind = KEYS[1 + i], ARGV[1 + 2 * i]
+    local k, kind = KEYS[1 + i], ARGV[2 + 2 * i]
     if kind == 'rpd' then
       redis.call('INCR', k)
       redis.call('PEXPIRE', k, to_midnight() + 3600000)
@@ -70,7 +101,7 @@ end
 
 local out = {admitted, by, worst, ticket}
 for i = 1, n do
-  local k, kind = KEYS[1 + i], ARGV[1 + 2 * i]
+  local k, kind = KEYS[1 + i], ARGV[2 + 2 * i]
   local reset = 0
   if kind == 'rpd' then
     reset = to_midnight()
