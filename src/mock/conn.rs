@@ -95,8 +95,13 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
         Reply::Json { status, body } => send_json(conn, status, &body, &request_id, extra, close).await,
         Reply::Chat(answer) => {
             let frame = |i| answer.event(i).map(|json| http::sse_chunk(&json));
-            let events = (answer.event_count(), frame);
-            stream(conn, events, http::DONE_AND_END, &faults, &request_id, extra, close).await
+            let count = answer.event_count();
+            let next = stream(conn, (count, frame), http::DONE_AND_END, &faults, &request_id, extra, close).await?;
+            // The usage chunk is the last event: written unless the cut came before it.
+            if answer.reports_usage() && faults.cut_after_events.is_none_or(|cut| cut >= count) {
+                shared.report(answer.usage.reported());
+            }
+            Ok(next)
         }
         Reply::Sse(frames) => {
             let frame = |i: usize| frames.get(i).map(|f| http::chunk(f));

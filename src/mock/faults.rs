@@ -53,6 +53,13 @@ pub struct FaultOverride {
     pub cut_after_events: Option<usize>,
     /// Replaces [`Faults::hang`].
     pub hang: Option<bool>,
+    /// OpenAI chat answers: this many of the prompt tokens are reported as read from the
+    /// provider's cache (`prompt_tokens_details.cached_tokens`, at most the prompt), so billing
+    /// tests see cache usage.
+    pub cached_tokens: Option<u64>,
+    /// OpenAI chat answers: this many reasoning tokens are added to the completion
+    /// (`completion_tokens_details.reasoning_tokens`).
+    pub reasoning_tokens: Option<u64>,
 }
 
 impl FaultOverride {

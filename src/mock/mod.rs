@@ -48,6 +48,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use faults::{FaultOverride, Faults};
+pub use openai::ReportedUsage;
 
 /// One request as the mock received it, for tests that assert what the gateway sent upstream
 /// (rewritten model, auth header, injected `stream_options`, forwarded unknown fields).
@@ -83,6 +84,8 @@ impl RecordedRequest {
 struct Shared {
     faults: Mutex<Faults>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Usage of every complete OpenAI chat answer sent (the usage chunk written, for streams).
+    reported: Mutex<Vec<ReportedUsage>>,
     recording: AtomicBool,
     connections: AtomicUsize,
     api_key: Mutex<Option<String>>,
@@ -100,6 +103,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn faults(&self) -> Faults {
         lock(&self.faults).clone()
+    }
+
+    fn report(&self, usage: ReportedUsage) {
+        lock(&self.reported).push(usage);
     }
 
     /// Whether the request carries the configured key; compared under the lock to avoid
@@ -161,6 +168,7 @@ impl MockUpstream {
         let shared = Arc::new(Shared {
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(Vec::new()),
+            reported: Mutex::new(Vec::new()),
             recording: AtomicBool::new(true),
             connections: AtomicUsize::new(0),
             api_key: Mutex::new(None),
@@ -180,6 +188,12 @@ impl MockUpstream {
     /// already being answered keep what they started with.
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.shared.faults) = faults;
+    }
+
+    /// The usage of every OpenAI chat answer the mock sent with its usage (whole answers, and
+    /// streams whose usage chunk was written), in order.
+    pub fn reported_usage(&self) -> Vec<ReportedUsage> {
+        lock(&self.shared.reported).clone()
     }
 
     /// Every request received so far, in arrival order.

@@ -123,7 +123,43 @@ struct CompletionDetails {
     rejected_prediction_tokens: u64,
 }
 
+/// Usage as the mock reported it in a complete answer (OpenAI chat), for billing tests that
+/// compare what was charged with what the upstream said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportedUsage {
+    /// `prompt_tokens` (cached ones included).
+    pub prompt_tokens: u64,
+    /// `completion_tokens` (reasoning included).
+    pub completion_tokens: u64,
+    /// `prompt_tokens_details.cached_tokens`.
+    pub cached_tokens: u64,
+    /// `completion_tokens_details.reasoning_tokens`.
+    pub reasoning_tokens: u64,
+}
+
 impl Usage {
+    /// What this usage reports, as plain numbers.
+    pub fn reported(&self) -> ReportedUsage {
+        ReportedUsage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            cached_tokens: self.prompt_tokens_details.cached_tokens,
+            reasoning_tokens: self.completion_tokens_details.reasoning_tokens,
+        }
+    }
+
+    /// Adds cache reads (at most the prompt) and reasoning tokens asked for by the request's
+    /// `mock` object.
+    fn with_details(mut self, body: &Value) -> Usage {
+        let get = |name: &str| body.get("mock").and_then(|m| m.get(name)).and_then(Value::as_u64).unwrap_or(0);
+        self.prompt_tokens_details.cached_tokens = get("cached_tokens").min(self.prompt_tokens);
+        let reasoning = get("reasoning_tokens");
+        self.completion_tokens_details.reasoning_tokens = reasoning;
+        self.completion_tokens += reasoning;
+        self.total_tokens = self.prompt_tokens + self.completion_tokens;
+        self
+    }
+
     fn new(prompt: u64, completion: u64) -> Usage {
         Usage {
             prompt_tokens: prompt,
@@ -226,7 +262,7 @@ impl Answer {
             created,
             model,
             finish_reason: if words.truncated { "length" } else { "stop" },
-            usage: Usage::new(prompt_tokens, words.tokens()),
+            usage: Usage::new(prompt_tokens, words.tokens()).with_details(body),
             output: Output::Text(words),
             stream,
             include_usage,
@@ -262,6 +298,11 @@ impl Answer {
             system_fingerprint: FINGERPRINT,
         };
         serde_json::to_vec(&completion).unwrap_or_default()
+    }
+
+    /// Whether the stream ends with a usage chunk.
+    pub fn reports_usage(&self) -> bool {
+        self.include_usage
     }
 
     /// Number of JSON data events in the stream (`[DONE]` not included).

@@ -121,7 +121,10 @@ fn openai(inc: &Incoming<'_>) -> Reply {
             };
             match Answer::decide(body, format!("chatcmpl-{}", inc.shared.unique()), super::now()) {
                 Ok(answer) if answer.stream => Reply::Chat(Box::new(answer)),
-                Ok(answer) => Reply::Json { status: 200, body: answer.completion_body() },
+                Ok(answer) => {
+                    inc.shared.report(answer.usage.reported());
+                    Reply::Json { status: 200, body: answer.completion_body() }
+                }
                 Err(error) => error.into(),
             }
         }
