@@ -285,3 +285,32 @@ async fn an_abandoned_stream_is_billed_from_its_usage_and_a_broken_one_estimated
     assert!(p > 0 && c > 0, "prompt and the delivered output are counted: {e}");
     assert_eq!(e["amount"], usd(-cost(p.into(), c.into(), 0, 0)).as_str());
 }
+
+#[tokio::test]
+async fn a_client_chosen_request_id_cannot_make_a_second_request_free() {
+    let s = setup().await;
+    let mut charges = 0;
+    for _ in 0..2 {
+        let resp = reqwest::Client::new()
+            .post(s.gw.url("/v1/chat/completions"))
+            .bearer_auth(PAYER)
+            .header("x-request-id", "dup-1")
+            .json(&chat("m", json!({})))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["x-request-id"], "dup-1");
+        charges += cost(header(&resp, "x-switchyard-usage-prompt"), header(&resp, "x-switchyard-usage-completion"), 0, 0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let entries = loop {
+        let e: Vec<Value> = ledger(&s.gw, "team").await.into_iter().filter(|e| e["request_id"] == "dup-1").collect();
+        if e.len() == 2 || Instant::now() > deadline {
+            break e;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(entries.len(), 2, "both requests are charged");
+    assert_ne!(entries[0]["id"], entries[1]["id"]);
+    assert_eq!(balance(&s.gw, PAYER, "/v1/account/balance").await.1["balance"], usd(1_000_000_000_000 - charges).as_str());
+}

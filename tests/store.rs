@@ -264,6 +264,7 @@ fn entry(id: &str, kind: EntryKind, amount: Money) -> LedgerEntry {
         aborted: false,
         capped: false,
         reason: None,
+        request_id: None,
     }
 }
 

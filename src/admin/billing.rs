@@ -35,6 +35,7 @@ pub fn entry_json(e: &LedgerEntry) -> Value {
         "id": e.id, "type": e.kind.as_str(), "amount": e.amount.usd(), "balance_after": e.balance_after.usd(),
         "created_at": time_text(e.at_ms), "key_id": e.key_id, "model": e.model, "provider": e.provider,
         "tokens": e.tokens, "estimated": e.estimated, "aborted": e.aborted, "capped": e.capped, "reason": e.reason,
+        "request_id": e.request_id.as_deref().unwrap_or(&e.id),
     })
 }
 
@@ -76,6 +77,7 @@ pub async fn credit(store: &Store, account_id: &str, headers: &HeaderMap, body: 
         aborted: false,
         capped: false,
         reason: new.reason,
+        request_id: None,
     };
     let credit = Credit {
         account_id: account_id.to_owned(),

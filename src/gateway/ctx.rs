@@ -69,6 +69,10 @@ pub struct RequestCtx {
     pub delivered_tokens: Option<u64>,
     /// What settlement charged.
     pub charge: Option<Money>,
+    /// The id a billed request's reservation and usage entry go by: the request id when the
+    /// gateway made it, a fresh one when the client sent its own `x-request-id` (a client must
+    /// never be able to name another request's settlement).
+    pub billing_id: String,
 }
 
 impl RequestCtx {
@@ -102,6 +106,7 @@ impl RequestCtx {
             images: 0,
             delivered_tokens: None,
             charge: None,
+            billing_id: String::new(),
         }
     }
 

@@ -105,7 +105,7 @@ pub fn request_id(session: &Session) -> String {
 
 /// A unique id without a random-number syscall per request: a random per-process prefix and
 /// a counter.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
     static PREFIX: OnceLock<u64> = OnceLock::new();

@@ -64,8 +64,13 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
     let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
+    let client_named =
+        session.req_header().headers.get("x-request-id").is_some_and(|v| v.as_bytes() == ctx.request_id.as_bytes());
+    ctx.billing_id = if client_named { super::new_request_id() } else { ctx.request_id.clone() };
     let admission = admit(ctx, &principal, &job, &raw).await?;
+    let guard = Unsettled::arm(&snapshot, &admission);
     let result = run(gw, &snapshot, session, ctx, job).await;
+    guard.disarm();
     settle(admission, &principal, ctx).await;
     result
 }
@@ -296,7 +301,7 @@ async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, raw: 
         free,
         est_tokens,
         now_ms: now_ms(),
-        request_id: ctx.request_id.clone(),
+        request_id: ctx.billing_id.clone(),
         worst_case,
     };
     match snapshot.accounts.admit(principal, &request).await {
@@ -334,6 +339,35 @@ async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, raw: 
                 .with_retry_after(Some(1))
                 .into())
         }
+    }
+}
+
+/// Releases a billed request's reservation if serving it is abandoned between admission and
+/// settlement (the request's future dropped): its money is held only until settlement, never
+/// until the reservation's TTL because of a cancelled task.
+struct Unsettled {
+    armed: Option<(Arc<Snapshot>, crate::account::Billed)>,
+}
+
+impl Unsettled {
+    fn arm(snapshot: &Arc<Snapshot>, admission: &Admission) -> Self {
+        let billed = admission.admitted.as_ref().and_then(|a| a.billed.clone());
+        Unsettled { armed: billed.map(|b| (snapshot.clone(), b)) }
+    }
+
+    fn disarm(mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        let Some((snapshot, billed)) = self.armed.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        tracing::warn!(request_id = %billed.request_id, "request dropped before settlement; releasing its reservation");
+        runtime.spawn(async move {
+            snapshot.accounts.settle_charge(&billed, None).await;
+        });
     }
 }
 
@@ -416,7 +450,8 @@ fn usage_entry(ctx: &RequestCtx, principal: &Principal, prompt_tokens: u64) -> O
     };
     let amount = ctx.price.as_ref().map_or(Money::ZERO, |p| cost::cost(p, &usage, ctx.images));
     Some(LedgerEntry {
-        id: ctx.request_id.clone(),
+        id: ctx.billing_id.clone(),
+        request_id: (ctx.billing_id != ctx.request_id).then(|| ctx.request_id.clone()),
         kind: EntryKind::Usage,
         amount,
         balance_after: Money::ZERO,

@@ -120,6 +120,9 @@ pub struct LedgerEntry {
     /// Why (credits and adjustments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The client's own `x-request-id`, when it sent one (the entry's id is then the gateway's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Settlement of a billed request: release its reservation and charge `entry.amount` (a

@@ -91,6 +91,9 @@ impl Purse {
     }
 
     fn hold(&mut self, r: &Reservation) {
+        if self.held.contains_key(&r.request_id) {
+            return;
+        }
         self.reserved = self.reserved + r.amount;
         let kr = self.key_reserved.entry(r.key_id.clone()).or_default();
         *kr = *kr + r.amount;

@@ -74,7 +74,8 @@ if worst < 0 then
       local reserved = m_parse(redis.call('HGET', bal, 'reserved'))
       if m_cmp(m_add(reserved, amount), m_parse(redis.call('HGET', bal, 'balance'))) > 0 then admitted = 2 end
     end
-    if admitted == 1 then
+    -- A reservation already held under this id (an admission delivered twice) is not held again.
+    if admitted == 1 and redis.call('HEXISTS', resv, ARGV[b + 1]) == 0 then
       local id = ARGV[b + 1]
       redis.call('HSET', bal, 'reserved', m_str(m_add(m_parse(redis.call('HGET', bal, 'reserved')), amount)))
       redis.call('HSET', bal, 'kr:' .. key, m_str(m_add(m_parse(redis.call('HGET', bal, 'kr:' .. key)), amount)))

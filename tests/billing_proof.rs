@@ -1,0 +1,322 @@
+//! The billing proof: 1,200 concurrent mixed requests (OpenAI, Anthropic and Gemini clients,
+//! stream and not, abandoned by the client, broken upstream streams, failed over, over a rate
+//! limit, over the balance, cache and reasoning usage from the mock) through two gateways on one
+//! real `redis-server` (and through one gateway on the memory store). Afterwards, to the unit:
+//!
+//! - Σ usage entries that came from reported usage = Σ price × usage as the mock reported it;
+//! - every estimated entry is price × its own token counts (prompt + delivered output);
+//! - each account's ledger chains (balance_after = previous + amount), never below zero, and
+//!   ends at its balance: start + Σ credits − Σ charges; no reservation is left;
+//! - every credit, and (on Redis) every settlement, replayed twice changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::redis::Redis;
+use common::Gateway;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchyard::config::{Money, StoreConfig, StoreOptions};
+use switchyard::mock::{Faults, MockUpstream};
+use switchyard::store::{Charge, EntryKind, LedgerEntry, Settled};
+
+const REQUESTS: usize = 1200;
+
+/// Prices in 10^-12 USD per token (micro-USD per 1M), and per request.
+const INPUT: i128 = 2_500_000;
+const OUTPUT: i128 = 10_000_000;
+const CACHE_READ: i128 = 1_250_000;
+const REASONING: i128 = 40_000_000;
+const PER_REQUEST: i128 = 50_000_000;
+
+fn price(prompt: i128, completion: i128, cached: i128, reasoning: i128) -> i128 {
+    (prompt - cached) * INPUT + cached * CACHE_READ + (completion - reasoning) * OUTPUT + reasoning * REASONING + PER_REQUEST
+}
+
+fn yaml(ok: std::net::SocketAddr, down: std::net::SocketAddr, store: &str) -> String {
+    let t = "timeouts: { connect: 2s, first_byte: 20s, idle: 20s }";
+    format!(
+        r#"{store}providers:
+  - {{ name: ok, protocol: openai, base_url: "http://{ok}/v1", api_key: k, {t} }}
+  - {{ name: down, protocol: openai, base_url: "http://{down}/v1", api_key: k, {t} }}
+models:
+  - id: m
+    max_output_tokens: 200
+    price: {{ input: 2.5, output: 10, cache_read: 1.25, reasoning: 40, per_request: 0.00005 }}
+    channels: [ {{ provider: ok, model: up }} ]
+  - id: m-failover
+    max_output_tokens: 200
+    price: {{ input: 2.5, output: 10, cache_read: 1.25, reasoning: 40, per_request: 0.00005 }}
+    channels: [ {{ provider: down, model: up, priority: 0 }}, {{ provider: ok, model: up, priority: 1 }} ]
+accounts:
+  - {{ id: team, billing: prepaid }}
+  - {{ id: poor, billing: prepaid }}
+keys:
+  - {{ name: payer, key: sk-payer, account: team }}
+  - {{ name: limited, key: sk-limited, account: team, limits: {{ rpm: 40 }} }}
+  - {{ name: poor, key: sk-poor, account: poor }}
+"#
+    )
+}
+
+/// What one request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Answered,
+    Abandoned,
+    Broken,
+    Status(u16),
+}
+
+/// Request `i` of the mix, sent to `gw`.
+async fn one(client: &reqwest::Client, gw: &Gateway, i: usize) -> Outcome {
+    let key = match i % 10 {
+        9 => "sk-limited",
+        8 => "sk-poor",
+        _ => "sk-payer",
+    };
+    let model = if i.is_multiple_of(7) { "m-failover" } else { "m" };
+    let stream = (i / 3) % 2 == 1;
+    let text = format!("Please echo request number {i} back to me");
+    let abandon = stream && i.is_multiple_of(3) && i.is_multiple_of(11);
+    let cut = stream && i.is_multiple_of(3) && i.is_multiple_of(13) && !abandon;
+    let req =
+        match i % 3 {
+            0 => {
+                let mut mock = json!({"cached_tokens": i % 5, "reasoning_tokens": i % 4});
+                if abandon {
+                    mock["chunk_delay_ms"] = json!(50);
+                }
+                if cut {
+                    mock["cut_after_events"] = json!(2);
+                }
+                client.post(gw.url("/v1/chat/completions")).bearer_auth(key).json(&json!({
+                    "model": model, "stream": stream, "mock": mock,
+                    "messages": [{"role": "user", "content": text}],
+                }))
+            }
+            1 => client.post(gw.url("/v1/messages")).header("x-api-key", key).header("anthropic-version", "2023-06-01").json(
+                &json!({"model": model, "max_tokens": 100, "stream": stream, "messages": [{"role": "user", "content": text}]}),
+            ),
+            _ => {
+                let path = if stream {
+                    format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+                } else {
+                    format!("/v1beta/models/{model}:generateContent")
+                };
+                client
+                    .post(gw.url(&path))
+                    .header("x-goog-api-key", key)
+                    .json(&json!({"contents": [{"role": "user", "parts": [{"text": text}]}]}))
+            }
+        };
+    let mut resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Outcome::Status(status);
+    }
+    if abandon {
+        assert!(resp.chunk().await.unwrap().is_some());
+        return Outcome::Abandoned;
+    }
+    let body = resp.text().await.unwrap_or_default();
+    if cut {
+        return Outcome::Broken;
+    }
+    assert!(!body.contains("\"error\""), "request {i} failed in-stream: {body}");
+    Outcome::Answered
+}
+
+async fn admin_get(gw: &Gateway, path: &str) -> Value {
+    reqwest::get(format!("http://{}{path}", gw.admin)).await.unwrap().json().await.unwrap()
+}
+
+async fn credit(gw: &Gateway, account: &str, key: &str, amount: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/admin/v1/accounts/{account}/credit", gw.admin))
+        .header("idempotency-key", key)
+        .body(format!(r#"{{"amount":"{amount}","reason":"proof"}}"#))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+fn units(text: &Value) -> i128 {
+    Money::parse_usd(text.as_str().unwrap()).unwrap().units()
+}
+
+/// Every ledger entry of `account` (pages of 1000).
+async fn ledger(gw: &Gateway, account: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    loop {
+        let page = admin_get(gw, &format!("/admin/v1/accounts/{account}/ledger?offset={}&limit=1000", all.len())).await;
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        if data.is_empty() {
+            return all;
+        }
+        all.extend(data);
+    }
+}
+
+/// Runs the whole mix through `gateways` (all on one store) and checks every equality.
+async fn proof(gateways: Vec<Gateway>, ok: &MockUpstream, replay_store: Option<switchyard::store::Store>) {
+    let gws = Arc::new(gateways);
+    let g0 = &gws[0];
+    let mut credits: Vec<(&str, &str, &str)> = vec![("team", "start-team", "100.00"), ("poor", "start-poor", "0.03")];
+    for (account, key, amount) in &credits {
+        assert_eq!(credit(g0, account, key, amount).await.0, 201);
+    }
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let tasks: Vec<_> = (0..REQUESTS)
+        .map(|i| {
+            let (gws, client) = (gws.clone(), client.clone());
+            tokio::spawn(async move { one(&client, &gws[i % gws.len()], i).await })
+        })
+        .collect();
+    // A credit while the load runs.
+    assert_eq!(credit(&gws[gws.len() - 1], "team", "mid-team", "5.5").await.0, 201);
+    credits.push(("team", "mid-team", "5.5"));
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
+    let (answered, abandoned, broken) = (count(Outcome::Answered), count(Outcome::Abandoned), count(Outcome::Broken));
+    let (no_balance, limited) = (count(Outcome::Status(402)), count(Outcome::Status(429)));
+    eprintln!("answered {answered}, abandoned {abandoned}, broken {broken}, 402 {no_balance}, 429 {limited}");
+    assert_eq!(answered + abandoned + broken + no_balance + limited, REQUESTS, "{outcomes:?}");
+    assert!(abandoned > 0 && broken > 0 && no_balance > 0 && limited > 0);
+
+    // Every reservation is settled (abandoned streams are read on to their usage).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for account in ["team", "poor"] {
+        loop {
+            let b = admin_get(g0, &format!("/admin/v1/accounts/{account}/balance")).await;
+            if b["reserved"] == "0.00" {
+                break;
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = gws
+                    .iter()
+                    .flat_map(|g| {
+                        g.log()
+                            .lines()
+                            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                    .take(30)
+                    .collect();
+                panic!("reservations left: {b}\n{}", logs.join("\n"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut reported_sum = 0i128;
+    for u in ok.reported_usage() {
+        reported_sum +=
+            price(u.prompt_tokens.into(), u.completion_tokens.into(), u.cached_tokens.into(), u.reasoning_tokens.into());
+    }
+    let (mut usage_sum, mut estimated, mut aborted) = (0i128, 0usize, 0usize);
+    for account in ["team", "poor"] {
+        let entries = ledger(g0, account).await;
+        let mut running = 0i128;
+        let mut credited = 0i128;
+        for e in &entries {
+            let amount = units(&e["amount"]);
+            running += amount;
+            assert_eq!(units(&e["balance_after"]), running, "the ledger chains: {e}");
+            assert!(running >= 0, "never below zero: {e}");
+            assert_eq!(e["capped"], false, "no charge ran past its reservation: {e}");
+            match e["type"].as_str() {
+                Some("credit") => credited += amount,
+                Some("usage") if e["estimated"] == true => {
+                    estimated += 1;
+                    let t = &e["tokens"];
+                    let own = price(t["prompt"].as_i64().unwrap().into(), t["completion"].as_i64().unwrap().into(), 0, 0);
+                    assert_eq!(-amount, own, "an estimate is the price of its own counts: {e}");
+                }
+                Some("usage") => {
+                    usage_sum -= amount;
+                    aborted += usize::from(e["aborted"] == true);
+                }
+                other => panic!("unexpected entry type {other:?}"),
+            }
+        }
+        let expected: i128 = credits
+            .iter()
+            .filter(|(a, _, _)| *a == account)
+            .map(|(_, _, amount)| Money::parse_usd(amount).unwrap().units())
+            .sum();
+        assert_eq!(credited, expected, "{account}: every credit once");
+        let b = admin_get(g0, &format!("/admin/v1/accounts/{account}/balance")).await;
+        assert_eq!(units(&b["balance"]), running, "{account}: balance = start + credits − charges");
+    }
+    assert_eq!(usage_sum, reported_sum, "Σ usage entries = Σ price × usage the mock reported, to the unit");
+    assert_eq!(estimated, broken, "every broken stream is estimated");
+    // A client that leaves after the last bytes were already handed to its socket is not noticed
+    // (the stream simply completes); every one noticed is billed from its usage (Σ above).
+    assert!(aborted > 0 && aborted <= abandoned, "{aborted} of {abandoned} abandoned streams noticed");
+
+    // Replays change nothing.
+    let before: Vec<Value> = [ledger(g0, "team").await, ledger(g0, "poor").await].concat();
+    for (account, key, amount) in &credits {
+        for _ in 0..2 {
+            let (status, body) = credit(&gws[gws.len() - 1], account, key, amount).await;
+            assert_eq!(status, 201);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["id"], before.iter().find(|e| e["reason"] == "proof" && e["amount"] == v["amount"]).unwrap()["id"]);
+        }
+    }
+    if let Some(store) = replay_store {
+        for account in ["team", "poor"] {
+            let (entries, _) = store.billing.ledger(account, 0, 100_000).await.unwrap();
+            for e in entries.iter().filter(|e| e.kind == EntryKind::Usage) {
+                for _ in 0..2 {
+                    let charge = Charge {
+                        account_id: account.into(),
+                        request_id: e.id.clone(),
+                        key_id: e.key_id.clone().unwrap_or_default(),
+                        month: switchyard::store::billing::month_of(e.at_ms),
+                        entry: Some(LedgerEntry { amount: Money::ZERO - e.amount, ..e.clone() }),
+                    };
+                    assert_eq!(store.billing.settle_charge(&charge).await.unwrap(), Settled::Replayed);
+                }
+            }
+        }
+    }
+    let after: Vec<Value> = [ledger(g0, "team").await, ledger(g0, "poor").await].concat();
+    assert_eq!(before, after, "replayed credits and settlements changed nothing");
+}
+
+async fn mocks() -> (MockUpstream, MockUpstream) {
+    let ok = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let down = MockUpstream::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    down.set_faults(Faults { status: Some(503), ..Faults::default() });
+    ok.set_recording(false);
+    down.set_recording(false);
+    (ok, down)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn billing_proof_on_redis_with_two_gateways() {
+    let Some(redis) = Redis::start() else { return };
+    let (ok, down) = mocks().await;
+    let store = format!("store: \"redis://127.0.0.1:{}/\"\nstore_options: {{ timeout: 3s }}\n", redis.port);
+    let a = Gateway::start(&yaml(ok.addr(), down.addr(), &store)).await;
+    let b = Gateway::start(&yaml(ok.addr(), down.addr(), &store)).await;
+    let options = StoreOptions { timeout: Duration::from_secs(3), ..StoreOptions::default() };
+    let replay = switchyard::store::open(&StoreConfig::Redis(redis.url()), &options).unwrap();
+    proof(vec![a, b], &ok, Some(replay)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn billing_proof_on_memory() {
+    let (ok, down) = mocks().await;
+    let gw = Gateway::start(&yaml(ok.addr(), down.addr(), "")).await;
+    proof(vec![gw], &ok, None).await;
+}
