@@ -92,9 +92,24 @@ fn example_file_parses() {
     assert_eq!(mini.channels[1].priority, 1);
     let gpt4o = config.model_by_name("gpt-4o").unwrap();
     assert_eq!(gpt4o.price.as_ref().unwrap().output, PricePerMillion(10_000_000));
-    assert_eq!(config.keys.len(), 2);
+    assert_eq!(config.keys.len(), 3);
     assert_eq!(config.keys[0].digest(), KeyEntry::digest_of("sk-demo-123"));
     assert_eq!(config.keys[1].digest(), KeyEntry::digest_of("sk-example-ci"));
+    let prepaid = &config.keys[2];
+    assert_eq!(prepaid.monthly_spend_cap.map(|c| c.0.usd()).as_deref(), Some("50.00"));
+    assert_eq!(config.accounts[0].billing, crate::config::BillingMode::Prepaid);
+    assert_eq!(config.billing.multiplier_micro(Some("partners")), 800_000);
+    assert_eq!(price.per_request, Some(PricePerMillion(100)));
+}
+
+#[test]
+fn a_group_multiplier_that_leaves_a_fraction_is_refused() {
+    let base = "listen: 127.0.0.1:8080\nproviders: [ { name: p, protocol: openai, base_url: \"http://127.0.0.1:1\", api_key: x } ]\nmodels: [ { id: m, price: { input: 0.000001, output: 1 }, channels: [ { provider: p, model: m } ] } ]\n";
+    let refused = crate::config::parse(&format!("{base}billing: {{ groups: {{ g: {{ multiplier: 0.5 }} }} }}\n"), &|_| None);
+    let err = refused.unwrap_err().to_string();
+    assert!(err.contains("billing.groups.g.multiplier") && err.contains("input"), "{err}");
+    let fine = crate::config::parse(&format!("{base}billing: {{ groups: {{ g: {{ multiplier: 2 }} }} }}\n"), &|_| None);
+    assert_eq!(fine.unwrap().billing.multiplier_micro(Some("g")), 2_000_000);
 }
 
 #[test]
