@@ -500,3 +500,33 @@ async fn redis_outage_follows_the_configured_fail_modes() {
     assert!(admitted(&store, &back).await);
     assert!(!admitted(&store, &back).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_settlement_the_store_missed_is_retried() {
+    let Some(mut redis) = Redis::start() else { return };
+    let config = switchyard::config::parse(CONFIG, &|_| None).unwrap();
+    let store = store::open(&StoreConfig::Redis(redis.url()), &options()).unwrap();
+    let accounts = Accounts::new(&config, store.clone());
+    let billed = switchyard::account::Billed {
+        account_id: "acct_retry".into(),
+        request_id: "req_retry".into(),
+        key_id: "key_b".into(),
+        reserved: usd("0.01"),
+    };
+    redis.stop();
+    let written = accounts.settle_charge(&billed, Some(entry("req_retry", EntryKind::Usage, usd("0.002")))).await;
+    assert!(written.is_none(), "the store is down");
+    redis.launch();
+    eventually("the settlement to be retried", async || {
+        store
+            .billing
+            .ledger("acct_retry", 0, 10)
+            .await
+            .is_ok_and(|(entries, _)| entries.iter().any(|e| e.id == "req_retry"))
+    })
+    .await;
+    assert_eq!(
+        store.billing.settle_charge(&charge("acct_retry", "req_retry", Some(usd("0.002")))).await.unwrap(),
+        Settled::Replayed
+    );
+}

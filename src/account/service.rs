@@ -256,7 +256,9 @@ impl Accounts {
             Ok(Settled::Done(entry)) => entry.map(|e| *e),
             Ok(Settled::Replayed) => None,
             Err(err) => {
-                tracing::warn!(error = %err, request_id = %billed.request_id, "settlement failed; the reservation is released after its TTL");
+                tracing::warn!(error = %err, request_id = %billed.request_id, "settlement failed; retrying in the background");
+                let store = self.store.clone();
+                tokio::spawn(async move { retry_settlement(&store, &charge).await });
                 None
             }
         }
@@ -304,6 +306,35 @@ impl Admitted {
     fn unlimited(unchecked: bool) -> Self {
         Admitted { headers: None, unchecked, account_id: None, ticket: 0, est_tokens: 0, tpm_subjects: Vec::new(), billed: None }
     }
+}
+
+/// Waits between settlement retries while the store is unreachable: about two minutes in all.
+const SETTLEMENT_RETRIES: [Duration; 8] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+];
+
+/// Retries a settlement the store could not take (settling is idempotent by request id, so a
+/// retry of one that did land changes nothing). Without it a store outage would let the request's
+/// usage go unbilled once its reservation expires.
+async fn retry_settlement(store: &Store, charge: &Charge) {
+    for wait in SETTLEMENT_RETRIES {
+        tokio::time::sleep(wait).await;
+        match store.billing.settle_charge(charge).await {
+            Ok(_) => {
+                tracing::info!(request_id = %charge.request_id, "settled after a retry");
+                return;
+            }
+            Err(err) => tracing::warn!(error = %err, request_id = %charge.request_id, "settlement retry failed"),
+        }
+    }
+    tracing::error!(request_id = %charge.request_id, "settlement given up; its reservation is released after its TTL, its usage is not charged");
 }
 
 fn config_principal(config: &Config, key: &KeyEntry) -> Principal {
