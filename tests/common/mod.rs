@@ -74,6 +74,12 @@ impl Gateway {
         gw
     }
 
+    /// Kills the gateway at once (SIGKILL): no drain, nothing settled, as when a machine dies.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Asks the gateway to stop (SIGTERM) and waits until it has exited; its log is complete
     /// afterwards.
     pub async fn stop(&mut self) -> std::process::ExitStatus {

@@ -9,6 +9,8 @@ pub struct Redis {
     child: Option<Child>,
     /// Its loopback port.
     pub port: u16,
+    /// Where it keeps an append-only file synced on every write, when it must survive restarts.
+    persist: Option<std::path::PathBuf>,
 }
 
 impl Redis {
@@ -22,18 +24,30 @@ impl Redis {
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = Redis { child: None, port };
+        let mut redis = Redis { child: None, port, persist: None };
+        redis.launch();
+        Some(redis)
+    }
+
+    /// A server that keeps its data in `dir` across [`Redis::stop`] and [`Redis::launch`]
+    /// (append-only file, fsync on every write).
+    pub fn start_persistent(dir: &std::path::Path) -> Option<Redis> {
+        let mut redis = Self::start()?;
+        redis.stop();
+        redis.persist = Some(dir.to_owned());
         redis.launch();
         Some(redis)
     }
 
     /// Starts (or restarts) the server on its port and waits until it accepts connections.
     pub fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""]);
+        match &self.persist {
+            Some(dir) => command.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"]).arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command.stdout(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
