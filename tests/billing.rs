@@ -152,6 +152,7 @@ async fn a_prepaid_request_is_charged_exactly_and_shown_everywhere() {
     );
     assert_eq!((e["estimated"].as_bool(), e["aborted"].as_bool()), (Some(false), Some(false)));
     assert!(!e.to_string().contains("Hello there"), "no content in the ledger");
+    assert_eq!(s.gw.access_record(&id).await["charge"], usd(charge).as_str(), "the access line has the charge");
 
     for path in ["/v1/account/balance", "/api/v1/balance"] {
         let (status, b) = balance(&s.gw, PAYER, path).await;

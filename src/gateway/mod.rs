@@ -212,6 +212,7 @@ impl ProxyHttp for Gateway {
             ttft_ms: ctx.ttft.map(|d| d.as_secs_f64() * 1000.0),
             input_tokens: ctx.usage.map(|u| u.input_total()),
             output_tokens: ctx.usage.map(|u| u.out_total),
+            charge: ctx.charge.map(|c| c.usd()),
             error: ctx.error.as_deref(),
         });
     }

@@ -82,6 +82,9 @@ pub struct AccessRecord<'a> {
     /// Output tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// What a prepaid account was charged, as an exact USD decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charge: Option<String>,
     /// Why the request failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
