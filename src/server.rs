@@ -1,10 +1,12 @@
 //! Assembles the Pingora server: the public gateway service (HTTP/1.1 and h2c), the admin
 //! service, and any background services (the demo's mock upstream).
 
+use crate::admin::channels::ChannelsApi;
 use crate::admin::Admin;
 use crate::config::Config;
 use crate::gateway::snapshot::{Snapshot, SnapshotError};
 use crate::gateway::Gateway;
+use crate::routing::health::HealthBook;
 use crate::store::{self, StoreError};
 use crate::telemetry::metrics::{Metrics, MetricsError};
 use arc_swap::ArcSwap;
@@ -80,7 +82,9 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
 
-    let gateway = Gateway::new(snapshot, connector, metrics.clone());
+    // Channel health outlives every snapshot (a reload keeps it); the admin API reads it too.
+    let health = Arc::new(HealthBook::new());
+    let gateway = Gateway::new(snapshot.clone(), connector, metrics.clone(), health.clone());
     let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "switchyard");
     if let Some(app) = proxy.app_logic_mut() {
         let mut options = HttpServerOptions::default();
@@ -92,7 +96,10 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     proxy.add_tcp(&listen);
     server.add_service(proxy);
 
-    let mut admin = Service::new("switchyard-admin".to_owned(), HttpServer::new_app(Admin::new(metrics, &config_admin, store)));
+    let mut admin = Service::new(
+        "switchyard-admin".to_owned(),
+        HttpServer::new_app(Admin::new(metrics, &config_admin, store, ChannelsApi::new(snapshot, health))),
+    );
     admin.add_tcp(&admin_listen);
     admin.threads = Some(1);
     server.add_service(admin);

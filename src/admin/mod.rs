@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics` for Prometheus, `/healthz` for load balancers, and the admin
-//! API for accounts and keys under `/admin/v1/` (see [`accounts`]), behind `admin.token`.
+//! API for accounts and keys (see [`accounts`]) and channel health (see [`channels`]) under
+//! `/admin/v1/`, behind `admin.token`.
 //!
 //! When `admin.token` is set, `/metrics` needs it too (`Authorization: Bearer <token>`, which
 //! Prometheus sends from `authorization` / `bearer_token`), unless `admin.metrics_public` keeps
@@ -13,11 +14,13 @@ pub use error::{AdminError, AdminErrorType};
 
 use crate::config::AdminConfig;
 pub mod accounts;
+pub mod channels;
 
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use accounts::AdminApi;
 use async_trait::async_trait;
+use channels::ChannelsApi;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ pub struct Admin {
     auth: AdminAuth,
     metrics_public: bool,
     api: AdminApi,
+    channels: ChannelsApi,
 }
 
 /// A finished admin answer before it becomes an `http::Response`.
@@ -49,14 +53,15 @@ impl From<AdminError> for Reply {
 }
 
 impl Admin {
-    /// An admin app rendering `metrics` and managing the accounts in `store`, guarded as
-    /// `config` says.
-    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store) -> Self {
+    /// An admin app rendering `metrics`, managing the accounts in `store` and the channels of
+    /// `channels`, guarded as `config` says.
+    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store, channels: ChannelsApi) -> Self {
         Admin {
             metrics,
             auth: AdminAuth::new(config.token.as_ref()),
             metrics_public: config.metrics_public,
             api: AdminApi::new(store, config.token.clone()),
+            channels,
         }
     }
 
@@ -72,6 +77,15 @@ impl Admin {
             }
         }
         let header = session.req_header();
+        if let Some(rest) = header.uri.path().strip_prefix("/admin/v1/").filter(|r| r.starts_with("channels")) {
+            let authorization = header.headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::as_bytes);
+            if !self.auth.allows(authorization) {
+                return AdminError::unauthorized().into();
+            }
+            if let Some(reply) = self.channels.handle(header.method.as_str(), rest, std::time::Instant::now()) {
+                return Reply { challenge: false, status: reply.status, content_type: "application/json", body: reply.body };
+            }
+        }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let now_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
         match self.api.handle(&header.method, header.uri.path(), &header.headers, &body, now_ms).await {

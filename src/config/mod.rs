@@ -27,7 +27,7 @@ pub use money::{PriceError, PricePerMillion};
 pub use secret::Secret;
 pub use types::{
     AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, KeyEntry, Limits, Model, ModelKind, Price,
-    Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions, Timeouts,
+    Protocol, Provider, RateLimits, Ratio, Routing, ServerSettings, StoreConfig, StoreOptions, Timeouts,
 };
 
 /// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.

@@ -513,3 +513,31 @@ fn free_models() {
     let free: Vec<bool> = config.models.iter().map(Model::is_free).collect();
     assert_eq!(free, [true, true, false]);
 }
+
+#[test]
+fn routing_defaults_values_and_rules() {
+    let config = ok(&doc("", None, None, None));
+    assert_eq!(config.routing, Routing::default());
+    assert_eq!(
+        (config.routing.eject_after_failures, config.routing.error_ratio.per_mille(), config.routing.max_attempts),
+        (3, 500, 5)
+    );
+    assert_eq!((config.routing.cooldown, config.routing.max_cooldown), (Duration::from_secs(10), Duration::from_secs(300)));
+    assert!(config.routing.expose_headers);
+    assert_eq!(config.models[0].first_byte_deadline, Duration::from_secs(120));
+    let set = ok(&doc("routing: { error_ratio: 0.25, cooldown: 2s, max_attempts: 2, expose_headers: false }", None, None, None));
+    assert_eq!((set.routing.error_ratio, set.routing.max_attempts), (Ratio(250), 2));
+    assert!(!set.routing.expose_headers);
+    assert_err_starts(&doc("routing: { error_ratio: 0 }", None, None, None), "routing.error_ratio: must be a share");
+    assert_err_starts(&doc("routing: { error_ratio: 1.5 }", None, None, None), "routing.error_ratio: must be a share");
+    assert_err(&doc("routing: { max_attempts: 0 }", None, None, None), "routing.max_attempts: must be at least 1");
+    assert_err(&doc("routing: { window: 0s }", None, None, None), "routing.window: must be longer than 0s");
+    assert_err(
+        &doc("routing: { cooldown: 20s, max_cooldown: 10s }", None, None, None),
+        "routing.max_cooldown: must not be shorter than routing.cooldown",
+    );
+    let deadline = "models:\n  - { id: m, first_byte_deadline: 0s, channels: [ { provider: openai, model: m } ] }\n";
+    assert_err(&doc("", None, Some(deadline), None), "models[0].first_byte_deadline: must be longer than 0s");
+    let example = ok(include_str!("../../conf/switchyard.example.yaml"));
+    assert_eq!(example.routing, Routing::default(), "the example shows the defaults");
+}

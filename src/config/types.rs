@@ -37,6 +37,9 @@ pub struct Config {
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Channel health, attempt budget and routing headers.
+    #[serde(default)]
+    pub routing: Routing,
     /// Upstream providers, referenced by name from model channels.
     pub providers: Vec<Provider>,
     /// The models clients may ask for, and where each is served.
@@ -342,6 +345,76 @@ impl Default for Limits {
     }
 }
 
+/// How channels are chosen and failed over: passive health (ejection after failures, cooldowns,
+/// half-open probes), the attempt budget per request and the routing headers. Kept per instance:
+/// health is what this instance saw, so it needs no shared store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routing {
+    /// Consecutive failures that eject a channel. Default 3.
+    pub eject_after_failures: u32,
+    /// Share of failed requests within `window` that ejects a channel (once the window holds at
+    /// least `window_min_requests`). Default 0.5; written as a decimal, held in per-mille.
+    pub error_ratio: Ratio,
+    /// The span the error ratio is measured over. Default 30s.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Requests the window must hold before the ratio counts. Default 10.
+    pub window_min_requests: u32,
+    /// How long a first ejection lasts; each repeat ejection doubles it. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+    /// The longest an ejection lasts however often it repeats. Default 5m.
+    #[serde(with = "humantime_serde")]
+    pub max_cooldown: Duration,
+    /// The longest cooldown a provider's `Retry-After` can ask for. Default 60s.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
+    /// The most channels one request tries (each at most once). Default 5.
+    pub max_attempts: u32,
+    /// Send `x-switchyard-provider`, `x-switchyard-model` and `x-switchyard-attempts` with
+    /// answers. Default true.
+    pub expose_headers: bool,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            eject_after_failures: 3,
+            error_ratio: Ratio(500),
+            window: Duration::from_secs(30),
+            window_min_requests: 10,
+            cooldown: Duration::from_secs(10),
+            max_cooldown: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(60),
+            max_attempts: 5,
+            expose_headers: true,
+        }
+    }
+}
+
+/// A share between 0 and 1, written as a decimal (`0.5`) and held in exact per-mille so the
+/// config stays comparable and free of floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio(pub u32);
+
+impl Ratio {
+    /// The share in thousandths.
+    pub fn per_mille(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        if !(value > 0.0 && value <= 1.0) {
+            return Err(de::Error::custom("must be a share above 0 and at most 1 (e.g. 0.5)"));
+        }
+        Ok(Ratio((value * 1000.0).round() as u32))
+    }
+}
+
 /// The wire protocol an upstream speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -470,6 +543,14 @@ pub struct Model {
     /// `:free` is free without this.
     #[serde(default)]
     pub free: bool,
+    /// The longest a client waits for the first byte, all attempts together; past it the
+    /// client gets 504. Default 120s.
+    #[serde(default = "default_first_byte_deadline", with = "humantime_serde")]
+    pub first_byte_deadline: Duration,
+}
+
+fn default_first_byte_deadline() -> Duration {
+    Duration::from_secs(120)
 }
 
 impl Model {

@@ -27,6 +27,7 @@ pub fn validate(config: &Config) -> Check {
     check_listeners(config)?;
     check_store(&config.store, &config.store_options)?;
     check_server(config)?;
+    check_routing(&config.routing)?;
     check_providers(&config.providers)?;
     check_models(config)?;
     check_accounts(&config.accounts)?;
@@ -175,6 +176,35 @@ fn check_limits_section(l: &super::types::Limits) -> Check {
     Ok(())
 }
 
+/// Every count and span of `routing` is positive, and caps are not below what they cap.
+fn check_routing(r: &super::types::Routing) -> Check {
+    let counts = [
+        ("eject_after_failures", r.eject_after_failures),
+        ("window_min_requests", r.window_min_requests),
+        ("max_attempts", r.max_attempts),
+    ];
+    for (field, value) in counts {
+        if value == 0 {
+            return Err(ConfigError::invalid(format!("routing.{field}"), "must be at least 1"));
+        }
+    }
+    let times = [
+        ("window", r.window),
+        ("cooldown", r.cooldown),
+        ("max_cooldown", r.max_cooldown),
+        ("max_retry_after", r.max_retry_after),
+    ];
+    for (field, value) in times {
+        if value.is_zero() {
+            return Err(ConfigError::invalid(format!("routing.{field}"), "must be longer than 0s"));
+        }
+    }
+    if r.max_cooldown < r.cooldown {
+        return Err(ConfigError::invalid("routing.max_cooldown", "must not be shorter than routing.cooldown"));
+    }
+    Ok(())
+}
+
 fn check_providers(providers: &[Provider]) -> Check {
     if providers.is_empty() {
         return Err(ConfigError::invalid("providers", "at least one provider is required"));
@@ -241,6 +271,9 @@ fn check_models(config: &Config) -> Check {
             names.insert(name, path);
         }
         check_channels(config, i, model)?;
+        if model.first_byte_deadline.is_zero() {
+            return Err(ConfigError::invalid(format!("models[{i}].first_byte_deadline"), "must be longer than 0s"));
+        }
         if model.max_output_tokens == Some(0) {
             return Err(ConfigError::invalid(format!("models[{i}].max_output_tokens"), "must be greater than 0"));
         }

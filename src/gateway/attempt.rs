@@ -17,8 +17,10 @@ use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::Warning;
 use crate::protocol::sse::{SseDecoder, SseEvent};
 use crate::routing::catalog::Channel;
+use crate::routing::health::{HealthBook, Transition, Verdict};
+use crate::routing::plan::Plan;
 use crate::upstream::exchange::{self, Deadlines, Exchange, OutgoingRequest};
-use crate::upstream::outcome::{status_is_retryable, AttemptError};
+use crate::upstream::outcome::{self, status_is_retryable, AttemptError};
 use crate::upstream::pool::Upstreams;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -170,32 +172,77 @@ enum LastFailure {
     Status { status: u16, body: Bytes, retry_after: Option<String>, dialect: &'static dyn Dialect, secret: String },
 }
 
-/// Tries `plan` in order; returns the first committed answer or why every channel failed.
+/// Where a request may go: its plan and the health book every attempt reports to.
+pub struct Routed<'a> {
+    /// The channels in attempt order.
+    pub plan: Plan<'a>,
+    /// Passive health, told how each attempt ended.
+    pub health: &'a HealthBook,
+    /// When the first byte must have arrived, every attempt together; past it the client gets
+    /// 504 and no further channel is tried.
+    pub deadline: tokio::time::Instant,
+}
+
+/// Tries the plan in order; returns the first committed answer or why every channel failed.
+/// A channel the health book no longer lets through (another request took its half-open probe)
+/// is skipped without counting as an attempt.
 pub async fn run<E: Expect, C: UpstreamCall>(
     upstreams: &Upstreams,
     snapshot: &Snapshot,
-    plan: &[&Channel],
+    routed: &Routed<'_>,
     call: &C,
     ctx: &mut RequestCtx,
 ) -> Result<Answered<E::Answer>, Failure> {
     let mut last = LastFailure::None;
-    for channel in plan {
+    let policy = &snapshot.config.routing;
+    for channel in &routed.plan.order {
         let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
+        let Some(ticket) = routed.health.begin(&channel.label, provider.key_fingerprint, Instant::now(), routed.plan.fallback)
+        else {
+            continue;
+        };
         ctx.channel = Some(channel.label.clone());
         ctx.provider = Some(provider.name.clone());
-        let prepared = call.prepare(channel, provider).await?;
-        let warnings = prepared.warnings.clone();
         let started = Instant::now();
-        let tried = attempt::<E>(upstreams, provider, prepared, snapshot.config.limits.sse_max_event_bytes).await;
-        let outcome = match &tried {
-            Ok(Tried::Committed(_)) => "ok".to_owned(),
-            Ok(Tried::Status { status, .. }) => format!("status_{status}"),
-            Err(e) => e.label().to_owned(),
+        let max_event_bytes = snapshot.config.limits.sse_max_event_bytes;
+        let work = async {
+            let prepared = call.prepare(channel, provider).await?;
+            let warnings = prepared.warnings.clone();
+            Ok::<_, Failure>((attempt::<E>(upstreams, provider, prepared, max_event_bytes).await, warnings))
         };
+        let Ok(done) = tokio::time::timeout_at(routed.deadline, work).await else {
+            // The deadline passed inside this attempt: the channel did not answer in time.
+            let transition = ticket.finish(Verdict::Failure, Instant::now(), policy);
+            log_transition(ctx, &channel.label, transition);
+            let took = started.elapsed();
+            ctx.upstream_time += took;
+            ctx.attempts.push(AttemptRecord {
+                channel: channel.label.clone(),
+                outcome: "deadline_exceeded".to_owned(),
+                duration_ms: took.as_millis() as u64,
+                health: transition.map(Transition::label),
+            });
+            return Err(past_deadline(ctx));
+        };
+        let (tried, warnings) = done?;
+        let (outcome, verdict) = match &tried {
+            Ok(Tried::Committed(_)) => ("ok".to_owned(), Verdict::Success),
+            Ok(Tried::Status { status, retry_after, .. }) => {
+                let wait = retry_after.as_deref().and_then(|v| outcome::retry_after(v, std::time::SystemTime::now()));
+                (format!("status_{status}"), Verdict::of_status(*status, wait))
+            }
+            Err(e) => (e.label().to_owned(), Verdict::Failure),
+        };
+        let transition = ticket.finish(verdict, Instant::now(), policy);
+        log_transition(ctx, &channel.label, transition);
         let took = started.elapsed();
         ctx.upstream_time += took;
-        ctx.attempts
-            .push(AttemptRecord { channel: channel.label.clone(), outcome, duration_ms: took.as_millis() as u64 });
+        ctx.attempts.push(AttemptRecord {
+            channel: channel.label.clone(),
+            outcome,
+            duration_ms: took.as_millis() as u64,
+            health: transition.map(Transition::label),
+        });
         match tried {
             Ok(Tried::Committed(answer)) => return Ok(Answered { answer, warnings }),
             Ok(Tried::Status { status, body, retry_after, dialect }) => {
@@ -211,6 +258,27 @@ pub async fn run<E: Expect, C: UpstreamCall>(
         }
     }
     Err(exhausted(ctx, last))
+}
+
+/// The 504 when the first-byte deadline passed before any channel answered.
+fn past_deadline(ctx: &RequestCtx) -> Failure {
+    let summary = ctx.attempts.iter().map(|a| format!("{}: {}", a.channel, a.outcome)).collect::<Vec<_>>().join("; ");
+    let model = ctx.model.as_deref().unwrap_or("");
+    let client = ApiError::new(ErrorClass::Timeout, format!("no upstream for model `{model}` answered within its deadline"))
+        .with_code("deadline_exceeded");
+    Failure::Upstream(Box::new(UpstreamError { client, status: None, body: String::new(), summary, source: None }))
+}
+
+/// A channel leaving or rejoining the rotation is worth a line of its own for the operator.
+fn log_transition(ctx: &RequestCtx, channel: &str, transition: Option<Transition>) {
+    match transition {
+        Some(Transition::Recovered) => tracing::info!(request_id = %ctx.request_id, channel, "channel back in rotation"),
+        Some(Transition::Disabled) => {
+            tracing::warn!(request_id = %ctx.request_id, channel, "channel disabled: the provider refused its credentials")
+        }
+        Some(t) => tracing::warn!(request_id = %ctx.request_id, channel, change = t.label(), "channel out of rotation"),
+        None => {}
+    }
 }
 
 async fn attempt<E: Expect>(
@@ -298,7 +366,7 @@ mod tests {
         ctx.model = Some("m".into());
         ctx.attempts = attempts
             .iter()
-            .map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1 })
+            .map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1, health: None })
             .collect();
         ctx
     }

@@ -22,6 +22,7 @@ pub mod respond;
 pub mod snapshot;
 
 use crate::protocol::ir::{Part, Protocol};
+use crate::routing::health::HealthBook;
 use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
 use crate::telemetry::metrics::{AttemptObservation, Metrics, Observation, TokenCounts};
@@ -46,20 +47,26 @@ pub struct Gateway {
     upstreams: Upstreams,
     signatures: Arc<Signatures>,
     metrics: Arc<Metrics>,
+    /// Passive channel health: outside the snapshot, so a reload keeps it.
+    health: Arc<HealthBook>,
 }
 
 impl Gateway {
-    /// A gateway serving `snapshot`, sending upstream through `connector`.
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
-        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics }
+    /// A gateway serving `snapshot`, sending upstream through `connector`, keeping channel
+    /// health in `health` (shared with the admin API).
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>, health: Arc<HealthBook>) -> Self {
+        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics, health }
     }
 }
 
 impl Gateway {
     /// Hands one finished request to the metrics, as plain labels and durations.
     fn record_metrics(&self, ctx: &RequestCtx, status: u16, elapsed: std::time::Duration) {
-        let attempts: Vec<AttemptObservation<'_>> =
-            ctx.attempts.iter().map(|a| AttemptObservation { channel: &a.channel, outcome: &a.outcome }).collect();
+        let attempts: Vec<AttemptObservation<'_>> = ctx
+            .attempts
+            .iter()
+            .map(|a| AttemptObservation { channel: &a.channel, outcome: &a.outcome, health: a.health })
+            .collect();
         self.metrics.record(&Observation {
             endpoint: ctx.endpoint.unwrap_or(""),
             inbound: protocol_label(ctx.inbound),

@@ -9,7 +9,7 @@
 //! sent upstream and settlement after the relay however it ended, so limits and billing have one
 //! place each. The log step is Pingora's `logging` hook (see the module root).
 
-use super::attempt::{self, Streamed, Whole};
+use super::attempt::{self, Routed, Streamed, Whole};
 use super::auth;
 use super::body;
 use super::ctx::RequestCtx;
@@ -27,12 +27,13 @@ use crate::protocol::dialect::{self, Operation, Unrouted};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
 use crate::routing::catalog::{Channel, ModelRoute};
-use crate::routing::plan::plan;
+use crate::routing::plan::{plan, Plan};
 use crate::upstream::media::FetchPolicy;
 use crate::usage::tokenizer;
 use bytes::Bytes;
 use pingora::proxy::Session;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The request header that turns every conversion loss into a 400.
 const STRICT_HEADER: &str = "x-switchyard-strict";
@@ -320,34 +321,37 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             respond::json(session, ctx, 200, Bytes::from(body)).await.map_err(Exit::Downstream)
         }
         Job::Generate { route, call } => {
-            let order = plan(&route.channels, &mut rand::rng());
+            let routed = routed(gw, snapshot, &route, &route.channels);
             let stream = call.request.stream();
             if stream {
                 let answered =
-                    watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
+                    watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
                 let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
                 let _open = gw.metrics.stream_opened();
                 relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
             } else {
                 let answered =
-                    watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
+                    watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
                 let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
                 relay::whole(session, ctx, &gw.signatures, answered, &spec).await
             }
         }
         Job::Forward { route, op, raw } => {
-            let order: Vec<&Channel> = plan(&route.channels, &mut rand::rng())
-                .into_iter()
+            let serving: Vec<Channel> = route
+                .channels
+                .iter()
                 .filter(|c| snapshot.providers.get(c.provider).is_some_and(|p| forward::serves(p, &op)))
+                .cloned()
                 .collect();
-            if order.is_empty() {
+            if serving.is_empty() {
                 let path = session.req_header().uri.path().to_owned();
                 return Err(ApiError::invalid_field("model", format!("model `{}` has no upstream that serves {path}", route.id))
                     .with_code("unsupported_endpoint")
                     .into());
             }
             let call = ForwardCall { op: &op, raw };
-            let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, &call, ctx)).await??;
+            let routed = routed(gw, snapshot, &route, &serving);
+            let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, &call, ctx)).await??;
             let up = answered.answer.dialect;
             let converted = up.forward_response(&op, raw, &answered.answer.body, &route.id, &|t| tokenizer::count_text(t))?;
             let spec = Spec {
@@ -361,6 +365,24 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             relay::forwarded(session, ctx, answered, converted, &spec).await
         }
     }
+}
+
+/// Where a request for `route` may go: `channels` (all of the route's, or those serving the
+/// operation) planned by health and budget, and the model's first-byte deadline from now.
+fn routed<'a>(gw: &'a Gateway, snapshot: &Snapshot, route: &ModelRoute, channels: &'a [Channel]) -> Routed<'a> {
+    let deadline = snapshot.config.models.get(route.index).map_or(Duration::from_secs(120), |m| m.first_byte_deadline);
+    Routed { plan: plan_for(gw, snapshot, channels), health: &gw.health, deadline: tokio::time::Instant::now() + deadline }
+}
+
+/// The channels to try for `channels`, as their health stands now, cut to the attempt budget.
+fn plan_for<'a>(gw: &Gateway, snapshot: &Snapshot, channels: &'a [Channel]) -> Plan<'a> {
+    let now = std::time::Instant::now();
+    let health = |c: &Channel| {
+        let fingerprint = snapshot.providers.get(c.provider).map_or(0, |p| p.key_fingerprint);
+        gw.health.health(&c.label, fingerprint, now)
+    };
+    let budget = usize::try_from(snapshot.config.routing.max_attempts).unwrap_or(usize::MAX);
+    plan(channels, &health, budget, &mut rand::rng())
 }
 
 /// What the relay needs to know about a generation's client.

@@ -25,6 +25,9 @@ pub struct ProviderRuntime {
     pub timeouts: Timeouts,
     /// Serves OpenAI's `/responses` natively.
     pub native_responses: bool,
+    /// Identifies the key without holding it twice: a channel disabled for refused credentials
+    /// comes back when this changes.
+    pub key_fingerprint: u64,
 }
 
 impl ProviderRuntime {
@@ -93,6 +96,7 @@ impl Snapshot {
                     api_key: p.api_key.clone(),
                     timeouts: p.timeouts.clone(),
                     native_responses: p.responses,
+                    key_fingerprint: key_fingerprint(p.api_key.expose()),
                 })
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;
@@ -124,6 +128,15 @@ impl Snapshot {
         let accounts = Accounts::new(&config, store);
         Ok(Snapshot { catalog: Catalog::new(routes), accounts, providers, config: Arc::new(config) })
     }
+}
+
+/// The first 8 bytes of the key's SHA-256.
+fn key_fingerprint(key: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 #[cfg(test)]
