@@ -2,9 +2,11 @@
 //! client, so failover is invisible to it.
 //!
 //! A connect error, a timeout, 429, 5xx (and 401/403 on the channel's own credentials) move on
-//! to the next channel. A stream is committed only after its first event arrived and was not an
-//! error, so a provider that fails at the start of a stream is failed over too. Once an answer is
-//! returned from here, it goes to the client: nothing is ever replayed after that.
+//! to the next channel. A stream is committed only at its first event that carries content or
+//! ends it; the events before (role chunk, `message_start`, `ping`) are held, so an error, a cut
+//! or a stall before that point is failed over too. Once an answer is returned from here, it goes
+//! to the client: nothing is ever replayed after that. Every attempt reports its verdict to the
+//! channel health book; the plan, the attempt budget and the first-byte deadline bound the loop.
 //!
 //! What is expected back is a type ([`Whole`] or [`Streamed`]), so a caller that asked for a whole
 //! answer can never be handed a stream.
@@ -12,7 +14,7 @@
 use super::ctx::{AttemptRecord, RequestCtx};
 use super::failure::{logged_body, Failure, UpstreamError};
 use super::snapshot::{ProviderRuntime, Snapshot};
-use crate::protocol::dialect::Dialect;
+use crate::protocol::dialect::{Dialect, EventRole};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::Warning;
 use crate::protocol::sse::{SseDecoder, SseEvent};
@@ -30,6 +32,8 @@ use std::time::Instant;
 
 /// The most of an upstream error body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The most stream bytes held back before the first content; past it the stream is committed.
+const HOLD_LIMIT: usize = 64 * 1024;
 /// The largest non-stream upstream response accepted.
 const RESPONSE_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -123,6 +127,10 @@ impl Expect for Streamed {
     type Answer = StreamAnswer;
     const STREAM: bool = true;
 
+    /// Reads and holds events until the first one that carries content or ends the answer (the
+    /// dialect judges each): an error, a cut or a stall before that point fails the attempt, so
+    /// the next channel is tried without the client seeing a byte. At most [`HOLD_LIMIT`] bytes
+    /// are held; past them the stream is committed as it is.
     async fn accept(
         _upstreams: &Upstreams,
         dialect: &'static dyn Dialect,
@@ -131,17 +139,27 @@ impl Expect for Streamed {
         max_event_bytes: usize,
     ) -> Result<StreamAnswer, AttemptError> {
         let mut decoder = SseDecoder::with_limit(max_event_bytes);
-        let mut first = Vec::new();
-        while first.is_empty() {
-            match ex.read_chunk().await? {
-                Some(chunk) => {
-                    decoder.feed_with(&chunk, |e| first.push(e)).map_err(|_| AttemptError::TooLarge(max_event_bytes))?
+        let mut first: Vec<SseEvent> = Vec::new();
+        let mut held = 0usize;
+        let mut committed = false;
+        while !committed {
+            let Some(chunk) = ex.read_chunk().await? else {
+                return Err(AttemptError::Read("the stream ended before its first content".into()));
+            };
+            let mut fresh = Vec::new();
+            decoder.feed_with(&chunk, |e| fresh.push(e)).map_err(|_| AttemptError::TooLarge(max_event_bytes))?;
+            for event in fresh {
+                if !committed {
+                    match dialect.event_role(&event) {
+                        EventRole::Error => return Err(AttemptError::StreamError(event.data)),
+                        EventRole::Content | EventRole::Terminal => committed = true,
+                        EventRole::Preamble => {}
+                    }
                 }
-                None => return Err(AttemptError::Read("the stream ended before its first event".into())),
+                held += event.data.len();
+                first.push(event);
             }
-        }
-        if let Some(err) = first.first().filter(|e| dialect.is_error_event(e)) {
-            return Err(AttemptError::Read(format!("the stream began with an error: {}", err.data)));
+            committed |= held > HOLD_LIMIT;
         }
         Ok(StreamAnswer { dialect, exchange: Box::new(ex), peer, decoder, first })
     }

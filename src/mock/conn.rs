@@ -192,6 +192,10 @@ where
             // Dropping the socket without the zero chunk is the mid-stream failure.
             return Ok(Next::Close);
         }
+        if faults.stall_after_events == Some(i) {
+            conn.wait_for_close().await;
+            return Ok(Next::Close);
+        }
         if faults.error_after_events == Some(i) {
             conn.write(&http::chunk(error)).await?;
             conn.write(http::END).await?;

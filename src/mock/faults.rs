@@ -40,6 +40,9 @@ pub struct Faults {
     /// `overloaded_error`, an OpenAI or Gemini error object) and end the stream: the provider
     /// that fails after it has started answering. Ignored for non-stream answers.
     pub error_after_events: Option<usize>,
+    /// After this many stream events, stop sending and keep the connection open: the stream
+    /// that stalls, which only the idle timeout detects. Ignored for non-stream answers.
+    pub stall_after_events: Option<usize>,
 }
 
 /// The per-request override taken from the body's top-level `"mock"` object.
@@ -63,6 +66,8 @@ pub struct FaultOverride {
     pub retry_after: Option<String>,
     /// Replaces [`Faults::error_after_events`].
     pub error_after_events: Option<usize>,
+    /// Replaces [`Faults::stall_after_events`].
+    pub stall_after_events: Option<usize>,
 }
 
 impl FaultOverride {
@@ -100,6 +105,9 @@ impl FaultOverride {
         }
         if let Some(n) = self.error_after_events {
             faults.error_after_events = Some(n);
+        }
+        if let Some(n) = self.stall_after_events {
+            faults.stall_after_events = Some(n);
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum AttemptError {
     /// The response body was larger than the gateway accepts.
     #[error("response body larger than {0} bytes")]
     TooLarge(usize),
+    /// The stream reported an error before its first content.
+    #[error("the stream reported an error before any content: {0}")]
+    StreamError(String),
 }
 
 impl AttemptError {
@@ -35,6 +38,7 @@ impl AttemptError {
             AttemptError::IdleTimeout(_) => "idle_timeout",
             AttemptError::Read(_) => "read_error",
             AttemptError::TooLarge(_) => "too_large",
+            AttemptError::StreamError(_) => "stream_error",
         }
     }
 }
