@@ -279,3 +279,39 @@ async fn client_hanging_up_stops_waiting_for_the_upstream() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn answers_name_the_provider_model_and_attempts_unless_hidden() {
+    let (a, b, gw) = pair(FAST, "").await;
+    a.set_faults(Faults { status: Some(503), ..Faults::default() });
+    for stream in [false, true] {
+        let resp = gw.chat(hello(json!({"model": "vendor/public-model", "stream": stream}))).await;
+        assert_eq!(resp.status(), 200);
+        let h = resp.headers();
+        let get = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(get("x-switchyard-provider").as_deref(), Some("second"), "stream={stream}");
+        assert_eq!(get("x-switchyard-model").as_deref(), Some("public-model"), "the public id, not the alias");
+        assert_eq!(get("x-switchyard-attempts").as_deref(), Some("2"));
+        let id = get("x-request-id").unwrap();
+        let record = gw.access_record(&id).await;
+        let tried = record["tried"].as_array().unwrap();
+        assert_eq!(tried.len(), 2, "{record}");
+        assert_eq!((tried[0]["outcome"].as_str(), tried[1]["outcome"].as_str()), (Some("status_503"), Some("ok")));
+        assert!(tried.iter().all(|t| t["duration_ms"].is_u64()), "{record}");
+    }
+    // A failure says how many attempts it took, and no provider.
+    b.set_faults(Faults { status: Some(503), ..Faults::default() });
+    let resp = gw.chat(hello(json!({}))).await;
+    assert_eq!(resp.headers().get("x-switchyard-attempts").map(|v| v.to_str().unwrap()), Some("2"));
+    assert!(resp.headers().get("x-switchyard-provider").is_none());
+    // Local answers went nowhere: no routing headers.
+    let models = reqwest::Client::new().get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap();
+    assert!(models.headers().get("x-switchyard-attempts").is_none());
+
+    let (_a, _b, hidden) = pair(FAST, "routing: { expose_headers: false }\n").await;
+    let resp = hidden.chat(hello(json!({}))).await;
+    assert_eq!(resp.status(), 200);
+    for name in ["x-switchyard-provider", "x-switchyard-model", "x-switchyard-attempts"] {
+        assert!(resp.headers().get(name).is_none(), "{name}");
+    }
+}

@@ -199,6 +199,7 @@ pub async fn stream(
     // Tells nginx-style buffering proxies in front of us to pass events at once.
     add("x-accel-buffering", "no")?;
     respond::apply_rate_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
+    respond::apply_routing_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
     ctx.status = 200;
     session.write_response_header(Box::new(resp), false).await.map_err(Exit::Downstream)?;
     let stream = Stream { exchange, peer, decoder, pipe, inbound: spec.inbound, scratch: Vec::new() };
