@@ -246,3 +246,15 @@ async fn the_first_byte_deadline_is_a_504_in_the_clients_envelope() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!((body["type"].as_str(), body["error"]["type"].as_str()), (Some("error"), Some("timeout_error")), "{body}");
 }
+
+#[tokio::test]
+async fn a_refusal_about_the_request_goes_back_to_the_client_and_leaves_the_channel_healthy() {
+    let (a, b, gw) = pair_with("routing: { eject_after_failures: 1 }\n").await;
+    a.set_faults(Faults { status: Some(400), ..Faults::default() });
+    let resp = gw.chat(hello(json!({}))).await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_error(resp, 400).await;
+    assert!(b.requests().is_empty(), "another channel would refuse it too");
+    assert_eq!(gw.access_record(&id).await["tried"][0]["outcome"], "status_400");
+    assert_eq!(channel(&gw, FIRST).await["state"], "healthy", "the channel answered: it is up");
+}
