@@ -195,6 +195,8 @@ pub struct Ticket<'a> {
     label: String,
     fingerprint: u64,
     probe: bool,
+    /// Tried although out of rotation (every channel was out).
+    forced: bool,
     done: bool,
 }
 
@@ -207,7 +209,8 @@ impl Ticket<'_> {
         if self.probe {
             entry.probing = false;
         }
-        self.book.apply(entry, verdict, self.probe, self.fingerprint, now, policy)
+        let tried = Tried { probe: self.probe, forced: self.forced, fingerprint: self.fingerprint };
+        self.book.apply(entry, verdict, tried, now, policy)
     }
 }
 
@@ -253,16 +256,16 @@ impl HealthBook {
         let mut map = self.lock();
         let entry = map.entry(label.to_owned()).or_default();
         rekeyed(entry, fingerprint);
-        let probe = match entry.mode {
-            Mode::Healthy => false,
+        let (probe, forced) = match entry.mode {
+            Mode::Healthy => (false, false),
             Mode::Out { until, .. } if until <= now && !entry.probing => {
                 entry.probing = true;
-                true
+                (true, false)
             }
-            _ if forced => false,
+            _ if forced => (false, true),
             _ => return None,
         };
-        Some(Ticket { book: self, label: label.to_owned(), fingerprint, probe, done: false })
+        Some(Ticket { book: self, label: label.to_owned(), fingerprint, probe, forced, done: false })
     }
 
     /// Puts a channel back in rotation (the operator's `enable`); everything learnt is reset.
@@ -322,28 +325,24 @@ impl HealthBook {
         }
     }
 
-    fn apply(
-        &self,
-        entry: &mut Entry,
-        verdict: Verdict,
-        probe: bool,
-        fingerprint: u64,
-        now: Instant,
-        policy: &Routing,
-    ) -> Option<Transition> {
+    fn apply(&self, entry: &mut Entry, verdict: Verdict, tried: Tried, now: Instant, policy: &Routing) -> Option<Transition> {
+        let Tried { probe, forced, fingerprint } = tried;
         match verdict {
-            Verdict::Success => {
-                let was_out = entry.mode != Mode::Healthy;
-                entry.consecutive = 0;
-                if was_out {
+            Verdict::Success => match entry.mode {
+                Mode::Healthy => {
+                    entry.consecutive = 0;
+                    self.count(entry, true, now, policy);
+                    None
+                }
+                _ if probe || forced => {
                     // A half-open probe (or a forced attempt) worked: healthy, and forgiven.
                     *entry = Entry::default();
                     self.count(entry, true, now, policy);
-                    return Some(Transition::Recovered);
+                    Some(Transition::Recovered)
                 }
-                self.count(entry, true, now, policy);
-                None
-            }
+                // An attempt that began before the channel went out: it proves nothing new.
+                _ => None,
+            },
             Verdict::Failure => {
                 entry.consecutive = entry.consecutive.saturating_add(1);
                 entry.last_failure = Some(now);
@@ -393,6 +392,14 @@ impl HealthBook {
         entry.buckets = [Bucket::default(); BUCKETS];
         Transition::Ejected(reason)
     }
+}
+
+/// How the attempt being reported was let through.
+#[derive(Clone, Copy, Debug)]
+struct Tried {
+    probe: bool,
+    forced: bool,
+    fingerprint: u64,
 }
 
 /// A channel disabled under another key is back in rotation: the operator changed the key.
@@ -476,6 +483,18 @@ mod tests {
             }
         }
         assert_eq!(book.status("a", KEY, now, &p).cooldown_left, s(10));
+    }
+
+    #[test]
+    fn a_success_that_began_before_the_ejection_does_not_bring_the_channel_back() {
+        let book = HealthBook::new();
+        let t0 = Instant::now();
+        let slow = book.begin("a", KEY, t0, false);
+        for _ in 0..3 {
+            attempt(&book, "a", t0, Verdict::Failure);
+        }
+        assert_eq!(slow.map(|t| t.finish(Verdict::Success, t0 + s(1), &policy())), Some(None));
+        assert!(matches!(book.health("a", KEY, t0 + s(1)), Health::Out(_)), "only the probe decides");
     }
 
     #[test]
