@@ -258,3 +258,21 @@ async fn a_refusal_about_the_request_goes_back_to_the_client_and_leaves_the_chan
     assert_eq!(gw.access_record(&id).await["tried"][0]["outcome"], "status_400");
     assert_eq!(channel(&gw, FIRST).await["state"], "healthy", "the channel answered: it is up");
 }
+
+#[tokio::test]
+async fn a_gemini_key_refused_with_400_disables_the_channel_and_fails_over() {
+    let (a, b) = (mock().await, mock().await);
+    a.set_api_key(Some("a-key-the-gateway-does-not-have".into()));
+    let gemini = format!(
+        "  - {{ name: first, protocol: gemini, base_url: \"http://{}\", api_key: \"{UPSTREAM_KEY}\", timeouts: {{ {FAST} }} }}\n",
+        a.addr()
+    );
+    let yaml = config(&[gemini, provider("second", b.addr(), FAST)], &[("first", 0), ("second", 1)], "");
+    let gw = Gateway::launch(&yaml, &Launch { admin: &format!(", token: {ADMIN_TOKEN}"), ..Launch::default() }).await;
+    let resp = ok(&gw).await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(a.requests().len(), 1);
+    assert_eq!(b.requests().len(), 1, "the gateway's key was refused, not the client's: next channel");
+    assert_eq!(gw.access_record(&id).await["tried"][0]["health"], "disabled");
+    assert_eq!(channel(&gw, FIRST).await["state"], "disabled");
+}

@@ -318,6 +318,10 @@ async fn attempt<E: Expect>(
         let retry_after = ex.header_str("retry-after").map(str::to_owned);
         let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
         ex.release(&upstreams.connector, &peer).await;
+        // A provider that refuses the key with another status (Gemini: 400 `API_KEY_INVALID`)
+        // refused the channel's credentials all the same, as its protocol tells.
+        let refused_key = status == 400 && dialect.upstream_error(status, &body, None).class == ErrorClass::Authentication;
+        let status = if refused_key { 401 } else { status };
         return Ok(Tried::Status { status, body, retry_after, dialect });
     }
     E::accept(upstreams, dialect, ex, peer, max_event_bytes).await.map(Tried::Committed)
