@@ -214,6 +214,10 @@ pub async fn run<E: Expect, C: UpstreamCall>(
     let mut last = LastFailure::None;
     let policy = &snapshot.config.routing;
     for channel in &routed.plan.order {
+        if tokio::time::Instant::now() >= routed.deadline {
+            // Spent before this channel was called: nothing to hold against it.
+            return Err(past_deadline(ctx));
+        }
         let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
         let Some(ticket) = routed.health.begin(&channel.label, provider.key_fingerprint, Instant::now(), routed.plan.fallback)
         else {
@@ -231,15 +235,7 @@ pub async fn run<E: Expect, C: UpstreamCall>(
         let Ok(done) = tokio::time::timeout_at(routed.deadline, work).await else {
             // The deadline passed inside this attempt: the channel did not answer in time.
             let transition = ticket.finish(Verdict::Failure, Instant::now(), policy);
-            log_transition(ctx, &channel.label, transition);
-            let took = started.elapsed();
-            ctx.upstream_time += took;
-            ctx.attempts.push(AttemptRecord {
-                channel: channel.label.clone(),
-                outcome: "deadline_exceeded".to_owned(),
-                duration_ms: took.as_millis() as u64,
-                health: transition.map(Transition::label),
-            });
+            record(ctx, &channel.label, "deadline_exceeded".to_owned(), started.elapsed(), transition);
             return Err(past_deadline(ctx));
         };
         let (tried, warnings) = done?;
@@ -252,15 +248,7 @@ pub async fn run<E: Expect, C: UpstreamCall>(
             Err(e) => (e.label().to_owned(), Verdict::Failure),
         };
         let transition = ticket.finish(verdict, Instant::now(), policy);
-        log_transition(ctx, &channel.label, transition);
-        let took = started.elapsed();
-        ctx.upstream_time += took;
-        ctx.attempts.push(AttemptRecord {
-            channel: channel.label.clone(),
-            outcome,
-            duration_ms: took.as_millis() as u64,
-            health: transition.map(Transition::label),
-        });
+        record(ctx, &channel.label, outcome, started.elapsed(), transition);
         match tried {
             Ok(Tried::Committed(answer)) => return Ok(Answered { answer, warnings }),
             Ok(Tried::Status { status, body, retry_after, dialect }) => {
@@ -285,6 +273,18 @@ fn past_deadline(ctx: &RequestCtx) -> Failure {
     let client = ApiError::new(ErrorClass::Timeout, format!("no upstream for model `{model}` answered within its deadline"))
         .with_code("deadline_exceeded");
     Failure::Upstream(Box::new(UpstreamError { client, status: None, body: String::new(), summary, source: None }))
+}
+
+/// Adds one finished attempt to the request's record (access log, metrics, overhead).
+fn record(ctx: &mut RequestCtx, channel: &str, outcome: String, took: std::time::Duration, transition: Option<Transition>) {
+    log_transition(ctx, channel, transition);
+    ctx.upstream_time += took;
+    ctx.attempts.push(AttemptRecord {
+        channel: channel.to_owned(),
+        outcome,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        health: transition.map(Transition::label),
+    });
 }
 
 /// A channel leaving or rejoining the rotation is worth a line of its own for the operator.
