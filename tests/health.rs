@@ -276,3 +276,22 @@ async fn a_gemini_key_refused_with_400_disables_the_channel_and_fails_over() {
     assert_eq!(gw.access_record(&id).await["tried"][0]["health"], "disabled");
     assert_eq!(channel(&gw, FIRST).await["state"], "disabled");
 }
+
+#[tokio::test]
+async fn a_stream_that_breaks_off_after_its_first_content_counts_against_the_channel() {
+    let (a, b, gw) = pair_with("routing: { eject_after_failures: 1 }\n").await;
+    // The role chunk and two words reach the client, then the connection is cut.
+    a.set_faults(Faults { cut_after_events: Some(3), ..Faults::default() });
+    let resp = gw.chat(hello(json!({"stream": true}))).await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let events = sse_data(&resp.text().await.unwrap());
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert!(last["error"].is_object(), "an in-stream error: {events:?}");
+    assert!(b.requests().is_empty(), "bytes were sent: never replayed");
+    let record = gw.access_record(&id).await;
+    assert_eq!((record["tried"][0]["outcome"].as_str(), record["tried"][0]["health"].as_str()), (Some("ok"), Some("ejected")));
+    assert_eq!(channel(&gw, FIRST).await["state"], "cooling");
+    ok(&gw).await;
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 1), "the next request goes elsewhere");
+}

@@ -27,6 +27,7 @@ use crate::protocol::dialect::{self, Operation, Unrouted};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
 use crate::routing::catalog::{Channel, ModelRoute};
+use crate::routing::health::Verdict;
 use crate::routing::plan::{plan, Plan};
 use crate::upstream::media::FetchPolicy;
 use crate::usage::tokenizer;
@@ -328,7 +329,11 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
                     watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
                 let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
                 let _open = gw.metrics.stream_opened();
-                relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
+                let relayed = relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await;
+                if ctx.stream_failed {
+                    stream_failed(gw, snapshot, &route, ctx);
+                }
+                relayed
             } else {
                 let answered =
                     watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
@@ -383,6 +388,23 @@ fn plan_for<'a>(gw: &Gateway, snapshot: &Snapshot, channels: &'a [Channel]) -> P
     };
     let budget = usize::try_from(snapshot.config.routing.max_attempts).unwrap_or(usize::MAX);
     plan(channels, &health, budget, &mut rand::rng())
+}
+
+/// A committed stream that broke off counts against its channel like a failed attempt (the
+/// client got an in-stream error; no other channel can be tried once bytes were sent).
+fn stream_failed(gw: &Gateway, snapshot: &Snapshot, route: &ModelRoute, ctx: &mut RequestCtx) {
+    let Some(channel) = ctx.channel.as_deref().and_then(|label| route.channels.iter().find(|c| c.label == label)) else {
+        return;
+    };
+    let fingerprint = snapshot.providers.get(channel.provider).map_or(0, |p| p.key_fingerprint);
+    let policy = &snapshot.config.routing;
+    let transition = gw.health.record(&channel.label, fingerprint, Verdict::Failure, std::time::Instant::now(), policy);
+    if let Some(t) = transition {
+        tracing::warn!(request_id = %ctx.request_id, channel = %channel.label, change = t.label(), "channel out of rotation");
+        if let Some(last) = ctx.attempts.last_mut() {
+            last.health = Some(t.label());
+        }
+    }
 }
 
 /// What the relay needs to know about a generation's client.

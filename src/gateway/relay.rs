@@ -301,6 +301,7 @@ impl Stream {
         ctx.finish_reason = self.pipe.raw_finish_reason();
         match end {
             End::Broken(e) => {
+                ctx.stream_failed = true;
                 ctx.error = Some(format!("upstream stream failed: {e}"));
                 let err = ApiError::new(ErrorClass::Server, "the upstream stream broke off").with_code(e.label());
                 let frame = dialect::stream_error_frame(self.inbound.protocol(), &err, &ctx.request_id);
@@ -308,6 +309,7 @@ impl Stream {
                 // The upstream connection is in an unknown state: dropped, not pooled.
             }
             End::UpstreamError => {
+                ctx.stream_failed = true;
                 ctx.error = Some("the upstream sent an in-stream error".to_owned());
                 session.write_response_body(None, true).await?;
             }

@@ -268,6 +268,15 @@ impl HealthBook {
         Some(Ticket { book: self, label: label.to_owned(), fingerprint, probe, forced, done: false })
     }
 
+    /// Records a verdict learnt outside an attempt (a committed stream that broke off later):
+    /// it counts like an attempt's, but never decides a half-open probe.
+    pub fn record(&self, label: &str, fingerprint: u64, verdict: Verdict, now: Instant, policy: &Routing) -> Option<Transition> {
+        let mut map = self.lock();
+        let entry = map.entry(label.to_owned()).or_default();
+        rekeyed(entry, fingerprint);
+        self.apply(entry, verdict, Tried { probe: false, forced: false, fingerprint }, now, policy)
+    }
+
     /// Puts a channel back in rotation (the operator's `enable`); everything learnt is reset.
     pub fn enable(&self, label: &str) {
         self.lock().remove(label);
@@ -495,6 +504,22 @@ mod tests {
         }
         assert_eq!(slow.map(|t| t.finish(Verdict::Success, t0 + s(1), &policy())), Some(None));
         assert!(matches!(book.health("a", KEY, t0 + s(1)), Health::Out(_)), "only the probe decides");
+    }
+
+    #[test]
+    fn a_failure_after_the_attempt_counts_toward_ejection() {
+        let book = HealthBook::new();
+        let t0 = Instant::now();
+        // Each stream commits (a success) and then breaks off (a failure): half fail.
+        for i in 0..10 {
+            assert_eq!(attempt(&book, "a", t0, Verdict::Success), Some(None));
+            let t = book.record("a", KEY, Verdict::Failure, t0, &policy());
+            assert_eq!(t.is_some(), i == 4, "ejected once 5 of 10 failed: {i}");
+            if t.is_some() {
+                break;
+            }
+        }
+        assert_eq!(book.status("a", KEY, t0, &policy()).reason, Some(Reason::ErrorRatio));
     }
 
     #[test]
