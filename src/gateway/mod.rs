@@ -21,6 +21,7 @@ pub mod relay;
 pub mod respond;
 pub mod snapshot;
 
+use crate::drain::Draining;
 use crate::protocol::ir::{Part, Protocol};
 use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
@@ -46,12 +47,14 @@ pub struct Gateway {
     upstreams: Upstreams,
     signatures: Arc<Signatures>,
     metrics: Arc<Metrics>,
+    draining: Draining,
 }
 
 impl Gateway {
-    /// A gateway serving `snapshot`, sending upstream through `connector`.
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
-        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics }
+    /// A gateway serving `snapshot`, sending upstream through `connector`, closing connections
+    /// after each answer once `draining` is set.
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>, draining: Draining) -> Self {
+        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics, draining }
     }
 }
 
