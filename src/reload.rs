@@ -71,7 +71,7 @@ impl Reloader {
         let config = config::load(path)?;
         check_start_only(&self.snapshot.load().config, &config)?;
         let loaded = Reloaded { providers: config.providers.len(), models: config.models.len(), keys: config.keys.len() };
-        let next = Snapshot::build(config, self.store.clone())?;
+        let next = Snapshot::build(config, self.store.clone(), Some(&self.snapshot.load()))?;
         self.snapshot.store(Arc::new(next));
         Ok(loaded)
     }

@@ -5,6 +5,7 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::drain::{DrainWatch, Draining};
 use crate::gateway::snapshot::{Snapshot, SnapshotError};
+use crate::gateway::upkeep::PeerUpkeep;
 use crate::gateway::Gateway;
 use crate::reload::{HangupReload, Reloader};
 use crate::store::{self, StoreError};
@@ -81,11 +82,12 @@ pub fn build(config: Config, source: Option<PathBuf>, process: &ProcessOptions) 
     let limits = config.limits.clone();
     // One store per process, shared by every snapshot and the admin API.
     let store = store::open(&config.store, &config.store_options)?;
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone(), None)?));
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
 
     let reloader = Arc::new(Reloader::new(source, snapshot.clone(), store.clone()));
     server.add_service(background_service("sighup", HangupReload(reloader.clone())));
+    server.add_service(background_service("upstream-upkeep", PeerUpkeep::new(snapshot.clone())));
     let draining = Draining::default();
     server.add_service(background_service("drain", DrainWatch::new(server.watch_execution_phase(), draining.clone())));
     let gateway = Gateway::new(snapshot, connector, metrics.clone(), draining);

@@ -20,6 +20,7 @@ mod pipeline;
 pub mod relay;
 pub mod respond;
 pub mod snapshot;
+pub mod upkeep;
 
 use crate::drain::Draining;
 use crate::protocol::ir::{Part, Protocol};
