@@ -52,11 +52,11 @@ async fn replicas_share_the_traffic_by_weight() {
 async fn until(gw: &Gateway, a: &MockUpstream, b: &MockUpstream, ready: impl Fn(usize, usize) -> bool, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (before_a, before_b) = (chats(&a), chats(&b));
+        let (before_a, before_b) = (chats(a), chats(b));
         for _ in 0..20 {
             let _ = gw.chat(hello(serde_json::json!({}))).await;
         }
-        if ready(chats(&a) - before_a, chats(&b) - before_b) {
+        if ready(chats(a) - before_a, chats(b) - before_b) {
             return;
         }
         assert!(Instant::now() < deadline, "{what}: not reached");
