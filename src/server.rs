@@ -4,8 +4,11 @@
 use crate::admin::channels::ChannelsApi;
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::drain::{DrainWatch, Draining};
 use crate::gateway::snapshot::{Snapshot, SnapshotError};
+use crate::gateway::upkeep::PeerUpkeep;
 use crate::gateway::Gateway;
+use crate::reload::{HangupReload, Reloader};
 use crate::routing::health::HealthBook;
 use crate::store::{self, StoreError};
 use crate::telemetry::metrics::{Metrics, MetricsError};
@@ -15,7 +18,9 @@ use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Pingora process options Switchyard exposes on `run`.
@@ -64,9 +69,9 @@ fn server_conf(config: &Config, process: &ProcessOptions) -> ServerConf {
     conf
 }
 
-/// Builds a bootstrapped server with the gateway and admin services; `extra` adds background
-/// services (the demo's mock) before start.
-pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerError> {
+/// Builds a bootstrapped server with the gateway and admin services, reloading from `source`
+/// (the config file it was loaded from; `None` for the demo) on `SIGHUP` and the admin API.
+pub fn build(config: Config, source: Option<PathBuf>, process: &ProcessOptions) -> Result<Server, ServerError> {
     let opt = Opt { upgrade: process.upgrade, daemon: process.daemon, ..Opt::default() };
     let conf = server_conf(&config, process);
     let mut server = Server::new_with_opt_and_conf(opt, conf);
@@ -79,12 +84,17 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let limits = config.limits.clone();
     // One store per process, shared by every snapshot and the admin API.
     let store = store::open(&config.store, &config.store_options)?;
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone(), None)?));
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
 
     // Channel health outlives every snapshot (a reload keeps it); the admin API reads it too.
     let health = Arc::new(HealthBook::new());
-    let gateway = Gateway::new(snapshot.clone(), connector, metrics.clone(), health.clone());
+    let reloader = Arc::new(Reloader::new(source, snapshot.clone(), store.clone()));
+    server.add_service(background_service("sighup", HangupReload(reloader.clone())));
+    server.add_service(background_service("upstream-upkeep", PeerUpkeep::new(snapshot.clone())));
+    let draining = Draining::default();
+    server.add_service(background_service("drain", DrainWatch::new(server.watch_execution_phase(), draining.clone())));
+    let gateway = Gateway::new(snapshot.clone(), connector, metrics.clone(), health.clone(), draining);
     let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "switchyard");
     if let Some(app) = proxy.app_logic_mut() {
         let mut options = HttpServerOptions::default();
@@ -96,9 +106,10 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     proxy.add_tcp(&listen);
     server.add_service(proxy);
 
+    let channels = ChannelsApi::new(snapshot, health);
     let mut admin = Service::new(
         "switchyard-admin".to_owned(),
-        HttpServer::new_app(Admin::new(metrics, &config_admin, store, ChannelsApi::new(snapshot, health))),
+        HttpServer::new_app(Admin::new(metrics, &config_admin, store, channels, reloader)),
     );
     admin.add_tcp(&admin_listen);
     admin.threads = Some(1);

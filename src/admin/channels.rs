@@ -136,7 +136,7 @@ models:
   - { id: m, channels: [ { provider: a, model: up }, { provider: b, model: up, priority: 1 } ] }
 "#;
         let config = crate::config::parse(yaml, &|_| None).unwrap();
-        let snapshot = Snapshot::build(config, crate::store::Store::memory()).unwrap();
+        let snapshot = Snapshot::build(config, crate::store::Store::memory(), None).unwrap();
         ChannelsApi::new(Arc::new(ArcSwap::from_pointee(snapshot)), Arc::new(HealthBook::new()))
     }
 

@@ -16,6 +16,7 @@ use crate::config::AdminConfig;
 pub mod accounts;
 pub mod channels;
 
+use crate::reload::Reloader;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use accounts::AdminApi;
@@ -24,6 +25,9 @@ use channels::ChannelsApi;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use std::sync::Arc;
+
+/// Where an operator asks for a config reload.
+const RELOAD_PATH: &str = "/admin/v1/reload";
 
 /// The largest admin API request body read; admin bodies are small JSON objects.
 const MAX_ADMIN_BODY: usize = 64 * 1024;
@@ -35,6 +39,7 @@ pub struct Admin {
     metrics_public: bool,
     api: AdminApi,
     channels: ChannelsApi,
+    reloader: Arc<Reloader>,
 }
 
 /// A finished admin answer before it becomes an `http::Response`.
@@ -54,14 +59,45 @@ impl From<AdminError> for Reply {
 
 impl Admin {
     /// An admin app rendering `metrics`, managing the accounts in `store` and the channels of
-    /// `channels`, guarded as `config` says.
-    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store, channels: ChannelsApi) -> Self {
+    /// `channels`, reloading the config through `reloader`, guarded as `config` says.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        config: &AdminConfig,
+        store: Store,
+        channels: ChannelsApi,
+        reloader: Arc<Reloader>,
+    ) -> Self {
         Admin {
             metrics,
             auth: AdminAuth::new(config.token.as_ref()),
             metrics_public: config.metrics_public,
             api: AdminApi::new(store, config.token.clone()),
             channels,
+            reloader,
+        }
+    }
+
+    /// `POST /admin/v1/reload`: re-reads the config file; 200 with what was loaded, or 422 with
+    /// why the file was refused (the running config stays).
+    async fn reload(&self, authorization: Option<&[u8]>) -> Reply {
+        if !self.auth.allows(authorization) {
+            return AdminError::unauthorized().into();
+        }
+        match self.reloader.reload().await {
+            Ok(loaded) => {
+                tracing::info!(
+                    providers = loaded.providers,
+                    models = loaded.models,
+                    keys = loaded.keys,
+                    "config reloaded (admin API)"
+                );
+                let body = serde_json::json!({"status": "reloaded", "loaded": loaded});
+                Reply { status: 200, content_type: "application/json", body: body.to_string().into_bytes(), challenge: false }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "config reload refused (admin API); the running config stays");
+                AdminError::invalid_config(e.to_string()).into()
+            }
         }
     }
 
@@ -114,7 +150,10 @@ impl Admin {
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let header = session.req_header();
-        let reply = if header.uri.path().starts_with("/admin/v1/") {
+        let reply = if header.uri.path() == RELOAD_PATH && header.method == http::Method::POST {
+            let authorization = header.headers.get(http::header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+            self.reload(authorization.as_deref()).await
+        } else if header.uri.path().starts_with("/admin/v1/") {
             self.api(session).await
         } else {
             let authorization = header.headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::as_bytes);

@@ -26,8 +26,9 @@ pub use expand::ExpandError;
 pub use money::{PriceError, PricePerMillion};
 pub use secret::Secret;
 pub use types::{
-    AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, KeyEntry, Limits, Model, ModelKind, Price,
-    Protocol, Provider, RateLimits, Ratio, Routing, ServerSettings, StoreConfig, StoreOptions, Timeouts,
+    AccountEntry, AdminConfig, Capabilities, Channel, Config, FailMode, FreeTier, HealthCheck, HealthCheckKind, KeyEntry, Limits,
+    Model, ModelKind, Price, Protocol, Provider, RateLimits, Ratio, Routing, ServerSettings, StoreConfig, StoreOptions, Timeouts,
+    WeightedUrl,
 };
 
 /// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.

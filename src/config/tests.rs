@@ -541,3 +541,45 @@ fn routing_defaults_values_and_rules() {
     let example = ok(include_str!("../../conf/switchyard.example.yaml"));
     assert_eq!(example.routing, Routing::default(), "the example shows the defaults");
 }
+
+fn one_provider(fields: &str) -> String {
+    doc("", Some(&format!("providers:\n  - {{ name: openai, protocol: openai, api_key: k, {fields} }}\n")), None, None)
+}
+
+#[test]
+fn replicas_and_health_checks_parse_with_defaults() {
+    let c = ok(&one_provider(
+        r#"base_urls: [ { url: "http://10.0.0.1:8000/v1", weight: 3 }, { url: "http://10.0.0.2:8000/v1" } ], health_check: { kind: http, path: /health }"#,
+    ));
+    let p = &c.providers[0];
+    let endpoints: Vec<(String, u32)> = p.endpoints().into_iter().map(|(u, w)| (u.to_string(), w)).collect();
+    assert_eq!(endpoints, [("http://10.0.0.1:8000/v1".to_owned(), 3), ("http://10.0.0.2:8000/v1".to_owned(), 1)]);
+    let check = p.health_check.as_ref().unwrap();
+    assert_eq!((check.expect_status, check.interval, check.rise, check.fall), (200, Duration::from_secs(10), 1, 1));
+    assert_eq!(p.dns_refresh, Duration::from_secs(60));
+}
+
+#[test]
+fn replicas_are_checked() {
+    assert_err_starts(&one_provider(""), "providers[0].base_url: missing field");
+    assert_err_starts(
+        &one_provider(r#"base_url: "http://a/v1", base_urls: [ { url: "http://b/v1" } ]"#),
+        "providers[0].base_urls: give either base_url or base_urls",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_urls: [ { url: "http://a/v1" }, { url: "http://b/v2" } ]"#),
+        "providers[0].base_urls[1].url: must have the scheme and path of http://a/v1",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_urls: [ { url: "http://a/v1", weight: 0 } ]"#),
+        "providers[0].base_urls[0].weight: must be greater than 0",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_url: "http://a/v1", health_check: { kind: tcp, interval: 0s }"#),
+        "providers[0].health_check.interval: must be greater than 0",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_url: "http://a/v1", health_check: { kind: http, path: health }"#),
+        "providers[0].health_check.path: must start with /",
+    );
+}

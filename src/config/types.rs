@@ -473,9 +473,22 @@ pub struct Provider {
     /// What the upstream speaks.
     pub protocol: Protocol,
     /// Base URL exactly as that provider's official SDK takes it (e.g.
-    /// `https://api.openai.com/v1`), so operators can copy it from the provider's docs.
-    #[serde(deserialize_with = "deserialize_url")]
-    pub base_url: Url,
+    /// `https://api.openai.com/v1`), so operators can copy it from the provider's docs. Exactly
+    /// one of `base_url` and `base_urls` is given.
+    #[serde(default, deserialize_with = "deserialize_optional_url")]
+    pub base_url: Option<Url>,
+    /// Several base URLs of one provider (replicas of a self-hosted server), each with a weight;
+    /// they share one scheme and path and differ in host or port.
+    #[serde(default)]
+    pub base_urls: Vec<WeightedUrl>,
+    /// Active health checks of the provider's addresses. Default none: every address is
+    /// used until passive health (failures of live requests) says otherwise.
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    /// How often every address of the provider's hosts is looked up again when DNS gives no
+    /// shorter TTL. Default 60s.
+    #[serde(default = "default_dns_refresh", with = "humantime_serde")]
+    pub dns_refresh: Duration,
     /// Upstream credential. May be empty: local servers often need none.
     pub api_key: Secret,
     /// Upstream timeouts.
@@ -487,9 +500,96 @@ pub struct Provider {
     pub responses: bool,
 }
 
+impl Provider {
+    /// Every base URL with its weight: `base_url` alone (weight 1) or each of `base_urls`.
+    pub fn endpoints(&self) -> Vec<(&Url, u32)> {
+        match &self.base_url {
+            Some(url) => vec![(url, 1)],
+            None => self.base_urls.iter().map(|w| (&w.url, w.weight)).collect(),
+        }
+    }
+}
+
+fn default_dns_refresh() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// One of several base URLs of a provider.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedUrl {
+    /// The base URL, as `base_url`.
+    #[serde(deserialize_with = "deserialize_url")]
+    pub url: Url,
+    /// Share of the provider's traffic. Default 1.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+/// How a provider's addresses are probed (Pingora's load-balancing health checks). A probe
+/// runs in the background; a request never waits for one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// `tcp` (connect, with TLS for https) or `http` (a GET answered with `expect_status`).
+    pub kind: HealthCheckKind,
+    /// Path of the `http` probe. Default `/`.
+    #[serde(default = "default_probe_path")]
+    pub path: String,
+    /// Status the `http` probe expects. Default 200.
+    #[serde(default = "default_expect_status")]
+    pub expect_status: u16,
+    /// Time between probes of each address. Default 10s.
+    #[serde(default = "default_probe_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// Longest wait for one probe. Default 2s.
+    #[serde(default = "default_probe_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Successes in a row that bring a failed address back. Default 1.
+    #[serde(default = "default_probe_count")]
+    pub rise: usize,
+    /// Failures in a row that take an address out. Default 1.
+    #[serde(default = "default_probe_count")]
+    pub fall: usize,
+}
+
+/// The kind of active health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckKind {
+    /// A TCP (and TLS for https) connect.
+    Tcp,
+    /// An HTTP GET.
+    Http,
+}
+
+fn default_probe_path() -> String {
+    "/".to_owned()
+}
+
+fn default_expect_status() -> u16 {
+    200
+}
+
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_probe_count() -> usize {
+    1
+}
+
 fn deserialize_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
     let text = String::deserialize(deserializer)?;
     Url::parse(&text).map_err(|err| de::Error::custom(format!("invalid URL {text:?}: {err}")))
+}
+
+fn deserialize_optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
+    deserialize_url(deserializer).map(Some)
 }
 
 /// Upstream timeouts, written as humantime durations (`5s`, `150ms`, `1m`).

@@ -24,6 +24,7 @@ use crate::routing::plan::Plan;
 use crate::upstream::exchange::{self, Deadlines, Exchange, OutgoingRequest};
 use crate::upstream::outcome::{self, status_is_retryable, AttemptError};
 use crate::upstream::pool::Upstreams;
+use crate::upstream::target::Target;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
@@ -305,11 +306,10 @@ async fn attempt<E: Expect>(
     prepared: Prepared,
     max_event_bytes: usize,
 ) -> Result<Tried<E::Answer>, AttemptError> {
-    let target = &provider.target;
-    let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
-    let peer = Box::new(exchange::peer(addr, &provider.target, provider.timeouts.connect));
+    let (addr, target) = provider.peers.select().await.map_err(|e| AttemptError::Connect(e.to_string()))?;
+    let peer = Box::new(exchange::peer(addr, target, provider.timeouts.connect));
     let dialect = prepared.dialect;
-    let header = request_head(provider, E::STREAM, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
+    let header = request_head(target, E::STREAM, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
     let request = OutgoingRequest { header, body: prepared.body };
     let deadlines = Deadlines { first_byte: provider.timeouts.first_byte, idle: provider.timeouts.idle };
     let mut ex = exchange::send(&upstreams.connector, &peer, &request, deadlines).await?;
@@ -327,9 +327,9 @@ async fn attempt<E: Expect>(
     E::accept(upstreams, dialect, ex, peer, max_event_bytes).await.map(Tried::Committed)
 }
 
-fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {
+fn request_head(target: &Target, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {
     let mut head = RequestHeader::build_no_case("POST", prepared.path.as_bytes(), Some(6 + prepared.headers.len()))?;
-    head.insert_header("host", provider.target.authority.as_str())?;
+    head.insert_header("host", target.authority.as_str())?;
     head.insert_header("content-type", "application/json")?;
     head.insert_header("content-length", prepared.body.len())?;
     head.insert_header("accept", if stream { "text/event-stream" } else { "application/json" })?;

@@ -20,7 +20,9 @@ mod pipeline;
 pub mod relay;
 pub mod respond;
 pub mod snapshot;
+pub mod upkeep;
 
+use crate::drain::Draining;
 use crate::protocol::ir::{Part, Protocol};
 use crate::routing::health::HealthBook;
 use crate::store::signatures::SignatureStore;
@@ -49,13 +51,21 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     /// Passive channel health: outside the snapshot, so a reload keeps it.
     health: Arc<HealthBook>,
+    draining: Draining,
 }
 
 impl Gateway {
     /// A gateway serving `snapshot`, sending upstream through `connector`, keeping channel
-    /// health in `health` (shared with the admin API).
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>, health: Arc<HealthBook>) -> Self {
-        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics, health }
+    /// health in `health` (shared with the admin API), closing connections after each answer
+    /// once `draining` is set.
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        connector: Connector,
+        metrics: Arc<Metrics>,
+        health: Arc<HealthBook>,
+        draining: Draining,
+    ) -> Self {
+        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics, health, draining }
     }
 }
 

@@ -54,7 +54,7 @@ models:
   - { id: emb-m, kind: embedding, channels: [ { provider: p, model: up } ] }
 "#;
         let config = crate::config::parse(yaml, &|_| None).unwrap();
-        Snapshot::build(config, crate::store::Store::memory()).unwrap()
+        Snapshot::build(config, crate::store::Store::memory(), None).unwrap()
     }
 
     fn json(b: Bytes) -> Value {

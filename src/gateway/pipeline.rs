@@ -44,8 +44,15 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
     let snapshot = gw.snapshot.load_full();
     ctx.snapshot = Some(snapshot.clone());
     // Downstream limits Pingora applies per session: idle keep-alive wait, blocked writes.
+    // Keep-alive already off stays off: the client asked to close, or the process is shutting
+    // down or handing over to a new binary (then the answer says `Connection: close`, so that
+    // the client's next request opens a connection to the process that stays).
     let limits = &snapshot.config.limits;
-    session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+    if gw.draining.is_set() {
+        session.set_keepalive(None);
+    } else if session.get_keepalive().is_some() {
+        session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+    }
     session.set_write_timeout(Some(limits.downstream_write_timeout));
     let op = match recognise(session, ctx)? {
         Recognised::Health => {
