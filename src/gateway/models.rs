@@ -33,7 +33,7 @@ pub fn list(snapshot: &Snapshot, shape: &dyn Dialect) -> Bytes {
 
 /// One model by public id or alias (the answer names its public id); `None` when unknown.
 pub fn one(snapshot: &Snapshot, name: &str, shape: &dyn Dialect) -> Option<Bytes> {
-    let route = snapshot.catalog.resolve(name)?;
+    let route = snapshot.catalog.lookup(name)?;
     let model = snapshot.config.models.iter().find(|m| m.id == route.id)?;
     Some(Bytes::from(shape.model_entry(&info(model))))
 }

@@ -211,7 +211,7 @@ fn resolve<'a>(
 
 /// The model behind `name`, refused when it is of another kind than the operation serves.
 fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Session) -> Result<Arc<ModelRoute>, ApiError> {
-    let route = snapshot.catalog.resolve(name).ok_or_else(|| model_not_found(name))?;
+    let route = snapshot.catalog.lookup(name).ok_or_else(|| model_not_found(name))?;
     match op.model_kind() {
         Some(kind) if kind != route.kind => {
             let path = session.req_header().uri.path();
@@ -221,7 +221,7 @@ fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Sess
             )
             .with_code("model_not_supported_on_endpoint"))
         }
-        _ => Ok(route.clone()),
+        _ => Ok(route),
     }
 }
 

@@ -98,6 +98,7 @@ impl Snapshot {
             .collect::<Result<Vec<_>, SnapshotError>>()?;
         let mut routes = Vec::with_capacity(config.models.len());
         for (mi, model) in config.models.iter().enumerate() {
+            let public_model: Arc<str> = Arc::from(model.id.as_str());
             let mut channels = Vec::with_capacity(model.channels.len());
             for (ci, ch) in model.channels.iter().enumerate() {
                 let provider = providers
@@ -111,6 +112,7 @@ impl Snapshot {
                     priority: ch.priority,
                     weight: ch.weight,
                     label: format!("{}/{}#{}", ch.provider, ch.model, ci),
+                    public_model: public_model.clone(),
                 });
             }
             routes.push(ModelRoute {
