@@ -105,3 +105,129 @@ async fn an_alias_with_a_slash_wins_over_a_provider_prefix() {
     assert!(b.requests().is_empty());
     assert_eq!(a.requests()[0].json().unwrap()["model"], "alias-wins");
 }
+
+/// Every `model` string anywhere in a JSON answer or in the events of a streamed one.
+fn models_in(text: &str, stream: bool) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("model", Value::String(m)) => out.push(m.clone()),
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let docs: Vec<String> = if stream { sse_data(text) } else { vec![text.to_owned()] };
+    for doc in docs.iter().filter(|d| d.as_str() != "[DONE]") {
+        walk(&serde_json::from_str(doc).unwrap(), &mut out);
+    }
+    out
+}
+
+/// A generation request of `protocol` (`chat`, `responses`, `messages`) with `extra` fields.
+async fn generate(gw: &Gateway, protocol: &str, stream: bool, extra: Value) -> reqwest::Response {
+    let mut body = match protocol {
+        "chat" => json!({"messages": [{"role": "user", "content": "Hello there"}]}),
+        "responses" => json!({"input": "Hello there"}),
+        _ => json!({"max_tokens": 32, "messages": [{"role": "user", "content": "Hello there"}]}),
+    };
+    body["stream"] = json!(stream);
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let path = match protocol {
+        "chat" => "/v1/chat/completions",
+        "responses" => "/v1/responses",
+        _ => "/v1/messages",
+    };
+    reqwest::Client::new()
+        .post(gw.url(path))
+        .bearer_auth(KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_fallback_list_moves_to_the_next_model_when_every_channel_of_the_first_fails() {
+    let (a, b) = (mock().await, mock().await);
+    a.set_faults(Faults { status: Some(503), ..Faults::default() });
+    let gw = Gateway::start(&two_providers(&a, &b, "")).await;
+    let mut tried = 0;
+    for protocol in ["chat", "responses", "messages"] {
+        for stream in [false, true] {
+            for extra in
+                [json!({"model": "solo", "models": ["other"], "route": "fallback"}), json!({"models": ["solo", "other"]})]
+            {
+                let resp = generate(&gw, protocol, stream, extra.clone()).await;
+                assert_eq!(resp.status(), 200, "{protocol} stream={stream} {extra}");
+                let text = resp.text().await.unwrap();
+                let models = models_in(&text, stream);
+                assert!(
+                    !models.is_empty() && models.iter().all(|m| m == "other"),
+                    "{protocol} stream={stream}: {models:?}\n{text}"
+                );
+                tried += 1;
+                assert_eq!(a.requests().len(), tried, "the first model was tried first");
+                let sent = b.requests().last().unwrap().json().unwrap();
+                assert_eq!(sent["model"], "other-b");
+                assert!(sent.get("models").is_none() && sent.get("route").is_none(), "{sent}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_fallback_list_stops_at_the_first_model_that_answers() {
+    let (a, b) = (mock().await, mock().await);
+    let gw = Gateway::start(&two_providers(&a, &b, "")).await;
+    let resp = gw.chat(json!({"model": "solo", "models": ["other"], "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(answered_models(resp, false).await, ["solo"]);
+    assert!(b.requests().is_empty());
+    let sent = a.requests()[0].json().unwrap();
+    assert!(sent.get("models").is_none(), "{sent}");
+}
+
+#[tokio::test]
+async fn every_name_of_a_fallback_list_must_exist_and_be_a_chat_model() {
+    let (a, b) = (mock().await, mock().await);
+    let gw = Gateway::start(&two_providers(&a, &b, "")).await;
+    let msgs = json!([{"role": "user", "content": "hi"}]);
+    let body = assert_error(gw.chat(json!({"model": "solo", "models": ["other", "nope"], "messages": msgs})).await, 404).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("`nope`"), "{body}");
+    let body = assert_error(gw.chat(json!({"model": "solo", "models": ["emb"], "messages": msgs})).await, 400).await;
+    assert_eq!(body["error"]["code"], "model_not_supported_on_endpoint");
+    let body = assert_error(gw.chat(json!({"model": "solo", "models": "other", "messages": msgs})).await, 400).await;
+    assert_eq!(body["error"]["param"], "models");
+    // Anthropic clients get their own envelope.
+    let resp = generate(&gw, "messages", false, json!({"model": "solo", "models": ["nope"]})).await;
+    assert_eq!(resp.status(), 404);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "not_found_error", "{body}");
+    assert!(a.requests().is_empty() && b.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_key_limited_to_some_models_cannot_reach_others_through_a_fallback_list() {
+    let (a, b) = (mock().await, mock().await);
+    let extra = "  - { name: narrow, key: \"sk-narrow\", models: [solo] }\n";
+    let gw = Gateway::start(&two_providers(&a, &b, extra)).await;
+    let resp = reqwest::Client::new()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth("sk-narrow")
+        .json(&json!({"model": "solo", "models": ["other"], "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(a.requests().is_empty() && b.requests().is_empty());
+}

@@ -182,6 +182,7 @@ pub async fn run<E: Expect, C: UpstreamCall>(
     for channel in plan {
         let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
         ctx.channel = Some(channel.label.clone());
+        ctx.model = Some(channel.public_model.to_string());
         ctx.provider = Some(provider.name.clone());
         let prepared = call.prepare(channel, provider).await?;
         let warnings = prepared.warnings.clone();

@@ -58,7 +58,9 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
         return respond::json(session, ctx, 200, listing?).await.map_err(Exit::Downstream);
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
-    let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
+    let (raw, fallback) = split_fallback(&op, ctx, raw)?;
+    let job = resolve(gw, &snapshot, session, ctx, &op, &raw, &fallback)?;
+    allow_every_model(&principal, &job)?;
     let admission = admit(ctx, &principal, &job, raw.len()).await?;
     let result = run(gw, &snapshot, session, ctx, job).await;
     settle(admission, ctx).await;
@@ -149,12 +151,32 @@ fn model_not_found(name: &str) -> ApiError {
         .with_code("model_not_found")
 }
 
+/// A generation's fallback list (the client's dialect reads it) and its body without the list;
+/// empty when the request names one model.
+fn split_fallback(op: &Operation, ctx: &RequestCtx, raw: Bytes) -> Result<(Bytes, Vec<String>), ApiError> {
+    if !matches!(op, Operation::Generate { .. }) {
+        return Ok((raw, Vec::new()));
+    }
+    Ok(match dialect::of(ctx.inbound).fallback(&raw)? {
+        Some(fallback) => (fallback.body, fallback.models),
+        None => (raw, Vec::new()),
+    })
+}
+
+/// A key restricted to some models may not reach another one through a fallback list.
+fn allow_every_model(principal: &Principal, job: &Job<'_>) -> Result<(), ApiError> {
+    match job {
+        Job::Generate { routes, .. } => routes.iter().try_for_each(|route| auth::allow_model(principal, route)),
+        _ => Ok(()),
+    }
+}
+
 /// What a request resolved to.
 enum Job<'a> {
     /// Answered locally: a count of input tokens.
     Count { tokens: u64 },
-    /// A generation over the model's channels.
-    Generate { route: Arc<ModelRoute>, call: Box<GenerationCall<'a>> },
+    /// A generation over the channels of its models, in order (one model, or a fallback list).
+    Generate { routes: Vec<Arc<ModelRoute>>, call: Box<GenerationCall<'a>> },
     /// A forwarded OpenAI operation over the channels that serve it.
     Forward { route: Arc<ModelRoute>, op: Operation, raw: &'a Bytes },
 }
@@ -168,6 +190,7 @@ fn resolve<'a>(
     ctx: &mut RequestCtx,
     op: &Operation,
     raw: &'a Bytes,
+    fallback: &[String],
 ) -> Result<Job<'a>, Exit> {
     let inbound = dialect::of(ctx.inbound);
     match op {
@@ -181,13 +204,21 @@ fn resolve<'a>(
         }
         Operation::Generate { path_model, path_stream, .. } => {
             let request = inbound.parse_inbound(raw, path_model.as_deref(), *path_stream)?;
-            let route = resolve_model(snapshot, op, request.model(), session)?;
+            let names: Vec<&str> = match fallback {
+                [] => vec![request.model()],
+                list => list.iter().map(String::as_str).collect(),
+            };
+            let routes = names.iter().map(|name| resolve_model(snapshot, op, name, session)).collect::<Result<Vec<_>, _>>()?;
+            let Some(route) = routes.first().cloned() else {
+                return Err(Failure::internal("resolving", "a generation resolved to no model").into());
+            };
             ctx.model = Some(route.id.clone());
             ctx.stream = request.stream();
             let limits = &snapshot.config.limits;
             let policy = FetchPolicy::from_limits(limits);
             let mut call = GenerationCall::new(inbound, request, &gw.signatures, &gw.upstreams, policy);
             call.opts = convert_options(snapshot, &route);
+            call.fallback_opts = routes.iter().skip(1).map(|r| (r.id.clone(), convert_options(snapshot, r))).collect();
             let headers = &session.req_header().headers;
             call.strict = generate::wants_strict(headers.get(STRICT_HEADER).and_then(|v| v.to_str().ok()));
             call.client_headers = inbound
@@ -195,7 +226,7 @@ fn resolve<'a>(
                 .iter()
                 .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).map(|v| (*name, v.to_owned())))
                 .collect();
-            Ok(Job::Generate { route, call: Box::new(call) })
+            Ok(Job::Generate { routes, call: Box::new(call) })
         }
         Operation::Embeddings | Operation::Images => {
             let model = crate::protocol::json::RawObject::parse_body(raw)?.model()?;
@@ -319,19 +350,21 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             let body = dialect::of(ctx.inbound).count_reply(tokens);
             respond::json(session, ctx, 200, Bytes::from(body)).await.map_err(Exit::Downstream)
         }
-        Job::Generate { route, call } => {
-            let order = plan(&route.channels, &mut rand::rng());
+        Job::Generate { routes, call } => {
+            let order = plan_models(&routes);
             let stream = call.request.stream();
             if stream {
                 let answered =
                     watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
-                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                let model = answering_model(ctx, &routes);
+                let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 let _open = gw.metrics.stream_opened();
                 relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
             } else {
                 let answered =
                     watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
-                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                let model = answering_model(ctx, &routes);
+                let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 relay::whole(session, ctx, &gw.signatures, answered, &spec).await
             }
         }
@@ -363,14 +396,36 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
     }
 }
 
-/// What the relay needs to know about a generation's client.
-fn generation_spec<'a>(call: &'a GenerationCall<'_>, route: &'a ModelRoute, provider_key: &'a str) -> Spec<'a> {
+/// The attempt order over several models: each model's own plan (priority tiers, weights), one
+/// model after the other; a channel reached twice (a model named twice) is tried once.
+fn plan_models(routes: &[Arc<ModelRoute>]) -> Vec<&Channel> {
+    let mut rng = rand::rng();
+    let mut order: Vec<&Channel> = Vec::new();
+    for route in routes {
+        for channel in plan(&route.channels, &mut rng) {
+            if !order.iter().any(|c| c.public_model == channel.public_model && c.label == channel.label) {
+                order.push(channel);
+            }
+        }
+    }
+    order
+}
+
+/// The public id of the model whose channel answered (the attempt loop records it), else the
+/// first model's.
+fn answering_model(ctx: &RequestCtx, routes: &[Arc<ModelRoute>]) -> String {
+    ctx.model.clone().or_else(|| routes.first().map(|r| r.id.clone())).unwrap_or_default()
+}
+
+/// What the relay needs to know about a generation's client; `public_model` is the model that
+/// answered.
+fn generation_spec<'a>(call: &'a GenerationCall<'_>, public_model: &'a str, provider_key: &'a str) -> Spec<'a> {
     Spec {
         inbound: call.inbound,
-        public_model: &route.id,
+        public_model,
         include_usage: call.request.include_usage(),
         echo: call.echo(),
-        opts: &call.opts,
+        opts: call.opts_for(public_model),
         provider_key,
     }
 }

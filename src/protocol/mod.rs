@@ -5,6 +5,7 @@ pub mod anthropic;
 pub mod dialect;
 pub mod embeddings;
 pub mod error;
+pub mod fallback;
 pub mod gemini;
 pub mod ir;
 pub mod json;
