@@ -231,3 +231,80 @@ async fn a_key_limited_to_some_models_cannot_reach_others_through_a_fallback_lis
     assert_eq!(resp.status(), 403);
     assert!(a.requests().is_empty() && b.requests().is_empty());
 }
+
+/// `pricey` on alpha and `cheap` on beta, with prices, and the given `auto:` section.
+fn auto_config(a: &MockUpstream, b: &MockUpstream, auto: &str) -> String {
+    format!(
+        "providers:\n{}{}models:
+  - {{ id: pricey, price: {{ input: 5, output: 15 }}, channels: [ {{ provider: alpha, model: pricey-a }} ] }}
+  - {{ id: cheap, aliases: [c], price: {{ input: 0.1, output: 0.4 }}, channels: [ {{ provider: beta, model: cheap-b }} ] }}
+keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n{auto}",
+        provider("alpha", a.addr(), FAST),
+        provider("beta", b.addr(), FAST),
+    )
+}
+
+#[tokio::test]
+async fn auto_cheapest_picks_the_lowest_price_and_falls_back_to_the_rest() {
+    let (a, b) = (mock().await, mock().await);
+    let gw = Gateway::start(&auto_config(&a, &b, "auto: { policy: cheapest, candidates: [pricey, c] }\n")).await;
+    for stream in [false, true] {
+        let resp = gw.chat(chat("auto", stream)).await;
+        assert_eq!(resp.status(), 200);
+        let models = answered_models(resp, stream).await;
+        assert!(!models.is_empty() && models.iter().all(|m| m == "cheap"), "{models:?}");
+    }
+    assert_eq!((a.requests().len(), b.requests().len()), (0, 2));
+    assert_eq!(b.requests()[0].json().unwrap()["model"], "cheap-b");
+    // The cheapest is down: the next candidate answers, and says so.
+    b.set_faults(Faults { status: Some(503), ..Faults::default() });
+    let resp = gw.chat(chat("auto", false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(answered_models(resp, false).await, ["pricey"]);
+    let id = gw.chat(chat("auto", false)).await.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(gw.access_record(&id).await["model"], "pricey");
+}
+
+#[tokio::test]
+async fn auto_fastest_follows_the_measured_time_to_first_token() {
+    let (a, b) = (mock().await, mock().await);
+    a.set_faults(Faults { header_delay: std::time::Duration::from_millis(400), ..Faults::default() });
+    let gw = Gateway::start(&auto_config(&a, &b, "auto: { policy: fastest, candidates: [pricey, cheap] }\n")).await;
+    let mut answered = Vec::new();
+    for _ in 0..5 {
+        let resp = gw.chat(chat("auto", false)).await;
+        assert_eq!(resp.status(), 200);
+        answered.extend(answered_models(resp, false).await);
+        // The measure is taken when the request is logged, just after its answer went out.
+        gw.access_records_when(|r| r.iter().filter(|r| r["endpoint"] == "chat_completions").count() == answered.len())
+            .await;
+    }
+    // Each is measured once (in configured order), then the faster one is chosen every time.
+    assert_eq!(answered, ["pricey", "cheap", "cheap", "cheap", "cheap"]);
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 4));
+}
+
+#[tokio::test]
+async fn auto_weighted_trades_quality_against_price() {
+    let (a, b) = (mock().await, mock().await);
+    // pricey: 2·1 − 1·1 = 1; cheap: 2·0.1 − 1·(0.5/20) ≈ 0.18: quality wins.
+    let auto = "auto:\n  policy: weighted\n  candidates: [cheap, pricey]\n  weights: { cost: 1, latency: 0, quality: 2 }\n  quality: { pricey: 10, cheap: 1 }\n";
+    let gw = Gateway::start(&auto_config(&a, &b, auto)).await;
+    let resp = gw.chat(chat("auto", true)).await;
+    assert_eq!(resp.status(), 200);
+    let models = answered_models(resp, true).await;
+    assert!(!models.is_empty() && models.iter().all(|m| m == "pricey"), "{models:?}");
+    // Price alone: the cheap one.
+    let auto = "auto:\n  policy: weighted\n  candidates: [pricey, cheap]\n  weights: { cost: 1, latency: 0, quality: 0 }\n";
+    let gw = Gateway::start(&auto_config(&a, &b, auto)).await;
+    let resp = gw.chat(chat("auto", false)).await;
+    assert_eq!(answered_models(resp, false).await, ["cheap"]);
+}
+
+#[tokio::test]
+async fn auto_without_an_auto_section_is_an_unknown_model() {
+    let (a, b) = (mock().await, mock().await);
+    let gw = Gateway::start(&auto_config(&a, &b, "")).await;
+    let body = assert_error(gw.chat(chat("auto", false)).await, 404).await;
+    assert_eq!(body["error"]["code"], "model_not_found");
+}

@@ -50,6 +50,9 @@ pub struct Config {
     /// Limits every account gets on free models (`free: true` or an id ending in `:free`).
     #[serde(default)]
     pub free_tier: FreeTier,
+    /// What `model: "auto"` means; without it `auto` is an unknown model.
+    #[serde(default)]
+    pub auto: Option<super::auto::AutoConfig>,
 }
 
 impl Config {

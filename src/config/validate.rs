@@ -32,6 +32,7 @@ pub fn validate(config: &Config) -> Check {
     check_accounts(&config.accounts)?;
     check_keys(&config.keys)?;
     check_key_accounts(config)?;
+    super::auto::check(config)?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub mod respond;
 pub mod snapshot;
 
 use crate::protocol::ir::{Part, Protocol};
+use crate::routing::latency::LatencyBoard;
 use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
 use crate::telemetry::metrics::{AttemptObservation, Metrics, Observation, TokenCounts};
@@ -46,12 +47,20 @@ pub struct Gateway {
     upstreams: Upstreams,
     signatures: Arc<Signatures>,
     metrics: Arc<Metrics>,
+    /// Each model's measured time to first token, for `model: "auto"`.
+    latency: LatencyBoard,
 }
 
 impl Gateway {
     /// A gateway serving `snapshot`, sending upstream through `connector`.
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
-        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics }
+        Gateway {
+            snapshot,
+            upstreams: Upstreams::new(connector),
+            signatures: Arc::default(),
+            metrics,
+            latency: LatencyBoard::default(),
+        }
     }
 }
 
@@ -190,6 +199,9 @@ impl ProxyHttp for Gateway {
         };
         let elapsed = ctx.started.elapsed();
         self.record_metrics(ctx, status, elapsed);
+        if let (true, Some(model), Some(ttft)) = ((200..300).contains(&status), ctx.model.as_deref(), ctx.ttft) {
+            self.latency.observe(model, ttft);
+        }
         let req = session.req_header();
         access_log::emit(&AccessRecord {
             request_id: &ctx.request_id,

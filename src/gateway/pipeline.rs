@@ -23,9 +23,11 @@ use super::snapshot::Snapshot;
 use super::Gateway;
 use crate::account::{AdmitError, AdmitRequest, Admitted, Principal};
 use crate::admin::accounts as account_api;
+use crate::config::AUTO_MODEL;
 use crate::protocol::dialect::{self, Operation, Unrouted};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
+use crate::routing::auto::{rank, Candidate};
 use crate::routing::catalog::{Channel, ModelRoute};
 use crate::routing::plan::plan;
 use crate::upstream::media::FetchPolicy;
@@ -198,7 +200,9 @@ fn resolve<'a>(
             let req = inbound
                 .count_request(raw, path_model.as_deref())
                 .ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
-            let route = resolve_model(snapshot, op, &req.model, session)?;
+            let auto = (req.model == AUTO_MODEL).then(|| auto_order(gw, snapshot)).flatten();
+            let name = auto.as_ref().and_then(|order| order.first()).unwrap_or(&req.model);
+            let route = resolve_model(snapshot, op, name, session)?;
             ctx.model = Some(route.id.clone());
             Ok(Job::Count { tokens: tokenizer::count_request(&req) })
         }
@@ -207,6 +211,14 @@ fn resolve<'a>(
             let names: Vec<&str> = match fallback {
                 [] => vec![request.model()],
                 list => list.iter().map(String::as_str).collect(),
+            };
+            let auto = names.contains(&AUTO_MODEL).then(|| auto_order(gw, snapshot)).flatten();
+            let names: Vec<&str> = match &auto {
+                Some(order) => names
+                    .iter()
+                    .flat_map(|n| if *n == AUTO_MODEL { order.iter().map(String::as_str).collect() } else { vec![*n] })
+                    .collect(),
+                None => names,
             };
             let routes = names.iter().map(|name| resolve_model(snapshot, op, name, session)).collect::<Result<Vec<_>, _>>()?;
             let Some(route) = routes.first().cloned() else {
@@ -238,6 +250,28 @@ fn resolve<'a>(
             Err(Failure::internal("resolving", "a listing reached the body step").into())
         }
     }
+}
+
+/// The candidates of `model: "auto"`, best first by the configured policy (the first is the
+/// model chosen, the rest its fallbacks); `None` when `auto` is not configured.
+fn auto_order(gw: &Gateway, snapshot: &Snapshot) -> Option<Vec<String>> {
+    let auto = snapshot.config.auto.as_ref()?;
+    let candidates: Vec<Candidate> = auto
+        .candidates
+        .iter()
+        .map(|name| {
+            let model = snapshot.config.model_by_name(name);
+            Candidate {
+                cost: model
+                    .and_then(|m| m.price.as_ref())
+                    .map_or(0, |p| p.input.micro_usd().saturating_add(p.output.micro_usd())),
+                ttft_ms: model.and_then(|m| gw.latency.ttft_ms(&m.id)),
+                quality: auto.quality.get(name).copied().unwrap_or(0.0),
+            }
+        })
+        .collect();
+    let order = rank(auto.policy, &auto.weights, &candidates);
+    Some(order.into_iter().filter_map(|i| auto.candidates.get(i).cloned()).collect())
 }
 
 /// The model behind `name`, refused when it is of another kind than the operation serves.
