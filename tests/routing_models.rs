@@ -308,3 +308,301 @@ async fn auto_without_an_auto_section_is_an_unknown_model() {
     let body = assert_error(gw.chat(chat("auto", false)).await, 404).await;
     assert_eq!(body["error"]["code"], "model_not_found");
 }
+
+/// What the raw upstream saw of one request.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body_len: u64,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The size of the streamed upload and download.
+const BIG: u64 = 100 * 1024 * 1024;
+
+/// A bare HTTP/1.1 upstream for the passthrough routes: reads each body as it arrives (counting
+/// it, never keeping it), answers `…/download` with a `BIG` body written in chunks, `…/fail`
+/// with a 400 echoing the key it got, and anything else with a small JSON answer carrying
+/// headers that must not reach the client.
+struct RawUpstream {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl RawUpstream {
+    async fn start() -> RawUpstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let _ = Self::serve(stream, log).await;
+                });
+            }
+        });
+        RawUpstream { addr, seen, _task: task }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    async fn serve(stream: tokio::net::TcpStream, log: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) -> std::io::Result<()> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let mut conn = BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            if conn.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let mut parts = line.split_whitespace();
+            let mut seen = Seen {
+                method: parts.next().unwrap_or_default().to_owned(),
+                path: parts.next().unwrap_or_default().to_owned(),
+                ..Seen::default()
+            };
+            loop {
+                line.clear();
+                conn.read_line(&mut line).await?;
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((n, v)) = l.split_once(':') {
+                    seen.headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                }
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            if let Some(len) = seen.header("content-length").map(|v| v.parse::<u64>().unwrap()) {
+                let mut left = len;
+                while left > 0 {
+                    let n = conn.read(&mut buf[..left.min(64 * 1024) as usize]).await?;
+                    assert!(n > 0, "body cut short");
+                    left -= n as u64;
+                    seen.body_len += n as u64;
+                }
+            } else if seen.header("transfer-encoding") == Some("chunked") {
+                loop {
+                    line.clear();
+                    conn.read_line(&mut line).await?;
+                    let size = u64::from_str_radix(line.trim().split(';').next().unwrap(), 16).unwrap();
+                    let mut left = size;
+                    while left > 0 {
+                        let n = conn.read(&mut buf[..left.min(64 * 1024) as usize]).await?;
+                        assert!(n > 0, "body cut short");
+                        left -= n as u64;
+                    }
+                    seen.body_len += size;
+                    line.clear();
+                    conn.read_line(&mut line).await?;
+                    if size == 0 {
+                        break;
+                    }
+                }
+            }
+            log.lock().unwrap().push(seen.clone());
+            let stream = conn.get_mut();
+            if seen.path.ends_with("/download") {
+                stream
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {BIG}\r\nset-cookie: s=1\r\n\r\n").as_bytes())
+                    .await?;
+                let chunk = vec![7u8; 256 * 1024];
+                for _ in 0..BIG / chunk.len() as u64 {
+                    stream.write_all(&chunk).await?;
+                }
+            } else if seen.path.ends_with("/fail") {
+                let key = seen.header("authorization").unwrap_or_default().to_owned();
+                let body = json!({"error": {"message": format!("bad request for {key}")}}).to_string();
+                let head = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(body.as_bytes()).await?;
+            } else {
+                let body = json!({"object": "list", "received": seen.body_len}).to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nset-cookie: session=abc\r\nserver: upstream/1.0\r\netag: \"v1\"\r\nx-upstream-internal: yes\r\nx-request-id: up-123\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(body.as_bytes()).await?;
+            }
+            stream.flush().await?;
+        }
+    }
+}
+
+/// `openai` (base `/v1`) and `anth` (Anthropic, no base path) with passthrough on, `closed`
+/// without, all on `raw`.
+fn passthrough_config(raw: &RawUpstream, keys: &str) -> String {
+    let addr = raw.addr;
+    format!(
+        "providers:
+  - {{ name: openai, protocol: openai, base_url: \"http://{addr}/v1\", api_key: \"{UPSTREAM_KEY}\", passthrough: true }}
+  - {{ name: anth, protocol: anthropic, base_url: \"http://{addr}\", api_key: \"{UPSTREAM_KEY}\", passthrough: true }}
+  - {{ name: closed, protocol: openai, base_url: \"http://{addr}/v1\", api_key: \"{UPSTREAM_KEY}\" }}
+models:
+  - {{ id: m, channels: [ {{ provider: openai, model: m }} ] }}
+keys:\n  - {{ name: tester, key: \"{KEY}\" }}\n{keys}"
+    )
+}
+
+#[tokio::test]
+async fn passthrough_forwards_any_method_with_the_providers_key_and_allowlisted_headers() {
+    let raw = RawUpstream::start().await;
+    let gw = Gateway::start(&passthrough_config(&raw, "")).await;
+    let client = reqwest::Client::new();
+    let resp = client
+        .get(gw.url("/openai/v1/files?limit=2&purpose=batch"))
+        .bearer_auth(KEY)
+        .header("cookie", "sid=client-cookie")
+        .header("x-client-private", "no")
+        .header("idempotency-key", "idem-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(h["etag"], "\"v1\"");
+    for hidden in ["set-cookie", "server", "x-upstream-internal"] {
+        assert!(h.get(hidden).is_none(), "{hidden} reached the client");
+    }
+    assert_ne!(h["x-request-id"], "up-123", "the gateway's own request id");
+    assert_eq!(resp.json::<Value>().await.unwrap()["object"], "list");
+
+    // Without the base path repeated, the rest still lands below it; DELETE passes too.
+    let resp = client.delete(gw.url("/openai/files/file-1")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // A Gemini-style `?key=` authenticates but is never forwarded.
+    let resp = client.get(gw.url(&format!("/openai/v1/models?key={KEY}&x=1"))).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let seen = raw.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!((seen[0].method.as_str(), seen[0].path.as_str()), ("GET", "/v1/files?limit=2&purpose=batch"));
+    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {UPSTREAM_KEY}").as_str()));
+    assert_eq!(seen[0].header("idempotency-key"), Some("idem-1"));
+    assert!(seen[0].header("cookie").is_none() && seen[0].header("x-client-private").is_none(), "{:?}", seen[0].headers);
+    assert!(seen.iter().all(|s| s.headers.iter().all(|(_, v)| !v.contains(KEY))), "the client's key went upstream: {seen:?}");
+    assert_eq!((seen[1].method.as_str(), seen[1].path.as_str()), ("DELETE", "/v1/files/file-1"));
+    assert_eq!(seen[2].path, "/v1/models?x=1");
+}
+
+#[tokio::test]
+async fn passthrough_uses_the_providers_own_auth_style() {
+    let raw = RawUpstream::start().await;
+    let gw = Gateway::start(&passthrough_config(&raw, "")).await;
+    let resp = reqwest::Client::new()
+        .post(gw.url("/anth/v1/messages/batches"))
+        .header("x-api-key", KEY)
+        .header("anthropic-beta", "message-batches-2024-09-24")
+        .json(&json!({"requests": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let seen = &raw.seen()[0];
+    assert_eq!(seen.path, "/v1/messages/batches");
+    assert_eq!(seen.header("x-api-key"), Some(UPSTREAM_KEY));
+    assert!(seen.header("authorization").is_none());
+    assert_eq!(seen.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(seen.header("anthropic-beta"), Some("message-batches-2024-09-24"));
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+}
+
+#[tokio::test]
+async fn passthrough_routes_exist_only_where_enabled_and_need_a_key() {
+    let raw = RawUpstream::start().await;
+    let keys = "  - { name: narrow, key: \"sk-narrow\", models: [m] }\n";
+    let gw = Gateway::start(&passthrough_config(&raw, keys)).await;
+    let client = reqwest::Client::new();
+    let resp = client.get(gw.url("/closed/v1/files")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = client.get(gw.url("/openai/v1/files")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client.get(gw.url("/openai/v1/files")).bearer_auth("sk-narrow").send().await.unwrap();
+    assert_eq!(resp.status(), 403, "a key limited to models cannot use the raw API");
+    let resp = client.get(gw.url("/openai/v1/../../admin")).bearer_auth(KEY).send().await.unwrap();
+    assert!(resp.status().is_client_error());
+    // The gateway's own routes are untouched.
+    let resp = client.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(raw.seen().is_empty());
+    // An error answer is passed with the provider's key redacted.
+    let resp = client.post(gw.url("/openai/fail")).bearer_auth(KEY).body("x").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("bad request") && !text.contains(UPSTREAM_KEY), "{text}");
+}
+
+/// The largest RSS seen while `work` runs, in KiB.
+async fn peak_rss_during<T>(gw: &Gateway, work: impl std::future::Future<Output = T>) -> (T, u64) {
+    let pid_rss = || gw.rss_kib();
+    let mut peak = pid_rss();
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, peak.max(pid_rss())),
+            _ = tick.tick() => peak = peak.max(pid_rss()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn passthrough_streams_a_100_mib_upload_and_download_in_bounded_memory() {
+    let raw = RawUpstream::start().await;
+    let gw = Gateway::start(&passthrough_config(&raw, "")).await;
+    let client = reqwest::Client::new();
+    // Warm up the pools so the baseline includes them.
+    client.get(gw.url("/openai/v1/files")).bearer_auth(KEY).send().await.unwrap().bytes().await.unwrap();
+    let base = gw.rss_kib();
+
+    let chunks = (0..BIG / (1024 * 1024)).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 1024 * 1024])));
+    for declared in [true, false] {
+        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks.clone()));
+        let mut req = client.post(gw.url("/openai/v1/files")).bearer_auth(KEY).header("content-type", "application/octet-stream");
+        if declared {
+            req = req.header("content-length", BIG);
+        }
+        let (resp, peak) = peak_rss_during(&gw, async { req.body(body).send().await.unwrap() }).await;
+        assert_eq!(resp.status(), 200, "declared={declared}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["received"], BIG, "declared={declared}");
+        let growth = peak.saturating_sub(base);
+        eprintln!("upload declared={declared}: peak RSS growth {growth} KiB");
+        assert!(growth < 100 * 1024, "the gateway grew by {growth} KiB for a 100 MiB upload");
+    }
+    let seen = raw.seen();
+    assert_eq!(seen[1].header("content-length"), Some(BIG.to_string().as_str()));
+    assert_eq!(seen[2].header("transfer-encoding"), Some("chunked"));
+
+    let (got, peak) = peak_rss_during(&gw, async {
+        let mut resp = client.get(gw.url("/openai/v1/files/f/download")).bearer_auth(KEY).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("set-cookie").is_none());
+        let mut n = 0u64;
+        while let Some(chunk) = resp.chunk().await.unwrap() {
+            n += chunk.len() as u64;
+        }
+        n
+    })
+    .await;
+    assert_eq!(got, BIG);
+    let growth = peak.saturating_sub(base);
+    eprintln!("download: peak RSS growth {growth} KiB");
+    assert!(growth < 100 * 1024, "the gateway grew by {growth} KiB for a 100 MiB download");
+}

@@ -548,3 +548,18 @@ fn auto_section() {
         .starts_with("models[0]: the name `auto`"));
     assert!(err(&doc("auto: { policy: smartest, candidates: [m] }", None, None, None)).contains("smartest"));
 }
+
+#[test]
+fn passthrough_providers() {
+    let providers = |name: &str| {
+        format!("providers:\n  - {{ name: {name}, protocol: openai, base_url: \"https://api.openai.com/v1\", api_key: k, passthrough: true }}\n")
+    };
+    let models = |name: &str| format!("models:\n  - {{ id: m, channels: [ {{ provider: {name}, model: m }} ] }}\n");
+    let config = ok(&doc("", Some(&providers("openai")), Some(&models("openai")), None));
+    assert!(config.providers[0].passthrough);
+    assert!(!ok(&doc("", None, None, None)).providers[0].passthrough, "off by default");
+    assert_err(
+        &doc("", Some(&providers("v1")), Some(&models("v1")), None),
+        "providers[0].passthrough: a provider named \"v1\" cannot have passthrough: `/v1/…` is the gateway's own route",
+    );
+}

@@ -415,6 +415,10 @@ pub struct Provider {
     /// clients are then passed through to it instead of being converted to Chat Completions.
     #[serde(default)]
     pub responses: bool,
+    /// Clients may call this provider's own API through `/{name}/{path…}` with their gateway
+    /// key (files, batches, anything the gateway does not model). Default false.
+    #[serde(default)]
+    pub passthrough: bool,
 }
 
 fn deserialize_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {

@@ -190,6 +190,15 @@ fn check_providers(providers: &[Provider]) -> Check {
                 format!("duplicate provider name {:?} (also providers[{first}].name)", provider.name),
             ));
         }
+        if provider.passthrough && crate::protocol::provider_route::RESERVED_NAMES.contains(&provider.name.as_str()) {
+            return Err(ConfigError::invalid(
+                at("passthrough"),
+                format!(
+                    "a provider named {:?} cannot have passthrough: `/{}/…` is the gateway's own route",
+                    provider.name, provider.name
+                ),
+            ));
+        }
         let url = &provider.base_url;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(ConfigError::invalid(at("base_url"), format!("scheme must be http or https, not {:?}", url.scheme())));

@@ -17,6 +17,7 @@ pub mod generate;
 pub mod media;
 pub mod models;
 mod pipeline;
+pub mod provider_pass;
 pub mod relay;
 pub mod respond;
 pub mod snapshot;

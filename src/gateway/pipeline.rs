@@ -17,6 +17,7 @@ use super::failure::Failure;
 use super::forward::{self, ForwardCall};
 use super::generate::{self, GenerationCall};
 use super::models;
+use super::provider_pass;
 use super::relay::{self, Exit, Spec};
 use super::respond;
 use super::snapshot::Snapshot;
@@ -47,11 +48,16 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
     let limits = &snapshot.config.limits;
     session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
     session.set_write_timeout(Some(limits.downstream_write_timeout));
-    let op = match recognise(session, ctx)? {
+    let op = match recognise(&snapshot, session, ctx)? {
         Recognised::Health => {
             return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream)
         }
         Recognised::AccountKeys => return account_keys(&snapshot, session, ctx).await,
+        Recognised::Passthrough(index) => {
+            let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
+            ctx.key_name = Some(principal.key_name.clone());
+            return provider_pass::serve(&gw.upstreams, &snapshot, session, ctx, &principal, index).await;
+        }
         Recognised::Op(op) => op,
     };
     let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
@@ -75,18 +81,20 @@ enum Recognised {
     Health,
     /// The client's own key API, answered from the store for the key's account.
     AccountKeys,
+    /// A provider's own API (`/{provider}/{path…}`), by index into the snapshot's providers.
+    Passthrough(usize),
     /// An operation of one of the protocols.
     Op(Operation),
 }
 
 /// Now, ms since the Unix epoch (what key expiry and rate windows are measured in).
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Step 1: what the request is for, and the protocol whose envelope its errors use.
-fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
+fn recognise(snapshot: &Snapshot, session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
     let req = session.req_header();
     let path = req.uri.path();
     ctx.inbound = dialect::protocol_of_path(path);
@@ -97,6 +105,14 @@ fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit
     if account_api::is_client_keys_path(path) {
         ctx.endpoint = Some("account_keys");
         return Ok(Recognised::AccountKeys);
+    }
+    if let Some(index) = provider_pass::recognise(snapshot, path) {
+        ctx.endpoint = Some("passthrough");
+        if let Some(provider) = snapshot.providers.get(index) {
+            // Errors take the provider's own envelope: its SDK is what calls this route.
+            ctx.inbound = provider.protocol.wire();
+        }
+        return Ok(Recognised::Passthrough(index));
     }
     let method = req.method.as_str();
     let op = dialect::recognise(method, path).map_err(|why| match why {

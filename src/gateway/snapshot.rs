@@ -25,6 +25,8 @@ pub struct ProviderRuntime {
     pub timeouts: Timeouts,
     /// Serves OpenAI's `/responses` natively.
     pub native_responses: bool,
+    /// Its own API is reachable at `/{name}/{path…}`.
+    pub passthrough: bool,
 }
 
 impl ProviderRuntime {
@@ -93,6 +95,7 @@ impl Snapshot {
                     api_key: p.api_key.clone(),
                     timeouts: p.timeouts.clone(),
                     native_responses: p.responses,
+                    passthrough: p.passthrough,
                 })
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;

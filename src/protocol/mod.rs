@@ -14,6 +14,7 @@ pub mod listing;
 mod loss_tests;
 pub mod openai;
 pub mod passthrough;
+pub mod provider_route;
 pub mod responses;
 pub mod sse;
 pub mod usage;
