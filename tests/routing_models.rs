@@ -422,6 +422,20 @@ impl RawUpstream {
                 for _ in 0..BIG / chunk.len() as u64 {
                     stream.write_all(&chunk).await?;
                 }
+            } else if seen.path.ends_with("/cut") {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\nonly ten b")
+                    .await?;
+                stream.flush().await?;
+                return Ok(());
+            } else if seen.path.ends_with("/unauthorized") {
+                let body = json!({"error": {"message": format!("Incorrect API key provided: {}", seen.header("authorization").unwrap_or_default())}}).to_string();
+                let head = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(body.as_bytes()).await?;
             } else if seen.path.ends_with("/fail") {
                 let key = seen.header("authorization").unwrap_or_default().to_owned();
                 let body = json!({"error": {"message": format!("bad request for {key}")}}).to_string();
@@ -471,6 +485,7 @@ async fn passthrough_forwards_any_method_with_the_providers_key_and_allowlisted_
         .header("cookie", "sid=client-cookie")
         .header("x-client-private", "no")
         .header("idempotency-key", "idem-1")
+        .header("accept-encoding", "gzip")
         .send()
         .await
         .unwrap();
@@ -496,7 +511,9 @@ async fn passthrough_forwards_any_method_with_the_providers_key_and_allowlisted_
     assert_eq!((seen[0].method.as_str(), seen[0].path.as_str()), ("GET", "/v1/files?limit=2&purpose=batch"));
     assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {UPSTREAM_KEY}").as_str()));
     assert_eq!(seen[0].header("idempotency-key"), Some("idem-1"));
-    assert!(seen[0].header("cookie").is_none() && seen[0].header("x-client-private").is_none(), "{:?}", seen[0].headers);
+    for dropped in ["cookie", "x-client-private", "accept-encoding"] {
+        assert!(seen[0].header(dropped).is_none(), "{dropped}: {:?}", seen[0].headers);
+    }
     assert!(seen.iter().all(|s| s.headers.iter().all(|(_, v)| !v.contains(KEY))), "the client's key went upstream: {seen:?}");
     assert_eq!((seen[1].method.as_str(), seen[1].path.as_str()), ("DELETE", "/v1/files/file-1"));
     assert_eq!(seen[2].path, "/v1/models?x=1");
@@ -547,6 +564,24 @@ async fn passthrough_routes_exist_only_where_enabled_and_need_a_key() {
     assert_eq!(resp.status(), 400);
     let text = resp.text().await.unwrap();
     assert!(text.contains("bad request") && !text.contains(UPSTREAM_KEY), "{text}");
+}
+
+#[tokio::test]
+async fn a_provider_body_that_breaks_off_closes_the_connection_and_a_refused_key_is_a_502() {
+    let raw = RawUpstream::start().await;
+    let gw = Gateway::start(&passthrough_config(&raw, "")).await;
+    let client = reqwest::Client::new();
+    let resp = client.get(gw.url("/openai/v1/files/f/cut")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(resp.bytes().await.is_err(), "an incomplete body must not look complete");
+    let record = gw.access_record(&id).await;
+    assert!(record["error"].as_str().is_some_and(|e| e.contains("broke off")), "{record}");
+
+    let resp = client.get(gw.url("/openai/v1/unauthorized")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains(UPSTREAM_KEY) && text.contains("upstream_auth_failed"), "{text}");
 }
 
 /// The largest RSS seen while `work` runs, in KiB.

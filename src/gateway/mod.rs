@@ -160,7 +160,10 @@ impl ProxyHttp for Gateway {
                 return Err(Error::explain(ErrorType::ConnectionClosed, "client closed the connection"));
             }
             Err(Exit::Downstream(e)) => {
-                ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
+                // A relay that already logged why it broke the connection keeps its reason.
+                if ctx.error.is_none() {
+                    ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
+                }
                 return Err(e);
             }
         }

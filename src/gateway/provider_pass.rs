@@ -174,6 +174,7 @@ async fn send(
     .await
     .map_err(Sent::Upstream)?;
     if !session.is_body_empty() {
+        super::body::continue_if_expected(session).await.map_err(Sent::Client)?;
         loop {
             let chunk = session.read_request_body().await.map_err(|e| {
                 Sent::Client(
@@ -192,11 +193,11 @@ async fn send(
 
 /// Sends the upstream answer to the client: allowlisted headers, the body streamed as it
 /// arrives. An error answer (4xx/5xx) is read whole (bounded) so the provider key can be
-/// redacted from it; the provider refusing the gateway's own key is a 502.
+/// redacted from it; the provider refusing the gateway's own key (401) is a 502.
 async fn relay(session: &mut Session, ctx: &mut RequestCtx, provider: &ProviderRuntime, mut ex: Exchange) -> Result<(), Exit> {
     let status = ex.status();
     let secret = provider.api_key.expose();
-    if status == 401 || status == 403 {
+    if status == 401 {
         let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
         let client = ApiError::new(ErrorClass::Server, "the upstream refused the gateway's credentials")
             .with_status(502)
@@ -243,9 +244,13 @@ async fn relay(session: &mut Session, ctx: &mut RequestCtx, provider: &ProviderR
             }
             Ok(None) => break,
             Err(e) => {
-                // Headers are out: the client sees the body end early; the log says why.
+                // Headers are out: closing the connection is the only way left to tell the
+                // client the body is incomplete; the log says why.
                 ctx.error = Some(format!("the provider's body broke off: {e}"));
-                return Err(Failure::internal("passthrough body", e.to_string()).into());
+                return Err(Exit::Downstream(pingora::Error::explain(
+                    pingora::ErrorType::ConnectionClosed,
+                    "upstream body broke off",
+                )));
             }
         }
     }

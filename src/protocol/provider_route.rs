@@ -7,8 +7,9 @@ use super::error::{ApiError, ErrorClass};
 
 /// Client request headers sent on upstream (besides the provider dialect's own version and beta
 /// headers, its auth headers and the body framing). Never the client's credentials or cookies.
-pub const REQUEST_HEADERS: &[&str] =
-    &["content-type", "accept", "accept-encoding", "content-encoding", "idempotency-key", "openai-beta"];
+/// `accept-encoding` is not among them: answers come back unencoded, so an error body can be
+/// searched for the provider key.
+pub const REQUEST_HEADERS: &[&str] = &["content-type", "accept", "content-encoding", "idempotency-key", "openai-beta"];
 
 /// Upstream response headers a client sees (besides the gateway's own and the body framing).
 /// Never cookies, server or proxy details, or the provider's own rate-limit or request ids.
