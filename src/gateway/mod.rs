@@ -10,6 +10,7 @@
 pub mod attempt;
 pub mod auth;
 pub mod body;
+mod choose;
 pub mod ctx;
 pub mod failure;
 pub mod forward;

@@ -12,6 +12,7 @@
 use super::attempt::{self, Streamed, Whole};
 use super::auth;
 use super::body;
+use super::choose;
 use super::ctx::RequestCtx;
 use super::failure::Failure;
 use super::forward::{self, ForwardCall};
@@ -24,11 +25,9 @@ use super::snapshot::Snapshot;
 use super::Gateway;
 use crate::account::{AdmitError, AdmitRequest, Admitted, Principal};
 use crate::admin::accounts as account_api;
-use crate::config::AUTO_MODEL;
 use crate::protocol::dialect::{self, Operation, Unrouted};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
-use crate::routing::auto::{rank, Candidate};
 use crate::routing::catalog::{Channel, ModelRoute};
 use crate::routing::plan::plan;
 use crate::upstream::media::FetchPolicy;
@@ -66,7 +65,7 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
         return respond::json(session, ctx, 200, listing?).await.map_err(Exit::Downstream);
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
-    let (raw, fallback) = split_fallback(&op, ctx, raw)?;
+    let (raw, fallback) = choose::split_fallback(&op, ctx.inbound, raw)?;
     let job = resolve(gw, &snapshot, session, ctx, &op, &raw, &fallback)?;
     allow_every_model(&principal, &job)?;
     let admission = admit(ctx, &principal, &job, raw.len()).await?;
@@ -169,18 +168,6 @@ fn model_not_found(name: &str) -> ApiError {
         .with_code("model_not_found")
 }
 
-/// A generation's fallback list (the client's dialect reads it) and its body without the list;
-/// empty when the request names one model.
-fn split_fallback(op: &Operation, ctx: &RequestCtx, raw: Bytes) -> Result<(Bytes, Vec<String>), ApiError> {
-    if !matches!(op, Operation::Generate { .. }) {
-        return Ok((raw, Vec::new()));
-    }
-    Ok(match dialect::of(ctx.inbound).fallback(&raw)? {
-        Some(fallback) => (fallback.body, fallback.models),
-        None => (raw, Vec::new()),
-    })
-}
-
 /// A key restricted to some models may not reach another one through a fallback list.
 fn allow_every_model(principal: &Principal, job: &Job<'_>) -> Result<(), ApiError> {
     match job {
@@ -216,26 +203,15 @@ fn resolve<'a>(
             let req = inbound
                 .count_request(raw, path_model.as_deref())
                 .ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
-            let auto = (req.model == AUTO_MODEL).then(|| auto_order(gw, snapshot)).flatten();
-            let name = auto.as_ref().and_then(|order| order.first()).unwrap_or(&req.model);
+            let names = choose::model_names(gw, snapshot, &req.model, &[]);
+            let name = names.first().copied().unwrap_or(&req.model);
             let route = resolve_model(snapshot, op, name, session)?;
             ctx.model = Some(route.id.clone());
             Ok(Job::Count { tokens: tokenizer::count_request(&req) })
         }
         Operation::Generate { path_model, path_stream, .. } => {
             let request = inbound.parse_inbound(raw, path_model.as_deref(), *path_stream)?;
-            let names: Vec<&str> = match fallback {
-                [] => vec![request.model()],
-                list => list.iter().map(String::as_str).collect(),
-            };
-            let auto = names.contains(&AUTO_MODEL).then(|| auto_order(gw, snapshot)).flatten();
-            let names: Vec<&str> = match &auto {
-                Some(order) => names
-                    .iter()
-                    .flat_map(|n| if *n == AUTO_MODEL { order.iter().map(String::as_str).collect() } else { vec![*n] })
-                    .collect(),
-                None => names,
-            };
+            let names = choose::model_names(gw, snapshot, request.model(), fallback);
             let routes = names.iter().map(|name| resolve_model(snapshot, op, name, session)).collect::<Result<Vec<_>, _>>()?;
             let Some(route) = routes.first().cloned() else {
                 return Err(Failure::internal("resolving", "a generation resolved to no model").into());
@@ -266,28 +242,6 @@ fn resolve<'a>(
             Err(Failure::internal("resolving", "a listing reached the body step").into())
         }
     }
-}
-
-/// The candidates of `model: "auto"`, best first by the configured policy (the first is the
-/// model chosen, the rest its fallbacks); `None` when `auto` is not configured.
-fn auto_order(gw: &Gateway, snapshot: &Snapshot) -> Option<Vec<String>> {
-    let auto = snapshot.config.auto.as_ref()?;
-    let candidates: Vec<Candidate> = auto
-        .candidates
-        .iter()
-        .map(|name| {
-            let model = snapshot.config.model_by_name(name);
-            Candidate {
-                cost: model
-                    .and_then(|m| m.price.as_ref())
-                    .map_or(0, |p| p.input.micro_usd().saturating_add(p.output.micro_usd())),
-                ttft_ms: model.and_then(|m| gw.latency.ttft_ms(&m.id)),
-                quality: auto.quality.get(name).copied().unwrap_or(0.0),
-            }
-        })
-        .collect();
-    let order = rank(auto.policy, &auto.weights, &candidates);
-    Some(order.into_iter().filter_map(|i| auto.candidates.get(i).cloned()).collect())
 }
 
 /// The model behind `name`, refused when it is of another kind than the operation serves.
@@ -401,19 +355,19 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             respond::json(session, ctx, 200, Bytes::from(body)).await.map_err(Exit::Downstream)
         }
         Job::Generate { routes, call } => {
-            let order = plan_models(&routes);
+            let order = choose::plan_models(&routes);
             let stream = call.request.stream();
             if stream {
                 let answered =
                     watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
-                let model = answering_model(ctx, &routes);
+                let model = choose::answering_model(ctx, &routes);
                 let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 let _open = gw.metrics.stream_opened();
                 relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
             } else {
                 let answered =
                     watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
-                let model = answering_model(ctx, &routes);
+                let model = choose::answering_model(ctx, &routes);
                 let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 relay::whole(session, ctx, &gw.signatures, answered, &spec).await
             }
@@ -444,27 +398,6 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             relay::forwarded(session, ctx, answered, converted, &spec).await
         }
     }
-}
-
-/// The attempt order over several models: each model's own plan (priority tiers, weights), one
-/// model after the other; a channel reached twice (a model named twice) is tried once.
-fn plan_models(routes: &[Arc<ModelRoute>]) -> Vec<&Channel> {
-    let mut rng = rand::rng();
-    let mut order: Vec<&Channel> = Vec::new();
-    for route in routes {
-        for channel in plan(&route.channels, &mut rng) {
-            if !order.iter().any(|c| c.public_model == channel.public_model && c.label == channel.label) {
-                order.push(channel);
-            }
-        }
-    }
-    order
-}
-
-/// The public id of the model whose channel answered (the attempt loop records it), else the
-/// first model's.
-fn answering_model(ctx: &RequestCtx, routes: &[Arc<ModelRoute>]) -> String {
-    ctx.model.clone().or_else(|| routes.first().map(|r| r.id.clone())).unwrap_or_default()
 }
 
 /// What the relay needs to know about a generation's client; `public_model` is the model that
