@@ -423,7 +423,7 @@ fn provider_key<'s>(snapshot: &'s Snapshot, ctx: &RequestCtx) -> &'s str {
 
 /// Runs `work` unless the client closes its connection first: a client that hangs up while the
 /// upstream is still thinking must not keep a generation (and later, its bill) running.
-async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
+pub(super) async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
     tokio::select! {
         r = work => Ok(r),
         () = client_gone(session) => Err(Exit::ClientGone),

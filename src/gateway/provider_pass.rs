@@ -54,7 +54,11 @@ pub async fn serve(
     let up = dialect::of(provider.protocol.wire());
     let head = request_head(session, provider, up)?;
     let started = Instant::now();
-    let sent = send(upstreams, session, provider, &head).await;
+    let sent = match send(upstreams, session, provider, &head).await {
+        // The body is sent; a client that hangs up while the provider works ends the call.
+        Ok(upload) => super::pipeline::watch(session, upload.finish()).await?.map_err(Sent::Upstream),
+        Err(e) => Err(e),
+    };
     let took = started.elapsed();
     ctx.upstream_time += took;
     let outcome = match &sent {
@@ -151,13 +155,13 @@ enum Sent {
     Upstream(AttemptError),
 }
 
-/// Connects, streams the client's body up chunk by chunk, and waits for the response head.
+/// Connects and streams the client's body up chunk by chunk.
 async fn send(
     upstreams: &Upstreams,
     session: &mut Session,
     provider: &ProviderRuntime,
     head: &RequestHeader,
-) -> Result<Exchange, Sent> {
+) -> Result<upload::Upload, Sent> {
     let target = &provider.target;
     let addr = upstreams
         .dns
@@ -188,7 +192,7 @@ async fn send(
             }
         }
     }
-    up.finish().await.map_err(Sent::Upstream)
+    Ok(up)
 }
 
 /// Sends the upstream answer to the client: allowlisted headers, the body streamed as it
