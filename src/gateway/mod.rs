@@ -204,7 +204,10 @@ impl ProxyHttp for Gateway {
         };
         let elapsed = ctx.started.elapsed();
         self.record_metrics(ctx, status, elapsed);
-        if let (true, Some(model), Some(ttft)) = ((200..300).contains(&status), ctx.model.as_deref(), ctx.ttft) {
+        // Only answers that came from an upstream measure a model (local answers such as token
+        // counts would make it look instant).
+        let answered = (200..300).contains(&status) && !ctx.attempts.is_empty();
+        if let (true, Some(model), Some(ttft)) = (answered, ctx.model.as_deref(), ctx.ttft) {
             self.latency.observe(model, ttft);
         }
         let req = session.req_header();
