@@ -302,6 +302,34 @@ async fn auto_weighted_trades_quality_against_price() {
 }
 
 #[tokio::test]
+async fn auto_is_listed_when_configured() {
+    let (a, b) = (mock().await, mock().await);
+    let gw = Gateway::start(&auto_config(&a, &b, "auto: { policy: cheapest, candidates: [pricey, cheap] }\n")).await;
+    let client = reqwest::Client::new();
+    let list: Value = client.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
+    assert_eq!(ids, ["pricey", "cheap", "auto"]);
+    let one = client.get(gw.url("/v1/models/auto")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(one.status(), 200);
+    // Gemini clients name it in the path.
+    let resp = client
+        .post(gw.url("/v1beta/models/auto:generateContent"))
+        .header("x-goog-api-key", KEY)
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["modelVersion"], "cheap", "{body}");
+
+    let gw = Gateway::start(&auto_config(&a, &b, "")).await;
+    let list: Value = client.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    assert!(list["data"].as_array().unwrap().iter().all(|m| m["id"] != "auto"));
+    assert_eq!(client.get(gw.url("/v1/models/auto")).bearer_auth(KEY).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
 async fn auto_without_an_auto_section_is_an_unknown_model() {
     let (a, b) = (mock().await, mock().await);
     let gw = Gateway::start(&auto_config(&a, &b, "")).await;
