@@ -612,6 +612,21 @@ async fn a_provider_body_that_breaks_off_closes_the_connection_and_a_refused_key
     assert!(!text.contains(UPSTREAM_KEY) && text.contains("upstream_auth_failed"), "{text}");
 }
 
+#[tokio::test]
+async fn passthrough_calls_count_against_request_limits() {
+    let raw = RawUpstream::start().await;
+    let keys = "  - { name: team-key, key: \"sk-team\", account: team }\naccounts:\n  - { id: team, limits: { rpm: 1 } }\n";
+    let gw = Gateway::start(&passthrough_config(&raw, keys)).await;
+    let client = reqwest::Client::new();
+    let first = client.get(gw.url("/openai/v1/files")).bearer_auth("sk-team").send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-ratelimit-limit"], "1");
+    let second = client.get(gw.url("/openai/v1/files")).bearer_auth("sk-team").send().await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().get("retry-after").is_some());
+    assert_eq!(raw.seen().len(), 1, "a refused call never reaches the provider");
+}
+
 /// The largest RSS seen while `work` runs, in KiB.
 async fn peak_rss_during<T>(gw: &Gateway, work: impl std::future::Future<Output = T>) -> (T, u64) {
     let pid_rss = || gw.rss_kib();
