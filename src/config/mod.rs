@@ -7,6 +7,7 @@
 //! field, e.g. `models[0].channels[1].provider: unknown provider "backup"; declared providers: openai`.
 
 mod addr;
+mod auto;
 mod error;
 mod expand;
 mod money;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 use serde_yaml_ng::Value;
 
+pub use auto::{AutoConfig, AutoPolicy, AutoWeights, AUTO_MODEL};
 pub use error::ConfigError;
 pub use expand::ExpandError;
 pub use money::{PriceError, PricePerMillion};

@@ -583,3 +583,53 @@ fn replicas_are_checked() {
         "providers[0].health_check.path: must start with /",
     );
 }
+
+#[test]
+fn auto_section() {
+    let config =
+        ok(&doc("auto: { policy: weighted, candidates: [m], weights: { cost: 0.5 }, quality: { m: 0.9 } }", None, None, None));
+    let auto = config.auto.unwrap();
+    assert_eq!(auto.policy, AutoPolicy::Weighted);
+    assert_eq!(auto.weights, AutoWeights { cost: 0.5, latency: 1.0, quality: 1.0 });
+    assert_eq!(auto.quality.get("m"), Some(&0.9));
+    assert!(ok(&doc("", None, None, None)).auto.is_none());
+    assert_err(
+        &doc("auto: { policy: cheapest, candidates: [] }", None, None, None),
+        "auto.candidates: at least one candidate is required",
+    );
+    assert_err(
+        &doc("auto: { policy: cheapest, candidates: [m, x] }", None, None, None),
+        "auto.candidates[1]: unknown model \"x\"",
+    );
+    assert_err(
+        &doc("auto: { policy: cheapest, candidates: [m, m] }", None, None, None),
+        "auto.candidates[1]: \"m\" is listed twice",
+    );
+    assert_err(
+        &doc("auto: { policy: weighted, candidates: [m], weights: { latency: -1 } }", None, None, None),
+        "auto.weights.latency: must be a number of at least 0",
+    );
+    assert_err(
+        &doc("auto: { policy: weighted, candidates: [m], quality: { n: 1 } }", None, None, None),
+        "auto.quality.n: not one of auto.candidates",
+    );
+    let models = "models:\n  - { id: m, aliases: [auto], channels: [ { provider: openai, model: m } ] }\n";
+    assert!(err(&doc("auto: { policy: fastest, candidates: [m] }", None, Some(models), None))
+        .starts_with("models[0]: the name `auto`"));
+    assert!(err(&doc("auto: { policy: smartest, candidates: [m] }", None, None, None)).contains("smartest"));
+}
+
+#[test]
+fn passthrough_providers() {
+    let providers = |name: &str| {
+        format!("providers:\n  - {{ name: {name}, protocol: openai, base_url: \"https://api.openai.com/v1\", api_key: k, passthrough: true }}\n")
+    };
+    let models = |name: &str| format!("models:\n  - {{ id: m, channels: [ {{ provider: {name}, model: m }} ] }}\n");
+    let config = ok(&doc("", Some(&providers("openai")), Some(&models("openai")), None));
+    assert!(config.providers[0].passthrough);
+    assert!(!ok(&doc("", None, None, None)).providers[0].passthrough, "off by default");
+    assert_err(
+        &doc("", Some(&providers("v1")), Some(&models("v1")), None),
+        "providers[0].passthrough: a provider named \"v1\" cannot have passthrough: `/v1/…` is the gateway's own route",
+    );
+}

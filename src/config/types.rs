@@ -53,6 +53,9 @@ pub struct Config {
     /// Limits every account gets on free models (`free: true` or an id ending in `:free`).
     #[serde(default)]
     pub free_tier: FreeTier,
+    /// What `model: "auto"` means; without it `auto` is an unknown model.
+    #[serde(default)]
+    pub auto: Option<super::auto::AutoConfig>,
 }
 
 impl Config {
@@ -498,6 +501,10 @@ pub struct Provider {
     /// clients are then passed through to it instead of being converted to Chat Completions.
     #[serde(default)]
     pub responses: bool,
+    /// Clients may call this provider's own API through `/{name}/{path…}` with their gateway
+    /// key (files, batches, anything the gateway does not model). Default false.
+    #[serde(default)]
+    pub passthrough: bool,
 }
 
 impl Provider {

@@ -33,6 +33,7 @@ pub fn validate(config: &Config) -> Check {
     check_accounts(&config.accounts)?;
     check_keys(&config.keys)?;
     check_key_accounts(config)?;
+    super::auto::check(config)?;
     Ok(())
 }
 
@@ -217,6 +218,15 @@ fn check_providers(providers: &[Provider]) -> Check {
             return Err(ConfigError::invalid(
                 at("name"),
                 format!("duplicate provider name {:?} (also providers[{first}].name)", provider.name),
+            ));
+        }
+        if provider.passthrough && crate::protocol::provider_route::RESERVED_NAMES.contains(&provider.name.as_str()) {
+            return Err(ConfigError::invalid(
+                at("passthrough"),
+                format!(
+                    "a provider named {:?} cannot have passthrough: `/{}/…` is the gateway's own route",
+                    provider.name, provider.name
+                ),
             ));
         }
         check_endpoints(provider, &at)?;

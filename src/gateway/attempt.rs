@@ -225,6 +225,7 @@ pub async fn run<E: Expect, C: UpstreamCall>(
             continue;
         };
         ctx.channel = Some(channel.label.clone());
+        ctx.model = Some(channel.public_model.to_string());
         ctx.provider = Some(provider.name.clone());
         let started = Instant::now();
         let max_event_bytes = snapshot.config.limits.sse_max_event_bytes;

@@ -10,6 +10,7 @@
 pub mod attempt;
 pub mod auth;
 pub mod body;
+mod choose;
 pub mod ctx;
 pub mod failure;
 pub mod forward;
@@ -17,6 +18,7 @@ pub mod generate;
 pub mod media;
 pub mod models;
 mod pipeline;
+pub mod provider_pass;
 pub mod relay;
 pub mod respond;
 pub mod snapshot;
@@ -25,6 +27,7 @@ pub mod upkeep;
 use crate::drain::Draining;
 use crate::protocol::ir::{Part, Protocol};
 use crate::routing::health::HealthBook;
+use crate::routing::latency::LatencyBoard;
 use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
 use crate::telemetry::metrics::{AttemptObservation, Metrics, Observation, TokenCounts};
@@ -51,6 +54,8 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     /// Passive channel health: outside the snapshot, so a reload keeps it.
     health: Arc<HealthBook>,
+    /// Each model's measured time to first token, for `model: "auto"`.
+    latency: LatencyBoard,
     draining: Draining,
 }
 
@@ -65,7 +70,15 @@ impl Gateway {
         health: Arc<HealthBook>,
         draining: Draining,
     ) -> Self {
-        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics, health, draining }
+        Gateway {
+            snapshot,
+            upstreams: Upstreams::new(connector),
+            signatures: Arc::default(),
+            metrics,
+            health,
+            latency: LatencyBoard::default(),
+            draining,
+        }
     }
 }
 
@@ -167,7 +180,10 @@ impl ProxyHttp for Gateway {
                 return Err(Error::explain(ErrorType::ConnectionClosed, "client closed the connection"));
             }
             Err(Exit::Downstream(e)) => {
-                ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
+                // A relay that already logged why it broke the connection keeps its reason.
+                if ctx.error.is_none() {
+                    ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
+                }
                 return Err(e);
             }
         }
@@ -207,6 +223,12 @@ impl ProxyHttp for Gateway {
         };
         let elapsed = ctx.started.elapsed();
         self.record_metrics(ctx, status, elapsed);
+        // Only answers that came from an upstream measure a model (local answers such as token
+        // counts would make it look instant).
+        let answered = (200..300).contains(&status) && !ctx.attempts.is_empty();
+        if let (true, Some(model), Some(ttft)) = (answered, ctx.model.as_deref(), ctx.ttft) {
+            self.latency.observe(model, ttft);
+        }
         let req = session.req_header();
         access_log::emit(&AccessRecord {
             request_id: &ctx.request_id,

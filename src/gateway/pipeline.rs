@@ -12,11 +12,13 @@
 use super::attempt::{self, Routed, Streamed, Whole};
 use super::auth;
 use super::body;
+use super::choose;
 use super::ctx::RequestCtx;
 use super::failure::Failure;
 use super::forward::{self, ForwardCall};
 use super::generate::{self, GenerationCall};
 use super::models;
+use super::provider_pass;
 use super::relay::{self, Exit, Spec};
 use super::respond;
 use super::snapshot::Snapshot;
@@ -54,11 +56,16 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
         session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
     }
     session.set_write_timeout(Some(limits.downstream_write_timeout));
-    let op = match recognise(session, ctx)? {
+    let op = match recognise(&snapshot, session, ctx)? {
         Recognised::Health => {
             return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream)
         }
         Recognised::AccountKeys => return account_keys(&snapshot, session, ctx).await,
+        Recognised::Passthrough(index) => {
+            let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
+            ctx.key_name = Some(principal.key_name.clone());
+            return provider_pass::serve(&gw.upstreams, &snapshot, session, ctx, &principal, index).await;
+        }
         Recognised::Op(op) => op,
     };
     let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
@@ -67,7 +74,9 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
         return respond::json(session, ctx, 200, listing?).await.map_err(Exit::Downstream);
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
-    let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
+    let (raw, fallback) = choose::split_fallback(&op, ctx.inbound, raw)?;
+    let job = resolve(gw, &snapshot, session, ctx, &op, &raw, &fallback)?;
+    allow_every_model(&principal, &job)?;
     let admission = admit(ctx, &principal, &job, raw.len()).await?;
     let result = run(gw, &snapshot, session, ctx, job).await;
     settle(admission, ctx).await;
@@ -80,18 +89,20 @@ enum Recognised {
     Health,
     /// The client's own key API, answered from the store for the key's account.
     AccountKeys,
+    /// A provider's own API (`/{provider}/{path…}`), by index into the snapshot's providers.
+    Passthrough(usize),
     /// An operation of one of the protocols.
     Op(Operation),
 }
 
 /// Now, ms since the Unix epoch (what key expiry and rate windows are measured in).
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Step 1: what the request is for, and the protocol whose envelope its errors use.
-fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
+fn recognise(snapshot: &Snapshot, session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
     let req = session.req_header();
     let path = req.uri.path();
     ctx.inbound = dialect::protocol_of_path(path);
@@ -102,6 +113,14 @@ fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit
     if account_api::is_client_keys_path(path) {
         ctx.endpoint = Some("account_keys");
         return Ok(Recognised::AccountKeys);
+    }
+    if let Some(index) = provider_pass::recognise(snapshot, path) {
+        ctx.endpoint = Some("passthrough");
+        if let Some(provider) = snapshot.providers.get(index) {
+            // Errors take the provider's own envelope: its SDK is what calls this route.
+            ctx.inbound = provider.protocol.wire();
+        }
+        return Ok(Recognised::Passthrough(index));
     }
     let method = req.method.as_str();
     let op = dialect::recognise(method, path).map_err(|why| match why {
@@ -158,12 +177,20 @@ fn model_not_found(name: &str) -> ApiError {
         .with_code("model_not_found")
 }
 
+/// A key restricted to some models may not reach another one through a fallback list.
+fn allow_every_model(principal: &Principal, job: &Job<'_>) -> Result<(), ApiError> {
+    match job {
+        Job::Generate { routes, .. } => routes.iter().try_for_each(|route| auth::allow_model(principal, route)),
+        _ => Ok(()),
+    }
+}
+
 /// What a request resolved to.
 enum Job<'a> {
     /// Answered locally: a count of input tokens.
     Count { tokens: u64 },
-    /// A generation over the model's channels.
-    Generate { route: Arc<ModelRoute>, call: Box<GenerationCall<'a>> },
+    /// A generation over the channels of its models, in order (one model, or a fallback list).
+    Generate { routes: Vec<Arc<ModelRoute>>, call: Box<GenerationCall<'a>> },
     /// A forwarded OpenAI operation over the channels that serve it.
     Forward { route: Arc<ModelRoute>, op: Operation, raw: &'a Bytes },
 }
@@ -177,6 +204,7 @@ fn resolve<'a>(
     ctx: &mut RequestCtx,
     op: &Operation,
     raw: &'a Bytes,
+    fallback: &[String],
 ) -> Result<Job<'a>, Exit> {
     let inbound = dialect::of(ctx.inbound);
     match op {
@@ -184,19 +212,26 @@ fn resolve<'a>(
             let req = inbound
                 .count_request(raw, path_model.as_deref())
                 .ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
-            let route = resolve_model(snapshot, op, &req.model, session)?;
+            let names = choose::model_names(gw, snapshot, &req.model, &[]);
+            let name = names.first().copied().unwrap_or(&req.model);
+            let route = resolve_model(snapshot, op, name, session)?;
             ctx.model = Some(route.id.clone());
             Ok(Job::Count { tokens: tokenizer::count_request(&req) })
         }
         Operation::Generate { path_model, path_stream, .. } => {
             let request = inbound.parse_inbound(raw, path_model.as_deref(), *path_stream)?;
-            let route = resolve_model(snapshot, op, request.model(), session)?;
+            let names = choose::model_names(gw, snapshot, request.model(), fallback);
+            let routes = names.iter().map(|name| resolve_model(snapshot, op, name, session)).collect::<Result<Vec<_>, _>>()?;
+            let Some(route) = routes.first().cloned() else {
+                return Err(Failure::internal("resolving", "a generation resolved to no model").into());
+            };
             ctx.model = Some(route.id.clone());
             ctx.stream = request.stream();
             let limits = &snapshot.config.limits;
             let policy = FetchPolicy::from_limits(limits);
             let mut call = GenerationCall::new(inbound, request, &gw.signatures, &gw.upstreams, policy);
             call.opts = convert_options(snapshot, &route);
+            call.fallback_opts = routes.iter().skip(1).map(|r| (r.id.clone(), convert_options(snapshot, r))).collect();
             let headers = &session.req_header().headers;
             call.strict = generate::wants_strict(headers.get(STRICT_HEADER).and_then(|v| v.to_str().ok()));
             call.client_headers = inbound
@@ -204,7 +239,7 @@ fn resolve<'a>(
                 .iter()
                 .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).map(|v| (*name, v.to_owned())))
                 .collect();
-            Ok(Job::Generate { route, call: Box::new(call) })
+            Ok(Job::Generate { routes, call: Box::new(call) })
         }
         Operation::Embeddings | Operation::Images => {
             let model = crate::protocol::json::RawObject::parse_body(raw)?.model()?;
@@ -220,7 +255,7 @@ fn resolve<'a>(
 
 /// The model behind `name`, refused when it is of another kind than the operation serves.
 fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Session) -> Result<Arc<ModelRoute>, ApiError> {
-    let route = snapshot.catalog.resolve(name).ok_or_else(|| model_not_found(name))?;
+    let route = snapshot.catalog.lookup(name).ok_or_else(|| model_not_found(name))?;
     match op.model_kind() {
         Some(kind) if kind != route.kind => {
             let path = session.req_header().uri.path();
@@ -230,7 +265,7 @@ fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Sess
             )
             .with_code("model_not_supported_on_endpoint"))
         }
-        _ => Ok(route.clone()),
+        _ => Ok(route),
     }
 }
 
@@ -328,23 +363,29 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             let body = dialect::of(ctx.inbound).count_reply(tokens);
             respond::json(session, ctx, 200, Bytes::from(body)).await.map_err(Exit::Downstream)
         }
-        Job::Generate { route, call } => {
-            let routed = routed(gw, snapshot, &route, &route.channels);
+        Job::Generate { routes, call } => {
+            let Some(first) = routes.first() else {
+                return Err(Failure::internal("routing", "a generation resolved to no model").into());
+            };
+            let order = choose::plan_models(&routes, &|channels| plan_for(gw, snapshot, channels), budget(snapshot));
+            let routed = routed(gw, snapshot, first, order);
             let stream = call.request.stream();
             if stream {
                 let answered =
                     watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
-                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                let model = choose::answering_model(ctx, &routes);
+                let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 let _open = gw.metrics.stream_opened();
                 let relayed = relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await;
                 if ctx.stream_failed {
-                    stream_failed(gw, snapshot, &route, ctx);
+                    stream_failed(gw, snapshot, &routes, ctx);
                 }
                 relayed
             } else {
                 let answered =
                     watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
-                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                let model = choose::answering_model(ctx, &routes);
+                let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 relay::whole(session, ctx, &gw.signatures, answered, &spec).await
             }
         }
@@ -362,7 +403,7 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
                     .into());
             }
             let call = ForwardCall { op: &op, raw };
-            let routed = routed(gw, snapshot, &route, &serving);
+            let routed = routed(gw, snapshot, &route, plan_for(gw, snapshot, &serving));
             let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, &call, ctx)).await??;
             let up = answered.answer.dialect;
             let converted = up.forward_response(&op, raw, &answered.answer.body, &route.id, &|t| tokenizer::count_text(t))?;
@@ -379,11 +420,16 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
     }
 }
 
-/// Where a request for `route` may go: `channels` (all of the route's, or those serving the
-/// operation) planned by health and budget, and the model's first-byte deadline from now.
-fn routed<'a>(gw: &'a Gateway, snapshot: &Snapshot, route: &ModelRoute, channels: &'a [Channel]) -> Routed<'a> {
+/// Where a request may go: `plan`, and the first-byte deadline of `route` (the model asked for
+/// first) from now.
+fn routed<'a>(gw: &'a Gateway, snapshot: &Snapshot, route: &ModelRoute, plan: Plan<'a>) -> Routed<'a> {
     let deadline = snapshot.config.models.get(route.index).map_or(Duration::from_secs(120), |m| m.first_byte_deadline);
-    Routed { plan: plan_for(gw, snapshot, channels), health: &gw.health, deadline: tokio::time::Instant::now() + deadline }
+    Routed { plan, health: &gw.health, deadline: tokio::time::Instant::now() + deadline }
+}
+
+/// The most attempts one request may make (`routing.max_attempts`).
+fn budget(snapshot: &Snapshot) -> usize {
+    usize::try_from(snapshot.config.routing.max_attempts).unwrap_or(usize::MAX)
 }
 
 /// The channels to try for `channels`, as their health stands now, cut to the attempt budget.
@@ -393,14 +439,14 @@ fn plan_for<'a>(gw: &Gateway, snapshot: &Snapshot, channels: &'a [Channel]) -> P
         let fingerprint = snapshot.providers.get(c.provider).map_or(0, |p| p.key_fingerprint);
         gw.health.health(&c.label, fingerprint, now)
     };
-    let budget = usize::try_from(snapshot.config.routing.max_attempts).unwrap_or(usize::MAX);
-    plan(channels, &health, budget, &mut rand::rng())
+    plan(channels, &health, budget(snapshot), &mut rand::rng())
 }
 
 /// A committed stream that broke off counts against its channel like a failed attempt (the
 /// client got an in-stream error; no other channel can be tried once bytes were sent).
-fn stream_failed(gw: &Gateway, snapshot: &Snapshot, route: &ModelRoute, ctx: &mut RequestCtx) {
-    let Some(channel) = ctx.channel.as_deref().and_then(|label| route.channels.iter().find(|c| c.label == label)) else {
+fn stream_failed(gw: &Gateway, snapshot: &Snapshot, routes: &[Arc<ModelRoute>], ctx: &mut RequestCtx) {
+    let label = ctx.channel.as_deref();
+    let Some(channel) = routes.iter().flat_map(|r| &r.channels).find(|c| Some(c.label.as_str()) == label) else {
         return;
     };
     let fingerprint = snapshot.providers.get(channel.provider).map_or(0, |p| p.key_fingerprint);
@@ -414,14 +460,15 @@ fn stream_failed(gw: &Gateway, snapshot: &Snapshot, route: &ModelRoute, ctx: &mu
     }
 }
 
-/// What the relay needs to know about a generation's client.
-fn generation_spec<'a>(call: &'a GenerationCall<'_>, route: &'a ModelRoute, provider_key: &'a str) -> Spec<'a> {
+/// What the relay needs to know about a generation's client; `public_model` is the model that
+/// answered.
+fn generation_spec<'a>(call: &'a GenerationCall<'_>, public_model: &'a str, provider_key: &'a str) -> Spec<'a> {
     Spec {
         inbound: call.inbound,
-        public_model: &route.id,
+        public_model,
         include_usage: call.request.include_usage(),
         echo: call.echo(),
-        opts: &call.opts,
+        opts: call.opts_for(public_model),
         provider_key,
     }
 }
@@ -436,7 +483,7 @@ fn provider_key<'s>(snapshot: &'s Snapshot, ctx: &RequestCtx) -> &'s str {
 
 /// Runs `work` unless the client closes its connection first: a client that hangs up while the
 /// upstream is still thinking must not keep a generation (and later, its bill) running.
-async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
+pub(super) async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
     tokio::select! {
         r = work => Ok(r),
         () = client_gone(session) => Err(Exit::ClientGone),

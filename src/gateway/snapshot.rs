@@ -34,6 +34,8 @@ pub struct ProviderRuntime {
     /// Identifies the key without holding it twice: a channel disabled for refused credentials
     /// comes back when this changes.
     pub key_fingerprint: u64,
+    /// Its own API is reachable at `/{name}/{path…}`.
+    pub passthrough: bool,
 }
 
 impl ProviderRuntime {
@@ -141,11 +143,13 @@ impl Snapshot {
                     timeouts: p.timeouts.clone(),
                     native_responses: p.responses,
                     key_fingerprint: key_fingerprint(p.api_key.expose()),
+                    passthrough: p.passthrough,
                 })
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;
         let mut routes = Vec::with_capacity(config.models.len());
         for (mi, model) in config.models.iter().enumerate() {
+            let public_model: Arc<str> = Arc::from(model.id.as_str());
             let mut channels = Vec::with_capacity(model.channels.len());
             for (ci, ch) in model.channels.iter().enumerate() {
                 let provider = providers
@@ -159,6 +163,7 @@ impl Snapshot {
                     priority: ch.priority,
                     weight: ch.weight,
                     label: format!("{}/{}#{}", ch.provider, ch.model, ci),
+                    public_model: public_model.clone(),
                 });
             }
             routes.push(ModelRoute {

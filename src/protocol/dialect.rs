@@ -188,6 +188,11 @@ pub trait Dialect: Sync {
         path_model: Option<&str>,
         path_stream: bool,
     ) -> Result<Box<dyn InboundRequest + 'a>, ApiError>;
+    /// The fallback list (`models`, `route`) of a generation body, and the body without it;
+    /// `None` when the body has none or this protocol has no such fields (Gemini).
+    fn fallback(&self, _body: &[u8]) -> Result<Option<super::fallback::Fallback>, ApiError> {
+        Ok(None)
+    }
     /// Parses a count-tokens body into the hub (`None`: this protocol has no such call).
     fn count_request(&self, _body: &[u8], _path_model: Option<&str>) -> Option<Result<ir::Request, ApiError>> {
         None

@@ -85,7 +85,15 @@ mod tests {
     }
 
     fn ch(name: &str, priority: u32, weight: u32) -> Channel {
-        Channel { provider: 0, provider_name: name.into(), upstream_model: "m".into(), priority, weight, label: name.into() }
+        Channel {
+            provider: 0,
+            provider_name: name.into(),
+            upstream_model: "m".into(),
+            priority,
+            weight,
+            label: name.into(),
+            public_model: "m".into(),
+        }
     }
 
     #[test]

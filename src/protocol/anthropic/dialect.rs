@@ -48,6 +48,10 @@ impl Dialect for AnthropicDialect {
         has_header("anthropic-version")
     }
 
+    fn fallback(&self, body: &[u8]) -> Result<Option<crate::protocol::fallback::Fallback>, ApiError> {
+        crate::protocol::fallback::split(body)
+    }
+
     fn parse_inbound<'a>(
         &self,
         body: &'a [u8],

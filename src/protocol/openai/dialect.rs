@@ -60,6 +60,10 @@ impl Dialect for ChatDialect {
         false
     }
 
+    fn fallback(&self, body: &[u8]) -> Result<Option<crate::protocol::fallback::Fallback>, ApiError> {
+        crate::protocol::fallback::split(body)
+    }
+
     fn parse_inbound<'a>(
         &self,
         body: &'a [u8],

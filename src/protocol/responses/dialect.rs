@@ -33,6 +33,10 @@ impl Dialect for ResponsesDialect {
         path.starts_with("/v1/responses")
     }
 
+    fn fallback(&self, body: &[u8]) -> Result<Option<crate::protocol::fallback::Fallback>, ApiError> {
+        crate::protocol::fallback::split(body)
+    }
+
     fn parse_inbound<'a>(
         &self,
         body: &'a [u8],
