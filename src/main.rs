@@ -144,36 +144,8 @@ fn check_listeners(listeners: &[(&str, SocketAddr)]) -> Result<(), String> {
     Ok(())
 }
 
-/// Answers SIGHUP with a log line instead of dying: the signal's default action ends the
-/// process, and systemd counts a SIGHUP death as a clean exit, so `systemctl reload` would stop
-/// the service for good. Re-reading the config on SIGHUP belongs to the routing work; until
-/// then a reload is a restart.
-struct HangupNotice;
-
-#[async_trait::async_trait]
-impl pingora::services::background::BackgroundService for HangupNotice {
-    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot watch SIGHUP: {e}");
-                return;
-            }
-        };
-        loop {
-            tokio::select! {
-                _ = hangups.recv() => tracing::warn!(
-                    "SIGHUP received: this version does not reload its config; restart to apply changes"
-                ),
-                _ = shutdown.changed() => return,
-            }
-        }
-    }
-}
-
 /// Installs the process-wide SIGHUP handler at once, so that a SIGHUP in the moments before
-/// [`HangupNotice`] runs is held for it rather than ending the process. Tokio registers a
+/// the reload service runs is held for it rather than ending the process. Tokio registers a
 /// signal's handler once per process and never removes it, and every runtime reads from the
 /// same queue, so the throwaway runtime here keeps nothing that Pingora's runtimes need.
 fn catch_sighup_now() {
@@ -219,12 +191,9 @@ fn run(config: &Path, process: &ProcessOptions, logs: LogGuard) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    match server::build(conf, process) {
-        Ok(mut server) => {
-            catch_sighup_now();
-            server.add_service(pingora::services::background::background_service("sighup", HangupNotice));
-            serve(server, logs)
-        }
+    catch_sighup_now();
+    match server::build(conf, Some(config.to_owned()), process) {
+        Ok(server) => serve(server, logs),
         Err(e) => {
             eprintln!("cannot start: {e}");
             ExitCode::from(1)
@@ -253,7 +222,7 @@ fn run_demo(listen: SocketAddr, admin: SocketAddr, mock: SocketAddr, key: Option
             return ExitCode::from(1);
         }
     };
-    match server::build(conf, &ProcessOptions::default()) {
+    match server::build(conf, None, &ProcessOptions::default()) {
         Ok(mut server) => {
             server.add_service(pingora::services::background::background_service("demo-mock", demo::MockService { addr: mock }));
             println!("{}", demo::instructions(&settings));

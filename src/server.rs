@@ -1,10 +1,15 @@
 //! Assembles the Pingora server: the public gateway service (HTTP/1.1 and h2c), the admin
 //! service, and any background services (the demo's mock upstream).
 
+use crate::admin::channels::ChannelsApi;
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::drain::{DrainWatch, Draining};
 use crate::gateway::snapshot::{Snapshot, SnapshotError};
+use crate::gateway::upkeep::PeerUpkeep;
 use crate::gateway::Gateway;
+use crate::reload::{HangupReload, Reloader};
+use crate::routing::health::HealthBook;
 use crate::store::{self, StoreError};
 use crate::telemetry::metrics::{Metrics, MetricsError};
 use arc_swap::ArcSwap;
@@ -13,7 +18,9 @@ use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Pingora process options Switchyard exposes on `run`.
@@ -62,9 +69,9 @@ fn server_conf(config: &Config, process: &ProcessOptions) -> ServerConf {
     conf
 }
 
-/// Builds a bootstrapped server with the gateway and admin services; `extra` adds background
-/// services (the demo's mock) before start.
-pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerError> {
+/// Builds a bootstrapped server with the gateway and admin services, reloading from `source`
+/// (the config file it was loaded from; `None` for the demo) on `SIGHUP` and the admin API.
+pub fn build(config: Config, source: Option<PathBuf>, process: &ProcessOptions) -> Result<Server, ServerError> {
     let opt = Opt { upgrade: process.upgrade, daemon: process.daemon, ..Opt::default() };
     let conf = server_conf(&config, process);
     let mut server = Server::new_with_opt_and_conf(opt, conf);
@@ -78,10 +85,17 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     let config_accounts: Vec<String> = config.accounts.iter().map(|a| a.id.clone()).collect();
     // One store per process, shared by every snapshot and the admin API.
     let store = store::open(&config.store, &config.store_options)?;
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone())?));
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(config, store.clone(), None)?));
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
 
-    let gateway = Gateway::new(snapshot, connector, metrics.clone());
+    // Channel health outlives every snapshot (a reload keeps it); the admin API reads it too.
+    let health = Arc::new(HealthBook::new());
+    let reloader = Arc::new(Reloader::new(source, snapshot.clone(), store.clone()));
+    server.add_service(background_service("sighup", HangupReload(reloader.clone())));
+    server.add_service(background_service("upstream-upkeep", PeerUpkeep::new(snapshot.clone())));
+    let draining = Draining::default();
+    server.add_service(background_service("drain", DrainWatch::new(server.watch_execution_phase(), draining.clone())));
+    let gateway = Gateway::new(snapshot.clone(), connector, metrics.clone(), health.clone(), draining);
     let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "switchyard");
     if let Some(app) = proxy.app_logic_mut() {
         let mut options = HttpServerOptions::default();
@@ -93,9 +107,10 @@ pub fn build(config: Config, process: &ProcessOptions) -> Result<Server, ServerE
     proxy.add_tcp(&listen);
     server.add_service(proxy);
 
+    let channels = ChannelsApi::new(snapshot, health);
     let mut admin = Service::new(
         "switchyard-admin".to_owned(),
-        HttpServer::new_app(Admin::new(metrics, &config_admin, store, config_accounts)),
+        HttpServer::new_app(Admin::new(metrics, &config_admin, store, config_accounts, channels, reloader)),
     );
     admin.add_tcp(&admin_listen);
     admin.threads = Some(1);

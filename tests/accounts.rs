@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::redis::Redis;
+use common::redis::{Redis, RedisCluster};
 use common::{free_addr, provider, Gateway, Launch, KEY};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -277,10 +277,22 @@ async fn free_models_hold_every_account_to_the_free_tier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_gateways_on_one_redis_admit_exactly_the_limits() {
     let Some(redis) = Redis::start() else { return };
+    two_gateways_admit_exactly_the_limits(&format!("redis://127.0.0.1:{}/", redis.port)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_gateways_on_a_redis_cluster_admit_exactly_the_limits() {
+    let Some(cluster) = RedisCluster::start() else { return };
+    two_gateways_admit_exactly_the_limits(&cluster.url()).await;
+}
+
+/// Two gateway processes on the store at `store_url`: 1,200 concurrent requests over six keys
+/// of two accounts, every inbound protocol, stream and not; then a revocation crossing over.
+async fn two_gateways_admit_exactly_the_limits(store_url: &str) {
     let mock = mock().await;
     // A generous call timeout: this test is about exactness under load on a busy test machine,
     // not outages (a timed-out admission would be admitted unchecked, fail-open).
-    let store = format!("store: \"redis://127.0.0.1:{}/\"\nstore_options: {{ timeout: 3s }}\n", redis.port);
+    let store = format!("store: \"{store_url}\"\nstore_options: {{ timeout: 3s }}\n");
     let (a, b) = tokio::join!(start(&mock, &store), start(&mock, &store));
 
     // Account one: 60 rpm over four keys, one of which has its own 10 rpm. Account two: 40 rpm.
@@ -402,4 +414,72 @@ async fn an_unreachable_store_follows_the_configured_fail_modes() {
         let unknown = send(&c, &gw.url(""), Client::OpenAi, "sk-sy-unknown", "public-model", false).await;
         assert_eq!(unknown.status(), 503);
     }
+}
+
+// ---- Redis stopped and started under load ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopped_and_started_mid_load_follows_the_declared_modes() {
+    let Some(mut redis) = Redis::start() else { return };
+    let mock = mock().await;
+    // Config keys of a config account: they authenticate without Redis; the account's limits
+    // are counted in Redis. One gateway fails open, the other closed.
+    let store = |mode: &str| {
+        format!(
+            "store: \"redis://127.0.0.1:{}/\"\nstore_options: {{ timeout: 200ms, breaker_cooldown: 300ms, limits_on_outage: {mode} }}\n\
+             accounts: [ {{ id: team, limits: {{ rpm: 100000 }} }} ]\n",
+            redis.port
+        )
+    };
+    let with_key = |extra: String| {
+        yaml(mock.addr(), &extra).replace("keys:\n", "keys:\n  - { name: member, key: sk-member-key, account: team }\n")
+    };
+    let (open_yaml, closed_yaml) = (with_key(store("open")), with_key(store("closed")));
+    let (open, closed) = tokio::join!(Gateway::start(&open_yaml), Gateway::start(&closed_yaml));
+    let c = reqwest::Client::new();
+    let (open_base, closed_base) = (open.url(""), closed.url(""));
+
+    let load = |base: String| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let until = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < until {
+                let started = Instant::now();
+                let resp = send(&c, &base, Client::OpenAi, "sk-member-key", "public-model", false).await;
+                let status = resp.status().as_u16();
+                let remaining = rate(&resp).1;
+                let body = resp.text().await.unwrap();
+                seen.push((status, started.elapsed(), remaining, body));
+            }
+            seen
+        })
+    };
+    let (open_load, closed_load) = (load(open_base.clone()), load(closed_base.clone()));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.launch();
+    let (open_seen, closed_seen) = (open_load.await.unwrap(), closed_load.await.unwrap());
+
+    for (name, seen) in [("open", &open_seen), ("closed", &closed_seen)] {
+        let slowest = seen.iter().map(|s| s.1).max().unwrap();
+        assert!(slowest < Duration::from_millis(1500), "{name}: a request hung for {slowest:?}");
+        assert!(seen.len() > 20, "{name}: the load ran ({} requests)", seen.len());
+    }
+    // Fail-open: every request answered; fail-closed: 200 or 503 store_unavailable, and some of
+    // each, since Redis was down for a while in the middle.
+    assert!(open_seen.iter().all(|s| s.0 == 200), "{:?}", open_seen.iter().map(|s| s.0).collect::<Vec<_>>());
+    let refused: Vec<_> = closed_seen.iter().filter(|s| s.0 != 200).collect();
+    assert!(!refused.is_empty(), "fail-closed refused nothing while Redis was down");
+    assert!(refused.iter().all(|s| s.0 == 503 && s.3.contains("store_unavailable")), "{:?}", refused.first());
+    assert!(closed_seen.last().is_some_and(|s| s.0 == 200), "fail-closed admits again once Redis is back");
+
+    // Once Redis is back, each request is counted exactly once: the remaining allowance of the
+    // account goes down by one per request, across both gateways.
+    let remaining = |resp: &reqwest::Response| rate(resp).1.unwrap();
+    let r1 = send(&c, &open_base, Client::OpenAi, "sk-member-key", "public-model", false).await;
+    let r2 = send(&c, &closed_base, Client::OpenAi, "sk-member-key", "public-model", false).await;
+    let r3 = send(&c, &open_base, Client::OpenAi, "sk-member-key", "public-model", false).await;
+    assert_eq!((remaining(&r1) - remaining(&r2), remaining(&r2) - remaining(&r3)), (1, 1));
 }

@@ -89,7 +89,8 @@ async fn one(client: &reqwest::Client, addr: std::net::SocketAddr, i: usize) -> 
             0 => {
                 let mut mock = json!({"cached_tokens": i % 5, "reasoning_tokens": i % 4});
                 if abandon {
-                    mock["chunk_delay_ms"] = json!(50);
+                    // Slow enough that the client is gone long before the stream ends, even on a loaded machine.
+                    mock["chunk_delay_ms"] = json!(250);
                 }
                 if cut {
                     mock["cut_after_events"] = json!(2);

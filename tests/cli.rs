@@ -333,7 +333,7 @@ async fn sighup_is_logged_and_the_server_keeps_serving() {
     let logged = || std::fs::read_to_string(dir.path().join("out.log")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(10);
     // The watcher starts with the background services: repeat the signal until it is logged.
-    while !logged().contains("SIGHUP received") {
+    while !logged().contains("config reloaded (SIGHUP)") {
         assert!(child.try_wait().unwrap().is_none(), "SIGHUP ended the process");
         assert!(Instant::now() < deadline, "SIGHUP was not logged: {}", logged());
         assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());

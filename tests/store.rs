@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::redis::Redis;
+use common::redis::{Redis, RedisCluster};
 use std::time::{Duration, Instant};
 
 use switchyard::account::{Accounts, AdmitError, AdmitRequest, AuthError};
@@ -529,4 +529,43 @@ async fn a_settlement_the_store_missed_is_retried() {
         store.billing.settle_charge(&charge("acct_retry", "req_retry", Some(usd("0.002")))).await.unwrap(),
         Settled::Replayed
     );
+}
+
+// ---- Redis Cluster ----
+
+fn cluster_store(cluster: &RedisCluster, options: &StoreOptions) -> Store {
+    let config = switchyard::config::parse(&format!("{CONFIG}store: \"{}\"\n", cluster.url()), &|_| None).unwrap();
+    assert!(matches!(config.store, StoreConfig::RedisCluster(ref nodes) if nodes.len() == 3));
+    store::open(&config.store, options).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_store() {
+    let Some(cluster) = RedisCluster::start() else { return };
+    let options = StoreOptions { key_cache_ttl: Duration::from_nanos(1), timeout: Duration::from_secs(2), ..options() };
+    shared_body(cluster_store(&cluster, &options)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_cluster_clients_share_one_limit_on_every_slot() {
+    let Some(cluster) = RedisCluster::start() else { return };
+    let options = StoreOptions { timeout: Duration::from_secs(2), ..options() };
+    let (a, b) = (cluster_store(&cluster, &options), cluster_store(&cluster, &options));
+    // Accounts whose hash tags land on different slots (and so, over 16,384 slots and three
+    // masters, on different nodes): each keeps its own exact limit.
+    for account in ["acct_c1", "acct_c2", "acct_c3", "acct_c4"] {
+        let checks = vec![check("account", LimitKind::Rpm, 13)];
+        let tasks: Vec<_> = (0..60)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let r = req(account, T0, 1, checks.clone());
+                tokio::spawn(async move { matches!(store.limits.admit(&r).await.unwrap(), Admission::Admitted { .. }) })
+            })
+            .collect();
+        let mut yes = 0;
+        for t in tasks {
+            yes += usize::from(t.await.unwrap());
+        }
+        assert_eq!(yes, 13, "{account}");
+    }
 }

@@ -15,6 +15,8 @@ pub enum AdminErrorType {
     AuthenticationError,
     /// The request body could not be read or is too large.
     InvalidRequestError,
+    /// The config file was refused on reload; the running config stays.
+    InvalidConfig,
 }
 
 /// One admin error: its HTTP status and the envelope's fields.
@@ -83,6 +85,11 @@ impl AdminError {
             code: "unreadable_body",
             message: "the request body could not be read".to_owned(),
         }
+    }
+
+    /// A 422: a reload refused the config file; `message` names the field where there is one.
+    pub fn invalid_config(message: String) -> Self {
+        AdminError { status: 422, kind: AdminErrorType::InvalidConfig, code: "config_rejected", message }
     }
 
     /// The JSON body.

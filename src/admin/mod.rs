@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics` for Prometheus, `/healthz` for load balancers, and the admin
-//! API for accounts and keys under `/admin/v1/` (see [`accounts`]), behind `admin.token`.
+//! API for accounts and keys (see [`accounts`]) and channel health (see [`channels`]) under
+//! `/admin/v1/`, behind `admin.token`.
 //!
 //! When `admin.token` is set, `/metrics` needs it too (`Authorization: Bearer <token>`, which
 //! Prometheus sends from `authorization` / `bearer_token`), unless `admin.metrics_public` keeps
@@ -14,14 +15,20 @@ pub use error::{AdminError, AdminErrorType};
 use crate::config::AdminConfig;
 pub mod accounts;
 pub mod billing;
+pub mod channels;
 
+use crate::reload::Reloader;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use accounts::AdminApi;
 use async_trait::async_trait;
+use channels::ChannelsApi;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use std::sync::Arc;
+
+/// Where an operator asks for a config reload.
+const RELOAD_PATH: &str = "/admin/v1/reload";
 
 /// The largest admin API request body read; admin bodies are small JSON objects.
 const MAX_ADMIN_BODY: usize = 64 * 1024;
@@ -32,6 +39,8 @@ pub struct Admin {
     auth: AdminAuth,
     metrics_public: bool,
     api: AdminApi,
+    channels: ChannelsApi,
+    reloader: Arc<Reloader>,
 }
 
 /// A finished admin answer before it becomes an `http::Response`.
@@ -50,15 +59,48 @@ impl From<AdminError> for Reply {
 }
 
 impl Admin {
-    /// An admin app rendering `metrics` and managing the accounts in `store`, guarded as
-    /// `config` says.
-    /// `config_accounts` are the ids of the accounts declared in the config (creditable too).
-    pub fn new(metrics: Arc<Metrics>, config: &AdminConfig, store: Store, config_accounts: Vec<String>) -> Self {
+    /// An admin app rendering `metrics`, managing the accounts in `store` (with
+    /// `config_accounts`, the ids of the accounts declared in the config, creditable too) and the
+    /// channels of `channels`, reloading the config through `reloader`, guarded as `config` says.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        config: &AdminConfig,
+        store: Store,
+        config_accounts: Vec<String>,
+        channels: ChannelsApi,
+        reloader: Arc<Reloader>,
+    ) -> Self {
         Admin {
             metrics,
             auth: AdminAuth::new(config.token.as_ref()),
             metrics_public: config.metrics_public,
             api: AdminApi::new(store, config.token.clone()).with_config_accounts(config_accounts),
+            channels,
+            reloader,
+        }
+    }
+
+    /// `POST /admin/v1/reload`: re-reads the config file; 200 with what was loaded, or 422 with
+    /// why the file was refused (the running config stays).
+    async fn reload(&self, authorization: Option<&[u8]>) -> Reply {
+        if !self.auth.allows(authorization) {
+            return AdminError::unauthorized().into();
+        }
+        match self.reloader.reload().await {
+            Ok(loaded) => {
+                tracing::info!(
+                    providers = loaded.providers,
+                    models = loaded.models,
+                    keys = loaded.keys,
+                    "config reloaded (admin API)"
+                );
+                let body = serde_json::json!({"status": "reloaded", "loaded": loaded});
+                Reply { status: 200, content_type: "application/json", body: body.to_string().into_bytes(), challenge: false }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "config reload refused (admin API); the running config stays");
+                AdminError::invalid_config(e.to_string()).into()
+            }
         }
     }
 
@@ -74,6 +116,15 @@ impl Admin {
             }
         }
         let header = session.req_header();
+        if let Some(rest) = header.uri.path().strip_prefix("/admin/v1/").filter(|r| r.starts_with("channels")) {
+            let authorization = header.headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::as_bytes);
+            if !self.auth.allows(authorization) {
+                return AdminError::unauthorized().into();
+            }
+            if let Some(reply) = self.channels.handle(header.method.as_str(), rest, std::time::Instant::now()) {
+                return Reply { challenge: false, status: reply.status, content_type: "application/json", body: reply.body };
+            }
+        }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let now_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
         let target = header.uri.path_and_query().map_or_else(|| header.uri.path(), |pq| pq.as_str());
@@ -103,7 +154,10 @@ impl Admin {
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let header = session.req_header();
-        let reply = if header.uri.path().starts_with("/admin/v1/") {
+        let reply = if header.uri.path() == RELOAD_PATH && header.method == http::Method::POST {
+            let authorization = header.headers.get(http::header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+            self.reload(authorization.as_deref()).await
+        } else if header.uri.path().starts_with("/admin/v1/") {
             self.api(session).await
         } else {
             let authorization = header.headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::as_bytes);

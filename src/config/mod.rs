@@ -7,6 +7,7 @@
 //! field, e.g. `models[0].channels[1].provider: unknown provider "backup"; declared providers: openai`.
 
 mod addr;
+mod auto;
 mod error;
 mod expand;
 mod money;
@@ -21,14 +22,15 @@ use std::path::Path;
 
 use serde_yaml_ng::Value;
 
+pub use auto::{AutoConfig, AutoPolicy, AutoWeights, AUTO_MODEL};
 pub use error::ConfigError;
 pub use expand::ExpandError;
 pub use money::{Money, MoneyError, PriceError, PricePerMillion, UsdAmount, UNITS_PER_USD};
 pub use secret::Secret;
 pub use types::{
     AccountEntry, AdminConfig, BillingConfig, BillingMode, Capabilities, Channel, Config, FailMode, FreeTier, GroupPricing,
-    KeyEntry, Limits, Model, ModelKind, Price, Protocol, Provider, RateLimits, ServerSettings, StoreConfig, StoreOptions,
-    Timeouts,
+    HealthCheck, HealthCheckKind, KeyEntry, Limits, Model, ModelKind, Price, Protocol, Provider, RateLimits, Ratio, Routing,
+    ServerSettings, StoreConfig, StoreOptions, Timeouts, WeightedUrl,
 };
 
 /// Reads and validates the config file at `path`, taking `${VAR}`s from the process environment.

@@ -528,3 +528,123 @@ fn free_models() {
     let free: Vec<bool> = config.models.iter().map(Model::is_free).collect();
     assert_eq!(free, [true, true, false]);
 }
+
+#[test]
+fn routing_defaults_values_and_rules() {
+    let config = ok(&doc("", None, None, None));
+    assert_eq!(config.routing, Routing::default());
+    assert_eq!(
+        (config.routing.eject_after_failures, config.routing.error_ratio.per_mille(), config.routing.max_attempts),
+        (3, 500, 5)
+    );
+    assert_eq!((config.routing.cooldown, config.routing.max_cooldown), (Duration::from_secs(10), Duration::from_secs(300)));
+    assert!(config.routing.expose_headers);
+    assert_eq!(config.models[0].first_byte_deadline, Duration::from_secs(120));
+    let set = ok(&doc("routing: { error_ratio: 0.25, cooldown: 2s, max_attempts: 2, expose_headers: false }", None, None, None));
+    assert_eq!((set.routing.error_ratio, set.routing.max_attempts), (Ratio(250), 2));
+    assert!(!set.routing.expose_headers);
+    assert_err_starts(&doc("routing: { error_ratio: 0 }", None, None, None), "routing.error_ratio: must be a share");
+    assert_err_starts(&doc("routing: { error_ratio: 1.5 }", None, None, None), "routing.error_ratio: must be a share");
+    assert_err(&doc("routing: { max_attempts: 0 }", None, None, None), "routing.max_attempts: must be at least 1");
+    assert_err(&doc("routing: { window: 0s }", None, None, None), "routing.window: must be longer than 0s");
+    assert_err(
+        &doc("routing: { cooldown: 20s, max_cooldown: 10s }", None, None, None),
+        "routing.max_cooldown: must not be shorter than routing.cooldown",
+    );
+    let deadline = "models:\n  - { id: m, first_byte_deadline: 0s, channels: [ { provider: openai, model: m } ] }\n";
+    assert_err(&doc("", None, Some(deadline), None), "models[0].first_byte_deadline: must be longer than 0s");
+    let example = ok(include_str!("../../conf/switchyard.example.yaml"));
+    assert_eq!(example.routing, Routing::default(), "the example shows the defaults");
+}
+
+fn one_provider(fields: &str) -> String {
+    doc("", Some(&format!("providers:\n  - {{ name: openai, protocol: openai, api_key: k, {fields} }}\n")), None, None)
+}
+
+#[test]
+fn replicas_and_health_checks_parse_with_defaults() {
+    let c = ok(&one_provider(
+        r#"base_urls: [ { url: "http://10.0.0.1:8000/v1", weight: 3 }, { url: "http://10.0.0.2:8000/v1" } ], health_check: { kind: http, path: /health }"#,
+    ));
+    let p = &c.providers[0];
+    let endpoints: Vec<(String, u32)> = p.endpoints().into_iter().map(|(u, w)| (u.to_string(), w)).collect();
+    assert_eq!(endpoints, [("http://10.0.0.1:8000/v1".to_owned(), 3), ("http://10.0.0.2:8000/v1".to_owned(), 1)]);
+    let check = p.health_check.as_ref().unwrap();
+    assert_eq!((check.expect_status, check.interval, check.rise, check.fall), (200, Duration::from_secs(10), 1, 1));
+    assert_eq!(p.dns_refresh, Duration::from_secs(60));
+}
+
+#[test]
+fn replicas_are_checked() {
+    assert_err_starts(&one_provider(""), "providers[0].base_url: missing field");
+    assert_err_starts(
+        &one_provider(r#"base_url: "http://a/v1", base_urls: [ { url: "http://b/v1" } ]"#),
+        "providers[0].base_urls: give either base_url or base_urls",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_urls: [ { url: "http://a/v1" }, { url: "http://b/v2" } ]"#),
+        "providers[0].base_urls[1].url: must have the scheme and path of http://a/v1",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_urls: [ { url: "http://a/v1", weight: 0 } ]"#),
+        "providers[0].base_urls[0].weight: must be greater than 0",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_url: "http://a/v1", health_check: { kind: tcp, interval: 0s }"#),
+        "providers[0].health_check.interval: must be greater than 0",
+    );
+    assert_err_starts(
+        &one_provider(r#"base_url: "http://a/v1", health_check: { kind: http, path: health }"#),
+        "providers[0].health_check.path: must start with /",
+    );
+}
+
+#[test]
+fn auto_section() {
+    let config =
+        ok(&doc("auto: { policy: weighted, candidates: [m], weights: { cost: 0.5 }, quality: { m: 0.9 } }", None, None, None));
+    let auto = config.auto.unwrap();
+    assert_eq!(auto.policy, AutoPolicy::Weighted);
+    assert_eq!(auto.weights, AutoWeights { cost: 0.5, latency: 1.0, quality: 1.0 });
+    assert_eq!(auto.quality.get("m"), Some(&0.9));
+    assert!(ok(&doc("", None, None, None)).auto.is_none());
+    assert_err(
+        &doc("auto: { policy: cheapest, candidates: [] }", None, None, None),
+        "auto.candidates: at least one candidate is required",
+    );
+    assert_err(
+        &doc("auto: { policy: cheapest, candidates: [m, x] }", None, None, None),
+        "auto.candidates[1]: unknown model \"x\"",
+    );
+    assert_err(
+        &doc("auto: { policy: cheapest, candidates: [m, m] }", None, None, None),
+        "auto.candidates[1]: \"m\" is listed twice",
+    );
+    assert_err(
+        &doc("auto: { policy: weighted, candidates: [m], weights: { latency: -1 } }", None, None, None),
+        "auto.weights.latency: must be a number of at least 0",
+    );
+    assert_err(
+        &doc("auto: { policy: weighted, candidates: [m], quality: { n: 1 } }", None, None, None),
+        "auto.quality.n: not one of auto.candidates",
+    );
+    let models = "models:\n  - { id: m, aliases: [auto], channels: [ { provider: openai, model: m } ] }\n";
+    assert!(err(&doc("auto: { policy: fastest, candidates: [m] }", None, Some(models), None))
+        .starts_with("models[0]: the name `auto`"));
+    assert!(err(&doc("auto: { policy: smartest, candidates: [m] }", None, None, None)).contains("smartest"));
+}
+
+#[test]
+fn passthrough_providers() {
+    let providers = |name: &str| {
+        format!("providers:\n  - {{ name: {name}, protocol: openai, base_url: \"https://api.openai.com/v1\", api_key: k, passthrough: true }}\n")
+    };
+    let models = |name: &str| format!("models:\n  - {{ id: m, channels: [ {{ provider: {name}, model: m }} ] }}\n");
+    let config = ok(&doc("", Some(&providers("openai")), Some(&models("openai")), None));
+    assert!(config.providers[0].passthrough);
+    assert!(!ok(&doc("", None, None, None)).providers[0].passthrough, "off by default");
+    assert_err(
+        &doc("", Some(&providers("v1")), Some(&models("v1")), None),
+        "providers[0].passthrough: a provider named \"v1\" cannot have passthrough: `/v1/…` is the gateway's own route",
+    );
+}

@@ -37,6 +37,9 @@ pub struct Config {
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Channel health, attempt budget and routing headers.
+    #[serde(default)]
+    pub routing: Routing,
     /// Upstream providers, referenced by name from model channels.
     pub providers: Vec<Provider>,
     /// The models clients may ask for, and where each is served.
@@ -53,6 +56,9 @@ pub struct Config {
     /// Prepaid billing: price multipliers per account group, how long a reservation lives.
     #[serde(default)]
     pub billing: BillingConfig,
+    /// What `model: "auto"` means; without it `auto` is an unknown model.
+    #[serde(default)]
+    pub auto: Option<super::auto::AutoConfig>,
 }
 
 /// Prepaid billing settings (which accounts are billed is each account's `billing`).
@@ -396,6 +402,76 @@ impl Default for Limits {
     }
 }
 
+/// How channels are chosen and failed over: passive health (ejection after failures, cooldowns,
+/// half-open probes), the attempt budget per request and the routing headers. Kept per instance:
+/// health is what this instance saw, so it needs no shared store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routing {
+    /// Consecutive failures that eject a channel. Default 3.
+    pub eject_after_failures: u32,
+    /// Share of failed requests within `window` that ejects a channel (once the window holds at
+    /// least `window_min_requests`). Default 0.5; written as a decimal, held in per-mille.
+    pub error_ratio: Ratio,
+    /// The span the error ratio is measured over. Default 30s.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Requests the window must hold before the ratio counts. Default 10.
+    pub window_min_requests: u32,
+    /// How long a first ejection lasts; each repeat ejection doubles it. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+    /// The longest an ejection lasts however often it repeats. Default 5m.
+    #[serde(with = "humantime_serde")]
+    pub max_cooldown: Duration,
+    /// The longest cooldown a provider's `Retry-After` can ask for. Default 60s.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
+    /// The most channels one request tries (each at most once). Default 5.
+    pub max_attempts: u32,
+    /// Send `x-switchyard-provider`, `x-switchyard-model` and `x-switchyard-attempts` with
+    /// answers. Default true.
+    pub expose_headers: bool,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            eject_after_failures: 3,
+            error_ratio: Ratio(500),
+            window: Duration::from_secs(30),
+            window_min_requests: 10,
+            cooldown: Duration::from_secs(10),
+            max_cooldown: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(60),
+            max_attempts: 5,
+            expose_headers: true,
+        }
+    }
+}
+
+/// A share between 0 and 1, written as a decimal (`0.5`) and held in exact per-mille so the
+/// config stays comparable and free of floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio(pub u32);
+
+impl Ratio {
+    /// The share in thousandths.
+    pub fn per_mille(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        if !(value > 0.0 && value <= 1.0) {
+            return Err(de::Error::custom("must be a share above 0 and at most 1 (e.g. 0.5)"));
+        }
+        Ok(Ratio((value * 1000.0).round() as u32))
+    }
+}
+
 /// The wire protocol an upstream speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -454,9 +530,22 @@ pub struct Provider {
     /// What the upstream speaks.
     pub protocol: Protocol,
     /// Base URL exactly as that provider's official SDK takes it (e.g.
-    /// `https://api.openai.com/v1`), so operators can copy it from the provider's docs.
-    #[serde(deserialize_with = "deserialize_url")]
-    pub base_url: Url,
+    /// `https://api.openai.com/v1`), so operators can copy it from the provider's docs. Exactly
+    /// one of `base_url` and `base_urls` is given.
+    #[serde(default, deserialize_with = "deserialize_optional_url")]
+    pub base_url: Option<Url>,
+    /// Several base URLs of one provider (replicas of a self-hosted server), each with a weight;
+    /// they share one scheme and path and differ in host or port.
+    #[serde(default)]
+    pub base_urls: Vec<WeightedUrl>,
+    /// Active health checks of the provider's addresses. Default none: every address is
+    /// used until passive health (failures of live requests) says otherwise.
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    /// How often every address of the provider's hosts is looked up again when DNS gives no
+    /// shorter TTL. Default 60s.
+    #[serde(default = "default_dns_refresh", with = "humantime_serde")]
+    pub dns_refresh: Duration,
     /// Upstream credential. May be empty: local servers often need none.
     pub api_key: Secret,
     /// Upstream timeouts.
@@ -466,11 +555,102 @@ pub struct Provider {
     /// clients are then passed through to it instead of being converted to Chat Completions.
     #[serde(default)]
     pub responses: bool,
+    /// Clients may call this provider's own API through `/{name}/{path…}` with their gateway
+    /// key (files, batches, anything the gateway does not model). Default false.
+    #[serde(default)]
+    pub passthrough: bool,
+}
+
+impl Provider {
+    /// Every base URL with its weight: `base_url` alone (weight 1) or each of `base_urls`.
+    pub fn endpoints(&self) -> Vec<(&Url, u32)> {
+        match &self.base_url {
+            Some(url) => vec![(url, 1)],
+            None => self.base_urls.iter().map(|w| (&w.url, w.weight)).collect(),
+        }
+    }
+}
+
+fn default_dns_refresh() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// One of several base URLs of a provider.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedUrl {
+    /// The base URL, as `base_url`.
+    #[serde(deserialize_with = "deserialize_url")]
+    pub url: Url,
+    /// Share of the provider's traffic. Default 1.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+/// How a provider's addresses are probed (Pingora's load-balancing health checks). A probe
+/// runs in the background; a request never waits for one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// `tcp` (connect, with TLS for https) or `http` (a GET answered with `expect_status`).
+    pub kind: HealthCheckKind,
+    /// Path of the `http` probe. Default `/`.
+    #[serde(default = "default_probe_path")]
+    pub path: String,
+    /// Status the `http` probe expects. Default 200.
+    #[serde(default = "default_expect_status")]
+    pub expect_status: u16,
+    /// Time between probes of each address. Default 10s.
+    #[serde(default = "default_probe_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// Longest wait for one probe. Default 2s.
+    #[serde(default = "default_probe_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Successes in a row that bring a failed address back. Default 1.
+    #[serde(default = "default_probe_count")]
+    pub rise: usize,
+    /// Failures in a row that take an address out. Default 1.
+    #[serde(default = "default_probe_count")]
+    pub fall: usize,
+}
+
+/// The kind of active health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckKind {
+    /// A TCP (and TLS for https) connect.
+    Tcp,
+    /// An HTTP GET.
+    Http,
+}
+
+fn default_probe_path() -> String {
+    "/".to_owned()
+}
+
+fn default_expect_status() -> u16 {
+    200
+}
+
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_probe_count() -> usize {
+    1
 }
 
 fn deserialize_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
     let text = String::deserialize(deserializer)?;
     Url::parse(&text).map_err(|err| de::Error::custom(format!("invalid URL {text:?}: {err}")))
+}
+
+fn deserialize_optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
+    deserialize_url(deserializer).map(Some)
 }
 
 /// Upstream timeouts, written as humantime durations (`5s`, `150ms`, `1m`).
@@ -524,6 +704,14 @@ pub struct Model {
     /// `:free` is free without this.
     #[serde(default)]
     pub free: bool,
+    /// The longest a client waits for the first byte, all attempts together; past it the
+    /// client gets 504. Default 120s.
+    #[serde(default = "default_first_byte_deadline", with = "humantime_serde")]
+    pub first_byte_deadline: Duration,
+}
+
+fn default_first_byte_deadline() -> Duration {
+    Duration::from_secs(120)
 }
 
 impl Model {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::types::{AccountEntry, Config, KeyEntry, Model, Provider, RateLimits, StoreConfig, StoreOptions};
+use super::types::{AccountEntry, Config, HealthCheck, KeyEntry, Model, Provider, RateLimits, StoreConfig, StoreOptions};
 use super::ConfigError;
 
 type Check = Result<(), ConfigError>;
@@ -27,11 +27,13 @@ pub fn validate(config: &Config) -> Check {
     check_listeners(config)?;
     check_store(&config.store, &config.store_options)?;
     check_server(config)?;
+    check_routing(&config.routing)?;
     check_providers(&config.providers)?;
     check_models(config)?;
     check_accounts(&config.accounts)?;
     check_keys(&config.keys)?;
     check_key_accounts(config)?;
+    super::auto::check(config)?;
     check_billing(config)?;
     Ok(())
 }
@@ -199,6 +201,35 @@ fn check_limits_section(l: &super::types::Limits) -> Check {
     Ok(())
 }
 
+/// Every count and span of `routing` is positive, and caps are not below what they cap.
+fn check_routing(r: &super::types::Routing) -> Check {
+    let counts = [
+        ("eject_after_failures", r.eject_after_failures),
+        ("window_min_requests", r.window_min_requests),
+        ("max_attempts", r.max_attempts),
+    ];
+    for (field, value) in counts {
+        if value == 0 {
+            return Err(ConfigError::invalid(format!("routing.{field}"), "must be at least 1"));
+        }
+    }
+    let times = [
+        ("window", r.window),
+        ("cooldown", r.cooldown),
+        ("max_cooldown", r.max_cooldown),
+        ("max_retry_after", r.max_retry_after),
+    ];
+    for (field, value) in times {
+        if value.is_zero() {
+            return Err(ConfigError::invalid(format!("routing.{field}"), "must be longer than 0s"));
+        }
+    }
+    if r.max_cooldown < r.cooldown {
+        return Err(ConfigError::invalid("routing.max_cooldown", "must not be shorter than routing.cooldown"));
+    }
+    Ok(())
+}
+
 fn check_providers(providers: &[Provider]) -> Check {
     if providers.is_empty() {
         return Err(ConfigError::invalid("providers", "at least one provider is required"));
@@ -213,12 +244,21 @@ fn check_providers(providers: &[Provider]) -> Check {
                 format!("duplicate provider name {:?} (also providers[{first}].name)", provider.name),
             ));
         }
-        let url = &provider.base_url;
-        if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(ConfigError::invalid(at("base_url"), format!("scheme must be http or https, not {:?}", url.scheme())));
+        if provider.passthrough && crate::protocol::provider_route::RESERVED_NAMES.contains(&provider.name.as_str()) {
+            return Err(ConfigError::invalid(
+                at("passthrough"),
+                format!(
+                    "a provider named {:?} cannot have passthrough: `/{}/…` is the gateway's own route",
+                    provider.name, provider.name
+                ),
+            ));
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(ConfigError::invalid(at("base_url"), "must name a host"));
+        check_endpoints(provider, &at)?;
+        if let Some(check) = &provider.health_check {
+            check_health_check(check, &|field| at(&format!("health_check.{field}")))?;
+        }
+        if provider.dns_refresh < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(at("dns_refresh"), "must be at least 1s"));
         }
         let timeouts = [
             ("connect", provider.timeouts.connect),
@@ -230,6 +270,58 @@ fn check_providers(providers: &[Provider]) -> Check {
                 return Err(ConfigError::invalid(at(&format!("timeouts.{field}")), "must be greater than 0"));
             }
         }
+    }
+    Ok(())
+}
+
+/// Exactly one of `base_url` and `base_urls`; every URL http(s) with a host; several URLs share
+/// one scheme and path (requests are built once per provider) and have weights above 0.
+fn check_endpoints(provider: &Provider, at: &dyn Fn(&str) -> String) -> Check {
+    let fields: Vec<(String, &url::Url)> = match (&provider.base_url, provider.base_urls.as_slice()) {
+        (Some(_), [_, ..]) => return Err(ConfigError::invalid(at("base_urls"), "give either base_url or base_urls, not both")),
+        (None, []) => return Err(ConfigError::invalid(at("base_url"), "missing field (or give base_urls)")),
+        (Some(url), []) => vec![(at("base_url"), url)],
+        (None, many) => many.iter().enumerate().map(|(j, w)| (at(&format!("base_urls[{j}].url")), &w.url)).collect(),
+    };
+    for (j, w) in provider.base_urls.iter().enumerate() {
+        if w.weight == 0 {
+            return Err(ConfigError::invalid(at(&format!("base_urls[{j}].weight")), "must be greater than 0"));
+        }
+    }
+    let first = fields[0].1;
+    for (field, url) in &fields {
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(ConfigError::invalid(field.clone(), format!("scheme must be http or https, not {:?}", url.scheme())));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(ConfigError::invalid(field.clone(), "must name a host"));
+        }
+        if url.scheme() != first.scheme() || url.path().trim_end_matches('/') != first.path().trim_end_matches('/') {
+            return Err(ConfigError::invalid(
+                field.clone(),
+                format!("must have the scheme and path of {first} (only host and port may differ)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Probe timings above zero, counts at least one, a path that starts with `/`.
+fn check_health_check(check: &HealthCheck, at: &dyn Fn(&str) -> String) -> Check {
+    if check.interval == Duration::ZERO {
+        return Err(ConfigError::invalid(at("interval"), "must be greater than 0"));
+    }
+    if check.timeout == Duration::ZERO {
+        return Err(ConfigError::invalid(at("timeout"), "must be greater than 0"));
+    }
+    if check.rise == 0 || check.fall == 0 {
+        return Err(ConfigError::invalid(at(if check.rise == 0 { "rise" } else { "fall" }), "must be at least 1"));
+    }
+    if !check.path.starts_with('/') {
+        return Err(ConfigError::invalid(at("path"), "must start with /"));
+    }
+    if !(100..600).contains(&check.expect_status) {
+        return Err(ConfigError::invalid(at("expect_status"), "must be an HTTP status (100-599)"));
     }
     Ok(())
 }
@@ -265,6 +357,9 @@ fn check_models(config: &Config) -> Check {
             names.insert(name, path);
         }
         check_channels(config, i, model)?;
+        if model.first_byte_deadline.is_zero() {
+            return Err(ConfigError::invalid(format!("models[{i}].first_byte_deadline"), "must be longer than 0s"));
+        }
         if model.max_output_tokens == Some(0) {
             return Err(ConfigError::invalid(format!("models[{i}].max_output_tokens"), "must be greater than 0"));
         }

@@ -2,9 +2,11 @@
 //! client, so failover is invisible to it.
 //!
 //! A connect error, a timeout, 429, 5xx (and 401/403 on the channel's own credentials) move on
-//! to the next channel. A stream is committed only after its first event arrived and was not an
-//! error, so a provider that fails at the start of a stream is failed over too. Once an answer is
-//! returned from here, it goes to the client: nothing is ever replayed after that.
+//! to the next channel. A stream is committed only at its first event that carries content or
+//! ends it; the events before (role chunk, `message_start`, `ping`) are held, so an error, a cut
+//! or a stall before that point is failed over too. Once an answer is returned from here, it goes
+//! to the client: nothing is ever replayed after that. Every attempt reports its verdict to the
+//! channel health book; the plan, the attempt budget and the first-byte deadline bound the loop.
 //!
 //! What is expected back is a type ([`Whole`] or [`Streamed`]), so a caller that asked for a whole
 //! answer can never be handed a stream.
@@ -12,14 +14,17 @@
 use super::ctx::{AttemptRecord, RequestCtx};
 use super::failure::{logged_body, Failure, UpstreamError};
 use super::snapshot::{ProviderRuntime, Snapshot};
-use crate::protocol::dialect::Dialect;
+use crate::protocol::dialect::{Dialect, EventRole};
 use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::Warning;
 use crate::protocol::sse::{SseDecoder, SseEvent};
 use crate::routing::catalog::Channel;
+use crate::routing::health::{HealthBook, Transition, Verdict};
+use crate::routing::plan::Plan;
 use crate::upstream::exchange::{self, Deadlines, Exchange, OutgoingRequest};
-use crate::upstream::outcome::{status_is_retryable, AttemptError};
+use crate::upstream::outcome::{self, status_is_retryable, AttemptError};
 use crate::upstream::pool::Upstreams;
+use crate::upstream::target::Target;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
@@ -28,6 +33,8 @@ use std::time::Instant;
 
 /// The most of an upstream error body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The most stream bytes held back before the first content; past it the stream is committed.
+const HOLD_LIMIT: usize = 64 * 1024;
 /// The largest non-stream upstream response accepted.
 const RESPONSE_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -121,6 +128,10 @@ impl Expect for Streamed {
     type Answer = StreamAnswer;
     const STREAM: bool = true;
 
+    /// Reads and holds events until the first one that carries content or ends the answer (the
+    /// dialect judges each): an error, a cut or a stall before that point fails the attempt, so
+    /// the next channel is tried without the client seeing a byte. At most [`HOLD_LIMIT`] bytes
+    /// are held; past them the stream is committed as it is.
     async fn accept(
         _upstreams: &Upstreams,
         dialect: &'static dyn Dialect,
@@ -129,17 +140,27 @@ impl Expect for Streamed {
         max_event_bytes: usize,
     ) -> Result<StreamAnswer, AttemptError> {
         let mut decoder = SseDecoder::with_limit(max_event_bytes);
-        let mut first = Vec::new();
-        while first.is_empty() {
-            match ex.read_chunk().await? {
-                Some(chunk) => {
-                    decoder.feed_with(&chunk, |e| first.push(e)).map_err(|_| AttemptError::TooLarge(max_event_bytes))?
+        let mut first: Vec<SseEvent> = Vec::new();
+        let mut held = 0usize;
+        let mut committed = false;
+        while !committed {
+            let Some(chunk) = ex.read_chunk().await? else {
+                return Err(AttemptError::Read("the stream ended before its first content".into()));
+            };
+            let mut fresh = Vec::new();
+            decoder.feed_with(&chunk, |e| fresh.push(e)).map_err(|_| AttemptError::TooLarge(max_event_bytes))?;
+            for event in fresh {
+                if !committed {
+                    match dialect.event_role(&event) {
+                        EventRole::Error => return Err(AttemptError::StreamError(event.data)),
+                        EventRole::Content | EventRole::Terminal => committed = true,
+                        EventRole::Preamble => {}
+                    }
                 }
-                None => return Err(AttemptError::Read("the stream ended before its first event".into())),
+                held += event.data.len();
+                first.push(event);
             }
-        }
-        if let Some(err) = first.first().filter(|e| dialect.is_error_event(e)) {
-            return Err(AttemptError::Read(format!("the stream began with an error: {}", err.data)));
+            committed |= held > HOLD_LIMIT;
         }
         Ok(StreamAnswer { dialect, exchange: Box::new(ex), peer, decoder, first })
     }
@@ -170,32 +191,66 @@ enum LastFailure {
     Status { status: u16, body: Bytes, retry_after: Option<String>, dialect: &'static dyn Dialect, secret: String },
 }
 
-/// Tries `plan` in order; returns the first committed answer or why every channel failed.
+/// Where a request may go: its plan and the health book every attempt reports to.
+pub struct Routed<'a> {
+    /// The channels in attempt order.
+    pub plan: Plan<'a>,
+    /// Passive health, told how each attempt ended.
+    pub health: &'a HealthBook,
+    /// When the first byte must have arrived, every attempt together; past it the client gets
+    /// 504 and no further channel is tried.
+    pub deadline: tokio::time::Instant,
+}
+
+/// Tries the plan in order; returns the first committed answer or why every channel failed.
+/// A channel the health book no longer lets through (another request took its half-open probe)
+/// is skipped without counting as an attempt.
 pub async fn run<E: Expect, C: UpstreamCall>(
     upstreams: &Upstreams,
     snapshot: &Snapshot,
-    plan: &[&Channel],
+    routed: &Routed<'_>,
     call: &C,
     ctx: &mut RequestCtx,
 ) -> Result<Answered<E::Answer>, Failure> {
     let mut last = LastFailure::None;
-    for channel in plan {
+    let policy = &snapshot.config.routing;
+    for channel in &routed.plan.order {
+        if tokio::time::Instant::now() >= routed.deadline {
+            // Spent before this channel was called: nothing to hold against it.
+            return Err(past_deadline(ctx));
+        }
         let Some(provider) = snapshot.providers.get(channel.provider) else { continue };
-        ctx.channel = Some(channel.label.clone());
-        ctx.provider = Some(provider.name.clone());
-        let prepared = call.prepare(channel, provider).await?;
-        let warnings = prepared.warnings.clone();
-        let started = Instant::now();
-        let tried = attempt::<E>(upstreams, provider, prepared, snapshot.config.limits.sse_max_event_bytes).await;
-        let outcome = match &tried {
-            Ok(Tried::Committed(_)) => "ok".to_owned(),
-            Ok(Tried::Status { status, .. }) => format!("status_{status}"),
-            Err(e) => e.label().to_owned(),
+        let Some(ticket) = routed.health.begin(&channel.label, provider.key_fingerprint, Instant::now(), routed.plan.fallback)
+        else {
+            continue;
         };
-        let took = started.elapsed();
-        ctx.upstream_time += took;
-        ctx.attempts
-            .push(AttemptRecord { channel: channel.label.clone(), outcome, duration_ms: took.as_millis() as u64 });
+        ctx.channel = Some(channel.label.clone());
+        ctx.model = Some(channel.public_model.to_string());
+        ctx.provider = Some(provider.name.clone());
+        let started = Instant::now();
+        let max_event_bytes = snapshot.config.limits.sse_max_event_bytes;
+        let work = async {
+            let prepared = call.prepare(channel, provider).await?;
+            let warnings = prepared.warnings.clone();
+            Ok::<_, Failure>((attempt::<E>(upstreams, provider, prepared, max_event_bytes).await, warnings))
+        };
+        let Ok(done) = tokio::time::timeout_at(routed.deadline, work).await else {
+            // The deadline passed inside this attempt: the channel did not answer in time.
+            let transition = ticket.finish(Verdict::Failure, Instant::now(), policy);
+            record(ctx, &channel.label, "deadline_exceeded".to_owned(), started.elapsed(), transition);
+            return Err(past_deadline(ctx));
+        };
+        let (tried, warnings) = done?;
+        let (outcome, verdict) = match &tried {
+            Ok(Tried::Committed(_)) => ("ok".to_owned(), Verdict::Success),
+            Ok(Tried::Status { status, retry_after, .. }) => {
+                let wait = retry_after.as_deref().and_then(|v| outcome::retry_after(v, std::time::SystemTime::now()));
+                (format!("status_{status}"), Verdict::of_status(*status, wait))
+            }
+            Err(e) => (e.label().to_owned(), Verdict::Failure),
+        };
+        let transition = ticket.finish(verdict, Instant::now(), policy);
+        record(ctx, &channel.label, outcome, started.elapsed(), transition);
         match tried {
             Ok(Tried::Committed(answer)) => return Ok(Answered { answer, warnings }),
             Ok(Tried::Status { status, body, retry_after, dialect }) => {
@@ -213,17 +268,49 @@ pub async fn run<E: Expect, C: UpstreamCall>(
     Err(exhausted(ctx, last))
 }
 
+/// The 504 when the first-byte deadline passed before any channel answered.
+fn past_deadline(ctx: &RequestCtx) -> Failure {
+    let summary = ctx.attempts.iter().map(|a| format!("{}: {}", a.channel, a.outcome)).collect::<Vec<_>>().join("; ");
+    let model = ctx.model.as_deref().unwrap_or("");
+    let client = ApiError::new(ErrorClass::Timeout, format!("no upstream for model `{model}` answered within its deadline"))
+        .with_code("deadline_exceeded");
+    Failure::Upstream(Box::new(UpstreamError { client, status: None, body: String::new(), summary, source: None }))
+}
+
+/// Adds one finished attempt to the request's record (access log, metrics, overhead).
+fn record(ctx: &mut RequestCtx, channel: &str, outcome: String, took: std::time::Duration, transition: Option<Transition>) {
+    log_transition(ctx, channel, transition);
+    ctx.upstream_time += took;
+    ctx.attempts.push(AttemptRecord {
+        channel: channel.to_owned(),
+        outcome,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        health: transition.map(Transition::label),
+    });
+}
+
+/// A channel leaving or rejoining the rotation is worth a line of its own for the operator.
+fn log_transition(ctx: &RequestCtx, channel: &str, transition: Option<Transition>) {
+    match transition {
+        Some(Transition::Recovered) => tracing::info!(request_id = %ctx.request_id, channel, "channel back in rotation"),
+        Some(Transition::Disabled) => {
+            tracing::warn!(request_id = %ctx.request_id, channel, "channel disabled: the provider refused its credentials")
+        }
+        Some(t) => tracing::warn!(request_id = %ctx.request_id, channel, change = t.label(), "channel out of rotation"),
+        None => {}
+    }
+}
+
 async fn attempt<E: Expect>(
     upstreams: &Upstreams,
     provider: &ProviderRuntime,
     prepared: Prepared,
     max_event_bytes: usize,
 ) -> Result<Tried<E::Answer>, AttemptError> {
-    let target = &provider.target;
-    let addr = upstreams.dns.resolve(&target.host, target.port).await.map_err(|e| AttemptError::Connect(e.to_string()))?;
-    let peer = Box::new(exchange::peer(addr, &provider.target, provider.timeouts.connect));
+    let (addr, target) = provider.peers.select().await.map_err(|e| AttemptError::Connect(e.to_string()))?;
+    let peer = Box::new(exchange::peer(addr, target, provider.timeouts.connect));
     let dialect = prepared.dialect;
-    let header = request_head(provider, E::STREAM, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
+    let header = request_head(target, E::STREAM, &prepared).map_err(|e| AttemptError::Send(e.to_string()))?;
     let request = OutgoingRequest { header, body: prepared.body };
     let deadlines = Deadlines { first_byte: provider.timeouts.first_byte, idle: provider.timeouts.idle };
     let mut ex = exchange::send(&upstreams.connector, &peer, &request, deadlines).await?;
@@ -232,14 +319,18 @@ async fn attempt<E: Expect>(
         let retry_after = ex.header_str("retry-after").map(str::to_owned);
         let body = ex.read_to_end(ERROR_BODY_LIMIT).await.unwrap_or_default();
         ex.release(&upstreams.connector, &peer).await;
+        // A provider that refuses the key with another status (Gemini: 400 `API_KEY_INVALID`)
+        // refused the channel's credentials all the same, as its protocol tells.
+        let refused_key = status == 400 && dialect.upstream_error(status, &body, None).class == ErrorClass::Authentication;
+        let status = if refused_key { 401 } else { status };
         return Ok(Tried::Status { status, body, retry_after, dialect });
     }
     E::accept(upstreams, dialect, ex, peer, max_event_bytes).await.map(Tried::Committed)
 }
 
-fn request_head(provider: &ProviderRuntime, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {
+fn request_head(target: &Target, stream: bool, prepared: &Prepared) -> pingora::Result<RequestHeader> {
     let mut head = RequestHeader::build_no_case("POST", prepared.path.as_bytes(), Some(6 + prepared.headers.len()))?;
-    head.insert_header("host", provider.target.authority.as_str())?;
+    head.insert_header("host", target.authority.as_str())?;
     head.insert_header("content-type", "application/json")?;
     head.insert_header("content-length", prepared.body.len())?;
     head.insert_header("accept", if stream { "text/event-stream" } else { "application/json" })?;
@@ -298,7 +389,7 @@ mod tests {
         ctx.model = Some("m".into());
         ctx.attempts = attempts
             .iter()
-            .map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1 })
+            .map(|(c, o)| AttemptRecord { channel: (*c).into(), outcome: (*o).into(), duration_ms: 1, health: None })
             .collect();
         ctx
     }

@@ -12,7 +12,7 @@ fn too_large(limit: usize) -> ApiError {
 
 /// Answers `Expect: 100-continue` (curl sends it for bodies over 1 MiB and otherwise waits a
 /// second before sending the body) once the declared size is known to be acceptable.
-async fn continue_if_expected(session: &mut Session) -> Result<(), ApiError> {
+pub(super) async fn continue_if_expected(session: &mut Session) -> Result<(), ApiError> {
     let expects = session
         .req_header()
         .headers

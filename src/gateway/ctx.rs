@@ -55,6 +55,9 @@ pub struct RequestCtx {
     pub upstream_request_id: Option<String>,
     /// The client hung up mid-stream (usage was read from the upstream afterwards).
     pub aborted: bool,
+    /// The committed stream failed before its end (a cut, a stall, an in-stream error): held
+    /// against the channel's health after the relay.
+    pub stream_failed: bool,
     /// The tightest rate limit's figures, sent as `X-RateLimit-*` on every answer once
     /// admission ran (refusals included).
     pub rate_headers: Option<RateHeaders>,
@@ -100,6 +103,7 @@ impl RequestCtx {
             finish_reason: None,
             upstream_request_id: None,
             aborted: false,
+            stream_failed: false,
             rate_headers: None,
             billed: false,
             price: None,

@@ -33,6 +33,8 @@ pub struct GenerationCall<'a> {
     pub request: Box<dyn InboundRequest + 'a>,
     /// Conversion options (from the model's config).
     pub opts: ConvertOptions,
+    /// The conversion options of the other models of a fallback list, by public id.
+    pub fallback_opts: Vec<(String, ConvertOptions)>,
     /// The client's own headers a same-protocol upstream sees (its dialect's passthrough headers).
     pub client_headers: Vec<(&'static str, String)>,
     /// Every conversion loss is a 400 instead of a warning (`x-switchyard-strict: true`).
@@ -60,6 +62,7 @@ impl<'a> GenerationCall<'a> {
             inbound,
             request,
             opts: ConvertOptions::default(),
+            fallback_opts: Vec::new(),
             client_headers: Vec::new(),
             strict: false,
             signatures,
@@ -68,6 +71,12 @@ impl<'a> GenerationCall<'a> {
             hub: OnceCell::new(),
             inlined: OnceCell::new(),
         }
+    }
+
+    /// The conversion options of model `public_model` (the first model's when it is not one of
+    /// the fallbacks).
+    pub fn opts_for(&self, public_model: &str) -> &ConvertOptions {
+        self.fallback_opts.iter().find(|(id, _)| id == public_model).map_or(&self.opts, |(_, opts)| opts)
     }
 
     /// What the client's converted answers must repeat (defaults when nothing was converted).
@@ -93,7 +102,7 @@ impl<'a> GenerationCall<'a> {
             let issuer = up.protocol();
             signatures::restore(&mut req, placement, |id| self.signatures.recall(id, &issuer));
         }
-        let converted = dialect::convert_request(up, &req, &self.opts)?;
+        let converted = dialect::convert_request(up, &req, self.opts_for(&channel.public_model))?;
         Ok(Converted { value: Bytes::from(converted.value), warnings: converted.warnings })
     }
 
@@ -118,7 +127,7 @@ impl UpstreamCall for GenerationCall<'_> {
         let up = dialect::of(provider.wire_for(self.inbound.protocol()));
         let same = up.protocol() == self.inbound.protocol();
         let converted = if same {
-            self.request.passthrough_body(&channel.upstream_model, &self.opts)?
+            self.request.passthrough_body(&channel.upstream_model, self.opts_for(&channel.public_model))?
         } else {
             self.converted(up, channel).await?
         };

@@ -10,6 +10,7 @@
 pub mod attempt;
 pub mod auth;
 pub mod body;
+mod choose;
 pub mod ctx;
 pub mod failure;
 pub mod forward;
@@ -17,11 +18,16 @@ pub mod generate;
 pub mod media;
 pub mod models;
 mod pipeline;
+pub mod provider_pass;
 pub mod relay;
 pub mod respond;
 pub mod snapshot;
+pub mod upkeep;
 
+use crate::drain::Draining;
 use crate::protocol::ir::{Part, Protocol};
+use crate::routing::health::HealthBook;
+use crate::routing::latency::LatencyBoard;
 use crate::store::signatures::SignatureStore;
 use crate::telemetry::access_log::{self, AccessRecord};
 use crate::telemetry::metrics::{AttemptObservation, Metrics, Observation, TokenCounts};
@@ -46,20 +52,44 @@ pub struct Gateway {
     upstreams: Upstreams,
     signatures: Arc<Signatures>,
     metrics: Arc<Metrics>,
+    /// Passive channel health: outside the snapshot, so a reload keeps it.
+    health: Arc<HealthBook>,
+    /// Each model's measured time to first token, for `model: "auto"`.
+    latency: LatencyBoard,
+    draining: Draining,
 }
 
 impl Gateway {
-    /// A gateway serving `snapshot`, sending upstream through `connector`.
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, connector: Connector, metrics: Arc<Metrics>) -> Self {
-        Gateway { snapshot, upstreams: Upstreams::new(connector), signatures: Arc::default(), metrics }
+    /// A gateway serving `snapshot`, sending upstream through `connector`, keeping channel
+    /// health in `health` (shared with the admin API), closing connections after each answer
+    /// once `draining` is set.
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        connector: Connector,
+        metrics: Arc<Metrics>,
+        health: Arc<HealthBook>,
+        draining: Draining,
+    ) -> Self {
+        Gateway {
+            snapshot,
+            upstreams: Upstreams::new(connector),
+            signatures: Arc::default(),
+            metrics,
+            health,
+            latency: LatencyBoard::default(),
+            draining,
+        }
     }
 }
 
 impl Gateway {
     /// Hands one finished request to the metrics, as plain labels and durations.
     fn record_metrics(&self, ctx: &RequestCtx, status: u16, elapsed: std::time::Duration) {
-        let attempts: Vec<AttemptObservation<'_>> =
-            ctx.attempts.iter().map(|a| AttemptObservation { channel: &a.channel, outcome: &a.outcome }).collect();
+        let attempts: Vec<AttemptObservation<'_>> = ctx
+            .attempts
+            .iter()
+            .map(|a| AttemptObservation { channel: &a.channel, outcome: &a.outcome, health: a.health })
+            .collect();
         self.metrics.record(&Observation {
             endpoint: ctx.endpoint.unwrap_or(""),
             inbound: protocol_label(ctx.inbound),
@@ -150,7 +180,10 @@ impl ProxyHttp for Gateway {
                 return Err(Error::explain(ErrorType::ConnectionClosed, "client closed the connection"));
             }
             Err(Exit::Downstream(e)) => {
-                ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
+                // A relay that already logged why it broke the connection keeps its reason.
+                if ctx.error.is_none() {
+                    ctx.error = Some(format!("writing to the client failed: {}", e.etype().as_str()));
+                }
                 return Err(e);
             }
         }
@@ -190,6 +223,12 @@ impl ProxyHttp for Gateway {
         };
         let elapsed = ctx.started.elapsed();
         self.record_metrics(ctx, status, elapsed);
+        // Only answers that came from an upstream measure a model (local answers such as token
+        // counts would make it look instant).
+        let answered = (200..300).contains(&status) && !ctx.attempts.is_empty();
+        if let (true, Some(model), Some(ttft)) = (answered, ctx.model.as_deref(), ctx.ttft) {
+            self.latency.observe(model, ttft);
+        }
         let req = session.req_header();
         access_log::emit(&AccessRecord {
             request_id: &ctx.request_id,

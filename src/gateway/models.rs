@@ -2,7 +2,7 @@
 //! dialect in its own shape.
 
 use super::snapshot::Snapshot;
-use crate::config::Model;
+use crate::config::{Model, ModelKind, AUTO_MODEL};
 use crate::protocol::dialect::{self, Dialect};
 use crate::protocol::listing::{ModelInfo, PriceInfo};
 use bytes::Bytes;
@@ -27,13 +27,34 @@ fn info(model: &Model) -> ModelInfo<'_> {
 
 /// The whole list, in config order.
 pub fn list(snapshot: &Snapshot, shape: &dyn Dialect) -> Bytes {
-    let models: Vec<ModelInfo<'_>> = snapshot.config.models.iter().map(info).collect();
+    let mut models: Vec<ModelInfo<'_>> = snapshot.config.models.iter().map(info).collect();
+    models.extend(auto_info(snapshot));
     Bytes::from(shape.model_list(&models))
+}
+
+/// `auto`, when configured: a chat model with the capabilities every candidate has, and no
+/// price of its own (each answer costs what the chosen model costs).
+fn auto_info(snapshot: &Snapshot) -> Option<ModelInfo<'static>> {
+    let auto = snapshot.config.auto.as_ref()?;
+    let candidates: Vec<&Model> = auto.candidates.iter().filter_map(|c| snapshot.config.model_by_name(c)).collect();
+    let all = |has: fn(&Model) -> bool| !candidates.is_empty() && candidates.iter().all(|m| has(m));
+    Some(ModelInfo {
+        id: AUTO_MODEL,
+        kind: ModelKind::Chat,
+        vision: all(|m| m.capabilities.vision),
+        function_call: all(|m| m.capabilities.function_call),
+        reasoning: all(|m| m.capabilities.reasoning),
+        price: None,
+        endpoints: dialect::advertised_paths(AUTO_MODEL, ModelKind::Chat),
+    })
 }
 
 /// One model by public id or alias (the answer names its public id); `None` when unknown.
 pub fn one(snapshot: &Snapshot, name: &str, shape: &dyn Dialect) -> Option<Bytes> {
-    let route = snapshot.catalog.resolve(name)?;
+    if name == AUTO_MODEL {
+        return auto_info(snapshot).map(|auto| Bytes::from(shape.model_entry(&auto)));
+    }
+    let route = snapshot.catalog.lookup(name)?;
     let model = snapshot.config.models.iter().find(|m| m.id == route.id)?;
     Some(Bytes::from(shape.model_entry(&info(model))))
 }
@@ -54,7 +75,7 @@ models:
   - { id: emb-m, kind: embedding, channels: [ { provider: p, model: up } ] }
 "#;
         let config = crate::config::parse(yaml, &|_| None).unwrap();
-        Snapshot::build(config, crate::store::Store::memory()).unwrap()
+        Snapshot::build(config, crate::store::Store::memory(), None).unwrap()
     }
 
     fn json(b: Bytes) -> Value {

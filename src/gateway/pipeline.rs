@@ -9,14 +9,16 @@
 //! sent upstream and settlement after the relay however it ended, so limits and billing have one
 //! place each. The log step is Pingora's `logging` hook (see the module root).
 
-use super::attempt::{self, Streamed, Whole};
+use super::attempt::{self, Routed, Streamed, Whole};
 use super::auth;
 use super::body;
+use super::choose;
 use super::ctx::RequestCtx;
 use super::failure::Failure;
 use super::forward::{self, ForwardCall};
 use super::generate::{self, GenerationCall};
 use super::models;
+use super::provider_pass;
 use super::relay::{self, Exit, Spec};
 use super::respond;
 use super::snapshot::Snapshot;
@@ -30,7 +32,8 @@ use crate::protocol::error::{ApiError, ErrorClass};
 use crate::protocol::ir::ConvertOptions;
 use crate::protocol::usage::Usage;
 use crate::routing::catalog::{Channel, ModelRoute};
-use crate::routing::plan::plan;
+use crate::routing::health::Verdict;
+use crate::routing::plan::{plan, Plan};
 use crate::store::{EntryKind, EntryTokens, LedgerEntry};
 use crate::upstream::media::FetchPolicy;
 use crate::usage::cost;
@@ -38,6 +41,7 @@ use crate::usage::tokenizer;
 use bytes::Bytes;
 use pingora::proxy::Session;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The request header that turns every conversion loss into a 400.
 const STRICT_HEADER: &str = "x-switchyard-strict";
@@ -47,14 +51,26 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
     let snapshot = gw.snapshot.load_full();
     ctx.snapshot = Some(snapshot.clone());
     // Downstream limits Pingora applies per session: idle keep-alive wait, blocked writes.
+    // Keep-alive already off stays off: the client asked to close, or the process is shutting
+    // down or handing over to a new binary (then the answer says `Connection: close`, so that
+    // the client's next request opens a connection to the process that stays).
     let limits = &snapshot.config.limits;
-    session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+    if gw.draining.is_set() {
+        session.set_keepalive(None);
+    } else if session.get_keepalive().is_some() {
+        session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+    }
     session.set_write_timeout(Some(limits.downstream_write_timeout));
-    let op = match recognise(session, ctx)? {
+    let op = match recognise(&snapshot, session, ctx)? {
         Recognised::Health => {
             return respond::json(session, ctx, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await.map_err(Exit::Downstream)
         }
         Recognised::AccountKeys => return account_keys(&snapshot, session, ctx).await,
+        Recognised::Passthrough(index) => {
+            let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
+            ctx.key_name = Some(principal.key_name.clone());
+            return provider_pass::serve(&gw.upstreams, &snapshot, session, ctx, &principal, index).await;
+        }
         Recognised::Op(op) => op,
     };
     let principal = auth::authenticate(&snapshot.accounts, session.req_header(), now_ms()).await?;
@@ -63,7 +79,9 @@ pub(super) async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut Request
         return respond::json(session, ctx, 200, listing?).await.map_err(Exit::Downstream);
     }
     let raw = body::read_bounded(session, snapshot.config.limits.max_body_bytes).await?;
-    let job = resolve(gw, &snapshot, session, ctx, &op, &raw)?;
+    let (raw, fallback) = choose::split_fallback(&op, ctx.inbound, raw)?;
+    let job = resolve(gw, &snapshot, session, ctx, &op, &raw, &fallback)?;
+    allow_every_model(&principal, &job)?;
     let client_named =
         session.req_header().headers.get("x-request-id").is_some_and(|v| v.as_bytes() == ctx.request_id.as_bytes());
     ctx.billing_id = if client_named { super::new_request_id() } else { ctx.request_id.clone() };
@@ -82,18 +100,20 @@ enum Recognised {
     /// The client's own key, balance and activity APIs, answered from the store for the key's
     /// account.
     AccountKeys,
+    /// A provider's own API (`/{provider}/{path…}`), by index into the snapshot's providers.
+    Passthrough(usize),
     /// An operation of one of the protocols.
     Op(Operation),
 }
 
 /// Now, ms since the Unix epoch (what key expiry and rate windows are measured in).
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Step 1: what the request is for, and the protocol whose envelope its errors use.
-fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
+fn recognise(snapshot: &Snapshot, session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit> {
     let req = session.req_header();
     let path = req.uri.path();
     ctx.inbound = dialect::protocol_of_path(path);
@@ -108,6 +128,14 @@ fn recognise(session: &Session, ctx: &mut RequestCtx) -> Result<Recognised, Exit
     if billing_api::is_client_billing_path(path) {
         ctx.endpoint = Some("account_billing");
         return Ok(Recognised::AccountKeys);
+    }
+    if let Some(index) = provider_pass::recognise(snapshot, path) {
+        ctx.endpoint = Some("passthrough");
+        if let Some(provider) = snapshot.providers.get(index) {
+            // Errors take the provider's own envelope: its SDK is what calls this route.
+            ctx.inbound = provider.protocol.wire();
+        }
+        return Ok(Recognised::Passthrough(index));
     }
     let method = req.method.as_str();
     let op = dialect::recognise(method, path).map_err(|why| match why {
@@ -169,12 +197,20 @@ fn model_not_found(name: &str) -> ApiError {
         .with_code("model_not_found")
 }
 
+/// A key restricted to some models may not reach another one through a fallback list.
+fn allow_every_model(principal: &Principal, job: &Job<'_>) -> Result<(), ApiError> {
+    match job {
+        Job::Generate { routes, .. } => routes.iter().try_for_each(|route| auth::allow_model(principal, route)),
+        _ => Ok(()),
+    }
+}
+
 /// What a request resolved to.
 enum Job<'a> {
     /// Answered locally: a count of input tokens.
     Count { tokens: u64 },
-    /// A generation over the model's channels.
-    Generate { route: Arc<ModelRoute>, call: Box<GenerationCall<'a>> },
+    /// A generation over the channels of its models, in order (one model, or a fallback list).
+    Generate { routes: Vec<Arc<ModelRoute>>, call: Box<GenerationCall<'a>> },
     /// A forwarded OpenAI operation over the channels that serve it.
     Forward { route: Arc<ModelRoute>, op: Operation, raw: &'a Bytes },
 }
@@ -188,6 +224,7 @@ fn resolve<'a>(
     ctx: &mut RequestCtx,
     op: &Operation,
     raw: &'a Bytes,
+    fallback: &[String],
 ) -> Result<Job<'a>, Exit> {
     let inbound = dialect::of(ctx.inbound);
     match op {
@@ -195,19 +232,26 @@ fn resolve<'a>(
             let req = inbound
                 .count_request(raw, path_model.as_deref())
                 .ok_or_else(|| ApiError::new(ErrorClass::NotFound, "no such count operation"))??;
-            let route = resolve_model(snapshot, op, &req.model, session)?;
+            let names = choose::model_names(gw, snapshot, &req.model, &[]);
+            let name = names.first().copied().unwrap_or(&req.model);
+            let route = resolve_model(snapshot, op, name, session)?;
             ctx.model = Some(route.id.clone());
             Ok(Job::Count { tokens: tokenizer::count_request(&req) })
         }
         Operation::Generate { path_model, path_stream, .. } => {
             let request = inbound.parse_inbound(raw, path_model.as_deref(), *path_stream)?;
-            let route = resolve_model(snapshot, op, request.model(), session)?;
+            let names = choose::model_names(gw, snapshot, request.model(), fallback);
+            let routes = names.iter().map(|name| resolve_model(snapshot, op, name, session)).collect::<Result<Vec<_>, _>>()?;
+            let Some(route) = routes.first().cloned() else {
+                return Err(Failure::internal("resolving", "a generation resolved to no model").into());
+            };
             ctx.model = Some(route.id.clone());
             ctx.stream = request.stream();
             let limits = &snapshot.config.limits;
             let policy = FetchPolicy::from_limits(limits);
             let mut call = GenerationCall::new(inbound, request, &gw.signatures, &gw.upstreams, policy);
             call.opts = convert_options(snapshot, &route);
+            call.fallback_opts = routes.iter().skip(1).map(|r| (r.id.clone(), convert_options(snapshot, r))).collect();
             let headers = &session.req_header().headers;
             call.strict = generate::wants_strict(headers.get(STRICT_HEADER).and_then(|v| v.to_str().ok()));
             call.client_headers = inbound
@@ -215,7 +259,7 @@ fn resolve<'a>(
                 .iter()
                 .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).map(|v| (*name, v.to_owned())))
                 .collect();
-            Ok(Job::Generate { route, call: Box::new(call) })
+            Ok(Job::Generate { routes, call: Box::new(call) })
         }
         Operation::Embeddings | Operation::Images => {
             let model = crate::protocol::json::RawObject::parse_body(raw)?.model()?;
@@ -231,7 +275,7 @@ fn resolve<'a>(
 
 /// The model behind `name`, refused when it is of another kind than the operation serves.
 fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Session) -> Result<Arc<ModelRoute>, ApiError> {
-    let route = snapshot.catalog.resolve(name).ok_or_else(|| model_not_found(name))?;
+    let route = snapshot.catalog.lookup(name).ok_or_else(|| model_not_found(name))?;
     match op.model_kind() {
         Some(kind) if kind != route.kind => {
             let path = session.req_header().uri.path();
@@ -241,7 +285,7 @@ fn resolve_model(snapshot: &Snapshot, op: &Operation, name: &str, session: &Sess
             )
             .with_code("model_not_supported_on_endpoint"))
         }
-        _ => Ok(route.clone()),
+        _ => Ok(route),
     }
 }
 
@@ -313,32 +357,33 @@ async fn admit(ctx: &mut RequestCtx, principal: &Principal, job: &Job<'_>, raw: 
             ctx.billed = admitted.billed.is_some();
             Ok(Admission { admitted: Some(admitted), est_tokens, prompt_tokens: estimate.prompt })
         }
-        Err(AdmitError::Limited(refusal)) => {
+        Err(refused) => Err(refusal(ctx, refused, worst_case).into()),
+    }
+}
+
+/// The client's answer to a refused admission (its rate-limit figures go on it too).
+pub(super) fn refusal(ctx: &mut RequestCtx, refused: AdmitError, worst_case: Money) -> ApiError {
+    match refused {
+        AdmitError::Limited(refusal) => {
             ctx.rate_headers = Some(refusal.headers);
             let message = format!("rate limit exceeded ({}); retry in {}s", refusal.limit, refusal.retry_after_secs);
-            Err(ApiError::new(ErrorClass::RateLimited, message)
+            ApiError::new(ErrorClass::RateLimited, message)
                 .with_code("rate_limit_exceeded")
                 .with_retry_after(Some(refusal.retry_after_secs))
-                .into())
         }
-        Err(AdmitError::InsufficientBalance) => Err(ApiError::new(
+        AdmitError::InsufficientBalance => ApiError::new(
             ErrorClass::InsufficientBalance,
             format!("the account's balance does not cover this request (up to ${} with its output cap); add credit or lower max_tokens", worst_case.usd()),
         )
-        .with_code("insufficient_balance")
-        .into()),
-        Err(AdmitError::SpendCapExceeded) => Err(ApiError::new(
+        .with_code("insufficient_balance"),
+        AdmitError::SpendCapExceeded => ApiError::new(
             ErrorClass::RateLimited,
             "this key's monthly spend cap would be exceeded; it resets at the start of the next UTC month",
         )
-        .with_code("spend_limit_exceeded")
-        .into()),
-        Err(AdmitError::Unavailable) => {
-            Err(ApiError::new(ErrorClass::Unavailable, "rate limits cannot be checked right now; retry shortly")
-                .with_code("store_unavailable")
-                .with_retry_after(Some(1))
-                .into())
-        }
+        .with_code("spend_limit_exceeded"),
+        AdmitError::Unavailable => ApiError::new(ErrorClass::Unavailable, "rate limits cannot be checked right now; retry shortly")
+            .with_code("store_unavailable")
+            .with_retry_after(Some(1)),
     }
 }
 
@@ -482,35 +527,48 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
             let body = dialect::of(ctx.inbound).count_reply(tokens);
             respond::json(session, ctx, 200, Bytes::from(body)).await.map_err(Exit::Downstream)
         }
-        Job::Generate { route, call } => {
-            let order = plan(&route.channels, &mut rand::rng());
+        Job::Generate { routes, call } => {
+            let Some(first) = routes.first() else {
+                return Err(Failure::internal("routing", "a generation resolved to no model").into());
+            };
+            let order = choose::plan_models(&routes, &|channels| plan_for(gw, snapshot, channels), budget(snapshot));
+            let routed = routed(gw, snapshot, first, order);
             let stream = call.request.stream();
             if stream {
                 let answered =
-                    watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
-                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                    watch(session, attempt::run::<Streamed, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
+                let model = choose::answering_model(ctx, &routes);
+                let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 let _open = gw.metrics.stream_opened();
-                relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await
+                let relayed = relay::stream(session, ctx, &gw.upstreams, &gw.signatures, answered, &spec).await;
+                if ctx.stream_failed {
+                    stream_failed(gw, snapshot, &routes, ctx);
+                }
+                relayed
             } else {
                 let answered =
-                    watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, call.as_ref(), ctx)).await??;
-                let spec = generation_spec(&call, &route, provider_key(snapshot, ctx));
+                    watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, call.as_ref(), ctx)).await??;
+                let model = choose::answering_model(ctx, &routes);
+                let spec = generation_spec(&call, &model, provider_key(snapshot, ctx));
                 relay::whole(session, ctx, &gw.signatures, answered, &spec).await
             }
         }
         Job::Forward { route, op, raw } => {
-            let order: Vec<&Channel> = plan(&route.channels, &mut rand::rng())
-                .into_iter()
+            let serving: Vec<Channel> = route
+                .channels
+                .iter()
                 .filter(|c| snapshot.providers.get(c.provider).is_some_and(|p| forward::serves(p, &op)))
+                .cloned()
                 .collect();
-            if order.is_empty() {
+            if serving.is_empty() {
                 let path = session.req_header().uri.path().to_owned();
                 return Err(ApiError::invalid_field("model", format!("model `{}` has no upstream that serves {path}", route.id))
                     .with_code("unsupported_endpoint")
                     .into());
             }
             let call = ForwardCall { op: &op, raw };
-            let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &order, &call, ctx)).await??;
+            let routed = routed(gw, snapshot, &route, plan_for(gw, snapshot, &serving));
+            let answered = watch(session, attempt::run::<Whole, _>(&gw.upstreams, snapshot, &routed, &call, ctx)).await??;
             let up = answered.answer.dialect;
             let converted = up.forward_response(&op, raw, &answered.answer.body, &route.id, &|t| tokenizer::count_text(t))?;
             let spec = Spec {
@@ -526,14 +584,55 @@ async fn run(gw: &Gateway, snapshot: &Snapshot, session: &mut Session, ctx: &mut
     }
 }
 
-/// What the relay needs to know about a generation's client.
-fn generation_spec<'a>(call: &'a GenerationCall<'_>, route: &'a ModelRoute, provider_key: &'a str) -> Spec<'a> {
+/// Where a request may go: `plan`, and the first-byte deadline of `route` (the model asked for
+/// first) from now.
+fn routed<'a>(gw: &'a Gateway, snapshot: &Snapshot, route: &ModelRoute, plan: Plan<'a>) -> Routed<'a> {
+    let deadline = snapshot.config.models.get(route.index).map_or(Duration::from_secs(120), |m| m.first_byte_deadline);
+    Routed { plan, health: &gw.health, deadline: tokio::time::Instant::now() + deadline }
+}
+
+/// The most attempts one request may make (`routing.max_attempts`).
+fn budget(snapshot: &Snapshot) -> usize {
+    usize::try_from(snapshot.config.routing.max_attempts).unwrap_or(usize::MAX)
+}
+
+/// The channels to try for `channels`, as their health stands now, cut to the attempt budget.
+fn plan_for<'a>(gw: &Gateway, snapshot: &Snapshot, channels: &'a [Channel]) -> Plan<'a> {
+    let now = std::time::Instant::now();
+    let health = |c: &Channel| {
+        let fingerprint = snapshot.providers.get(c.provider).map_or(0, |p| p.key_fingerprint);
+        gw.health.health(&c.label, fingerprint, now)
+    };
+    plan(channels, &health, budget(snapshot), &mut rand::rng())
+}
+
+/// A committed stream that broke off counts against its channel like a failed attempt (the
+/// client got an in-stream error; no other channel can be tried once bytes were sent).
+fn stream_failed(gw: &Gateway, snapshot: &Snapshot, routes: &[Arc<ModelRoute>], ctx: &mut RequestCtx) {
+    let label = ctx.channel.as_deref();
+    let Some(channel) = routes.iter().flat_map(|r| &r.channels).find(|c| Some(c.label.as_str()) == label) else {
+        return;
+    };
+    let fingerprint = snapshot.providers.get(channel.provider).map_or(0, |p| p.key_fingerprint);
+    let policy = &snapshot.config.routing;
+    let transition = gw.health.record(&channel.label, fingerprint, Verdict::Failure, std::time::Instant::now(), policy);
+    if let Some(t) = transition {
+        tracing::warn!(request_id = %ctx.request_id, channel = %channel.label, change = t.label(), "channel out of rotation");
+        if let Some(last) = ctx.attempts.last_mut() {
+            last.health = Some(t.label());
+        }
+    }
+}
+
+/// What the relay needs to know about a generation's client; `public_model` is the model that
+/// answered.
+fn generation_spec<'a>(call: &'a GenerationCall<'_>, public_model: &'a str, provider_key: &'a str) -> Spec<'a> {
     Spec {
         inbound: call.inbound,
-        public_model: &route.id,
+        public_model,
         include_usage: call.request.include_usage(),
         echo: call.echo(),
-        opts: &call.opts,
+        opts: call.opts_for(public_model),
         provider_key,
     }
 }
@@ -548,7 +647,7 @@ fn provider_key<'s>(snapshot: &'s Snapshot, ctx: &RequestCtx) -> &'s str {
 
 /// Runs `work` unless the client closes its connection first: a client that hangs up while the
 /// upstream is still thinking must not keep a generation (and later, its bill) running.
-async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
+pub(super) async fn watch<T>(session: &mut Session, work: impl std::future::Future<Output = T>) -> Result<T, Exit> {
     tokio::select! {
         r = work => Ok(r),
         () = client_gone(session) => Err(Exit::ClientGone),

@@ -201,6 +201,7 @@ pub async fn stream(
     // Tells nginx-style buffering proxies in front of us to pass events at once.
     add("x-accel-buffering", "no")?;
     respond::apply_rate_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
+    respond::apply_routing_headers(ctx, &mut resp).map_err(Exit::Downstream)?;
     ctx.status = 200;
     session.write_response_header(Box::new(resp), false).await.map_err(Exit::Downstream)?;
     let delivered = ctx.billed.then(|| Delivered::new(up.protocol()));
@@ -347,6 +348,7 @@ impl Stream {
         ctx.delivered_tokens = self.delivered.as_ref().map(Delivered::tokens);
         match end {
             End::Broken(e) => {
+                ctx.stream_failed = true;
                 ctx.error = Some(format!("upstream stream failed: {e}"));
                 let err = ApiError::new(ErrorClass::Server, "the upstream stream broke off").with_code(e.label());
                 let frame = dialect::stream_error_frame(self.inbound.protocol(), &err, &ctx.request_id);
@@ -354,6 +356,7 @@ impl Stream {
                 // The upstream connection is in an unknown state: dropped, not pooled.
             }
             End::UpstreamError => {
+                ctx.stream_failed = true;
                 ctx.error = Some("the upstream sent an in-stream error".to_owned());
                 session.write_response_body(None, true).await?;
             }

@@ -86,10 +86,34 @@ pub fn apply_usage_headers(ctx: &RequestCtx, resp: &mut ResponseHeader) -> pingo
     Ok(())
 }
 
+/// The provider of the channel that answered.
+pub const PROVIDER_HEADER: &str = "x-switchyard-provider";
+/// The public model that answered.
+pub const MODEL_HEADER: &str = "x-switchyard-model";
+/// How many upstream attempts the request took.
+pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+
+/// Adds the routing headers to a request that went upstream, unless `routing.expose_headers`
+/// is off: the attempt count always, and the provider and public model when a channel answered
+/// (its attempt committed), so an operator or a client can tell where an answer came from.
+pub fn apply_routing_headers(ctx: &RequestCtx, resp: &mut ResponseHeader) -> pingora::Result<()> {
+    let expose = ctx.snapshot.as_ref().is_none_or(|s| s.config.routing.expose_headers);
+    let Some(last) = ctx.attempts.last().filter(|_| expose) else { return Ok(()) };
+    resp.insert_header(ATTEMPTS_HEADER, ctx.attempts.len())?;
+    if last.outcome == "ok" {
+        if let (Some(provider), Some(model)) = (&ctx.provider, &ctx.model) {
+            resp.insert_header(PROVIDER_HEADER, provider.as_str())?;
+            resp.insert_header(MODEL_HEADER, model.as_str())?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes a complete response with `Content-Length`.
 pub async fn whole(session: &mut Session, ctx: &mut RequestCtx, mut resp: ResponseHeader, body: Bytes) -> pingora::Result<()> {
     resp.insert_header("content-length", body.len())?;
     apply_rate_headers(ctx, &mut resp)?;
+    apply_routing_headers(ctx, &mut resp)?;
     ctx.status = resp.status.as_u16();
     let head_only = session.req_header().method == http::Method::HEAD;
     session.write_response_header(Box::new(resp), head_only).await?;

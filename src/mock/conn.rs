@@ -37,7 +37,7 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                 let error = ApiError { status, ..ApiError::invalid_request(message, None, None) };
                 let id = format!("req_{}", shared.unique());
                 // The framing of what follows is unknown, so answer and close.
-                let _ = send_json(&mut conn, error.status, &error.body(), &id, &[], true).await;
+                let _ = send_json(&mut conn, error.status, &error.body(), &id, &[], true, "1").await;
                 return;
             }
         };
@@ -91,14 +91,18 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
     // Anthropic's SDK reads the id from `request-id`.
     let id_header = [("request-id", request_id.as_str())];
     let extra: &[(&str, &str)] = if protocol == Protocol::Anthropic { &id_header } else { &[] };
+    let retry_after = faults.retry_after.as_deref().unwrap_or("1");
+    let sse = Sse { faults: &faults, request_id: &request_id, extra, close, error: error_event(protocol) };
     match reply {
-        Reply::Json { status, body } => send_json(conn, status, &body, &request_id, extra, close).await,
+        Reply::Json { status, body } => send_json(conn, status, &body, &request_id, extra, close, retry_after).await,
         Reply::Chat(answer) => {
             let frame = |i| answer.event(i).map(|json| http::sse_chunk(&json));
             let count = answer.event_count();
-            let next = stream(conn, (count, frame), http::DONE_AND_END, &faults, &request_id, extra, close).await?;
-            // The usage chunk is the last event: written unless the cut came before it.
-            if answer.reports_usage() && faults.cut_after_events.is_none_or(|cut| cut >= count) {
+            let next = stream(conn, (count, frame), http::DONE_AND_END, &sse).await?;
+            // The usage chunk is the last event: reported unless a fault ended the stream first.
+            let ended_early =
+                [faults.cut_after_events, faults.error_after_events, faults.stall_after_events].into_iter().flatten().min();
+            if answer.reports_usage() && ended_early.is_none_or(|at| at >= count) {
                 shared.report(answer.usage.reported());
             }
             Ok(next)
@@ -106,9 +110,33 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
         Reply::Sse(frames) => {
             let frame = |i: usize| frames.get(i).map(|f| http::chunk(f));
             let events = (frames.len(), frame);
-            stream(conn, events, http::END, &faults, &request_id, extra, close).await
+            stream(conn, events, http::END, &sse).await
         }
     }
+}
+
+/// The in-stream error event a provider of `protocol` sends when it fails mid-answer.
+fn error_event(protocol: Protocol) -> &'static [u8] {
+    match protocol {
+        Protocol::Anthropic => {
+            b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+        }
+        Protocol::OpenAi => {
+            b"data: {\"error\":{\"message\":\"The server is overloaded.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"
+        }
+        Protocol::Gemini => {
+            b"data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}\n\n"
+        }
+    }
+}
+
+/// How a stream is answered besides its events.
+struct Sse<'a> {
+    faults: &'a Faults,
+    request_id: &'a str,
+    extra: &'a [(&'a str, &'a str)],
+    close: bool,
+    error: &'static [u8],
 }
 
 fn next(close: bool) -> Next {
@@ -135,8 +163,8 @@ async fn send(
     Ok(next(close))
 }
 
-/// Writes a JSON response; a 429 also gets `retry-after: 1`, as real providers send it and the
-/// gateway must honour it.
+/// Writes a JSON response; a 429 also gets `retry-after` (`1` unless the faults say otherwise),
+/// as real providers send it and the gateway must honour it.
 async fn send_json(
     conn: &mut Conn,
     status: u16,
@@ -144,29 +172,24 @@ async fn send_json(
     request_id: &str,
     extra: &[(&str, &str)],
     close: bool,
+    retry_after: &str,
 ) -> std::io::Result<Next> {
     let mut headers = extra.to_vec();
     if status == 429 {
-        headers.push(("retry-after", "1"));
+        headers.push(("retry-after", retry_after));
     }
     send(conn, status, "application/json", body, request_id, &headers, close).await
 }
 
 /// Streams `count` events (`frame(i)` is event `i` already framed as one HTTP chunk) over
 /// chunked encoding, one write per event, honouring the chunk delay and the cut fault, then
-/// writes `end` (the last chunk, `[DONE]` included for Chat).
-async fn stream<F>(
-    conn: &mut Conn,
-    (count, frame): (usize, F),
-    end: &[u8],
-    faults: &Faults,
-    request_id: &str,
-    extra: &[(&str, &str)],
-    close: bool,
-) -> std::io::Result<Next>
+/// writes `end` (the last chunk, `[DONE]` included for Chat). The error fault replaces event
+/// `n` and everything after it with the protocol's error event.
+async fn stream<F>(conn: &mut Conn, (count, frame): (usize, F), end: &[u8], sse: &Sse<'_>) -> std::io::Result<Next>
 where
     F: Fn(usize) -> Option<Vec<u8>>,
 {
+    let Sse { faults, request_id, extra, close, error } = *sse;
     let mut headers = vec![("cache-control", "no-cache")];
     headers.extend_from_slice(extra);
     let head = http::response_head(200, "text/event-stream", Framing::Chunked, request_id, &headers, close);
@@ -175,6 +198,15 @@ where
         if faults.cut_after_events == Some(i) {
             // Dropping the socket without the zero chunk is the mid-stream failure.
             return Ok(Next::Close);
+        }
+        if faults.stall_after_events == Some(i) {
+            conn.wait_for_close().await;
+            return Ok(Next::Close);
+        }
+        if faults.error_after_events == Some(i) {
+            conn.write(&http::chunk(error)).await?;
+            conn.write(http::END).await?;
+            return Ok(next(close));
         }
         if i > 0 && !faults.chunk_delay.is_zero() {
             tokio::time::sleep(faults.chunk_delay).await;

@@ -34,6 +34,15 @@ pub struct Faults {
     /// Read the request and never answer, keeping the socket open until the client leaves: the
     /// upstream that accepts and stalls, which only a timeout can detect.
     pub hang: bool,
+    /// The `retry-after` value sent with a 429 (seconds or an HTTP-date). Default `1`.
+    pub retry_after: Option<String>,
+    /// After this many stream events, send the protocol's in-stream error event (Anthropic
+    /// `overloaded_error`, an OpenAI or Gemini error object) and end the stream: the provider
+    /// that fails after it has started answering. Ignored for non-stream answers.
+    pub error_after_events: Option<usize>,
+    /// After this many stream events, stop sending and keep the connection open: the stream
+    /// that stalls, which only the idle timeout detects. Ignored for non-stream answers.
+    pub stall_after_events: Option<usize>,
 }
 
 /// The per-request override taken from the body's top-level `"mock"` object.
@@ -60,6 +69,12 @@ pub struct FaultOverride {
     /// OpenAI chat answers: this many reasoning tokens are added to the completion
     /// (`completion_tokens_details.reasoning_tokens`).
     pub reasoning_tokens: Option<u64>,
+    /// Replaces [`Faults::retry_after`].
+    pub retry_after: Option<String>,
+    /// Replaces [`Faults::error_after_events`].
+    pub error_after_events: Option<usize>,
+    /// Replaces [`Faults::stall_after_events`].
+    pub stall_after_events: Option<usize>,
 }
 
 impl FaultOverride {
@@ -91,6 +106,15 @@ impl FaultOverride {
         }
         if let Some(h) = self.hang {
             faults.hang = h;
+        }
+        if let Some(r) = &self.retry_after {
+            faults.retry_after = Some(r.clone());
+        }
+        if let Some(n) = self.error_after_events {
+            faults.error_after_events = Some(n);
+        }
+        if let Some(n) = self.stall_after_events {
+            faults.stall_after_events = Some(n);
         }
     }
 }

@@ -37,6 +37,26 @@ impl StreamEncoder for DynEncoder {
     }
 }
 
+/// What one upstream stream event means for committing to the stream: the gateway holds the
+/// events before the first content, so a provider that fails before it has said anything is
+/// failed over without the client seeing a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventRole {
+    /// Nothing the client needs yet: a role chunk, `message_start`, `ping`, an empty block.
+    Preamble,
+    /// Carries content: text, a tool call, thinking.
+    Content,
+    /// Ends the answer (an empty answer is an answer).
+    Terminal,
+    /// Reports an error.
+    Error,
+}
+
+/// Whether a JSON value is a non-empty string.
+pub(crate) fn has_text(v: &serde_json::Value) -> bool {
+    v.as_str().is_some_and(|s| !s.is_empty())
+}
+
 /// What a request is for, as its method and path say (before the body is read).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
@@ -168,6 +188,11 @@ pub trait Dialect: Sync {
         path_model: Option<&str>,
         path_stream: bool,
     ) -> Result<Box<dyn InboundRequest + 'a>, ApiError>;
+    /// The fallback list (`models`, `route`) of a generation body, and the body without it;
+    /// `None` when the body has none or this protocol has no such fields (Gemini).
+    fn fallback(&self, _body: &[u8]) -> Result<Option<super::fallback::Fallback>, ApiError> {
+        Ok(None)
+    }
     /// Parses a count-tokens body into the hub (`None`: this protocol has no such call).
     fn count_request(&self, _body: &[u8], _path_model: Option<&str>) -> Option<Result<ir::Request, ApiError>> {
         None
@@ -225,6 +250,8 @@ pub trait Dialect: Sync {
     }
     /// Whether a stream's event reports an error (then it is not committed to the client).
     fn is_error_event(&self, event: &SseEvent) -> bool;
+    /// What a stream event means for committing: held preamble, content, the end, or an error.
+    fn event_role(&self, event: &SseEvent) -> EventRole;
     /// Reads an upstream error body (`status` 2xx: an in-stream error); the message is taken
     /// only from the protocol's own JSON envelope, never from a raw body.
     fn upstream_error(&self, status: u16, body: &[u8], retry_after: Option<&str>) -> ApiError {
@@ -531,5 +558,86 @@ mod tests {
         assert_eq!(listing_protocol("/v1/models", &anthropic), Protocol::Anthropic);
         assert_eq!(listing_protocol("/v1/models", &google), Protocol::Gemini);
         assert_eq!(listing_protocol("/v1beta/models", &none), Protocol::Gemini);
+    }
+
+    fn ev(event: Option<&str>, data: &str) -> SseEvent {
+        SseEvent { event: event.map(str::to_owned), data: data.to_owned() }
+    }
+
+    #[test]
+    fn each_protocol_says_which_stream_events_carry_content() {
+        use EventRole::*;
+        let chat = of(Protocol::OpenAiChat);
+        let cases = [
+            (r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#, Preamble),
+            (r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#, Content),
+            (r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"}}]}"#, Content),
+            (
+                r#"{"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"c","function":{"name":"f"}}]}}]}"#,
+                Content,
+            ),
+            (r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#, Terminal),
+            (r#"{"choices":[],"usage":{"prompt_tokens":1}}"#, Terminal),
+            ("[DONE]", Terminal),
+            (r#"{"error":{"message":"overloaded"}}"#, Error),
+        ];
+        for (data, role) in cases {
+            assert_eq!(chat.event_role(&ev(None, data)), role, "{data}");
+        }
+        let anthropic = of(Protocol::Anthropic);
+        let cases = [
+            ("message_start", r#"{"type":"message_start","message":{}}"#, Preamble),
+            ("ping", r#"{"type":"ping"}"#, Preamble),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+                Preamble,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+                Preamble,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","name":"f"}}"#,
+                Content,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+                Content,
+            ),
+            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#, Terminal),
+            ("message_stop", r#"{"type":"message_stop"}"#, Terminal),
+            ("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, Error),
+        ];
+        for (name, data, role) in cases {
+            assert_eq!(anthropic.event_role(&ev(Some(name), data)), role, "{data}");
+        }
+        let gemini = of(Protocol::Gemini);
+        let cases = [
+            (r#"{"candidates":[{"content":{"role":"model","parts":[{"text":""}]}}]}"#, Preamble),
+            (r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hi"}]}}]}"#, Content),
+            (r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}]}}]}"#, Content),
+            (r#"{"candidates":[{"content":{"parts":[]},"finishReason":"STOP"}]}"#, Terminal),
+            (r#"{"promptFeedback":{"blockReason":"SAFETY"}}"#, Terminal),
+            (r#"{"error":{"code":503,"status":"UNAVAILABLE"}}"#, Error),
+        ];
+        for (data, role) in cases {
+            assert_eq!(gemini.event_role(&ev(None, data)), role, "{data}");
+        }
+        let responses = of(Protocol::OpenAiResponses);
+        let cases = [
+            ("response.created", r#"{"type":"response.created"}"#, Preamble),
+            ("response.output_item.added", r#"{"type":"response.output_item.added","item":{"type":"message"}}"#, Preamble),
+            ("response.output_item.added", r#"{"type":"response.output_item.added","item":{"type":"function_call"}}"#, Content),
+            ("response.output_text.delta", r#"{"type":"response.output_text.delta","delta":"Hi"}"#, Content),
+            ("response.completed", r#"{"type":"response.completed"}"#, Terminal),
+            ("response.failed", r#"{"type":"response.failed"}"#, Error),
+        ];
+        for (name, data, role) in cases {
+            assert_eq!(responses.event_role(&ev(Some(name), data)), role, "{data}");
+        }
     }
 }

@@ -20,6 +20,9 @@ pub struct Channel {
     pub weight: u32,
     /// A stable label `provider/model#n` for metrics and logs.
     pub label: String,
+    /// The public id of the model this channel serves: a plan that crosses models (fallback
+    /// lists, `auto`) still knows which model answered.
+    pub public_model: Arc<str>,
 }
 
 /// A public model and its channels.
@@ -64,6 +67,22 @@ impl Catalog {
         self.by_name.get(name)
     }
 
+    /// The route a client means by `name`: a public id or alias first (so an alias containing
+    /// a slash keeps precedence), else `provider/model`, the model (id or alias) restricted to
+    /// that provider's channels. `None` when unknown or the provider does not serve it.
+    pub fn lookup(&self, name: &str) -> Option<Arc<ModelRoute>> {
+        if let Some(route) = self.by_name.get(name) {
+            return Some(route.clone());
+        }
+        let (provider, model) = name.split_once('/')?;
+        let route = self.by_name.get(model)?;
+        let channels: Vec<Channel> = route.channels.iter().filter(|c| c.provider_name == provider).cloned().collect();
+        if channels.is_empty() {
+            return None;
+        }
+        Some(Arc::new(ModelRoute { channels, ..(**route).clone() }))
+    }
+
     /// Every model in config order (for `GET /v1/models`).
     pub fn models(&self) -> &[Arc<ModelRoute>] {
         &self.in_order
@@ -83,6 +102,7 @@ mod tests {
                 priority: 0,
                 weight: 1,
                 label: format!("p{n}/{id}-up#{n}"),
+                public_model: id.into(),
             })
             .collect();
         ModelRoute {
@@ -117,6 +137,19 @@ mod tests {
         assert!(c.resolve("gpt-x ").is_none());
         assert!(c.resolve("vendor/").is_none());
         assert!(c.resolve("").is_none());
+    }
+
+    #[test]
+    fn provider_scoped_names_keep_only_that_providers_channels() {
+        let c = catalog();
+        let scoped = c.lookup("p1/gpt-x").map(|r| (r.id.clone(), r.channels.iter().map(|ch| ch.provider).collect::<Vec<_>>()));
+        assert_eq!(scoped, Some(("gpt-x".to_owned(), vec![1])), "the public id answers, only p1's channel");
+        assert_eq!(c.lookup("p0/x").map(|r| r.channels.len()), Some(1), "an alias after the provider works too");
+        assert!(c.lookup("p1/claude-y").is_none(), "p1 does not serve claude-y");
+        assert!(c.lookup("nobody/gpt-x").is_none());
+        assert!(c.lookup("p0/").is_none());
+        // An alias with a slash is resolved before any provider split.
+        assert_eq!(c.lookup("vendor/gpt-x").map(|r| r.channels.len()), Some(2));
     }
 
     #[test]

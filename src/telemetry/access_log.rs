@@ -23,6 +23,10 @@ pub struct AttemptRecord {
     pub outcome: String,
     /// How long the attempt took until it committed or failed.
     pub duration_ms: u64,
+    /// The change of the channel's health it caused (`ejected`, `cooldown_rate_limited`,
+    /// `disabled`, `recovered`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<&'static str>,
 }
 
 /// Everything one access-log line says about a request.

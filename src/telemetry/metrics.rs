@@ -65,6 +65,12 @@ pub struct Metrics {
     pub overhead: HistogramVec,
     /// `switchyard_open_streams`: streamed answers being relayed right now.
     pub open_streams: IntGauge,
+    /// `switchyard_channel_disables_total{channel}`: channels disabled because the provider
+    /// refused their credentials.
+    pub channel_disables: IntCounterVec,
+    /// `switchyard_channel_ejections_total{channel,reason}`: channels taken out of rotation
+    /// for a cooldown (`ejected`, `cooldown_rate_limited`).
+    pub channel_ejections: IntCounterVec,
 }
 
 /// Why the metrics could not be set up (a duplicate or invalid definition: a programming error).
@@ -79,6 +85,8 @@ pub struct AttemptObservation<'a> {
     pub channel: &'a str,
     /// `ok`, `status_503`, `connect_error`, …
     pub outcome: &'a str,
+    /// The health change the attempt caused (`ejected`, `disabled`, …), if any.
+    pub health: Option<&'a str>,
 }
 
 /// Token counts of one request by kind; cache and reasoning counts are subsets of input and
@@ -227,6 +235,14 @@ impl Metrics {
             &["endpoint", "stream"],
         )?;
         let open_streams = IntGauge::new("switchyard_open_streams", "Streamed answers being relayed now")?;
+        let channel_disables = IntCounterVec::new(
+            Opts::new("switchyard_channel_disables_total", "Channels disabled because the provider refused their credentials"),
+            &["channel"],
+        )?;
+        let channel_ejections = IntCounterVec::new(
+            Opts::new("switchyard_channel_ejections_total", "Channels taken out of rotation for a cooldown, by reason"),
+            &["channel", "reason"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(ttft.clone()))?;
@@ -237,6 +253,8 @@ impl Metrics {
         registry.register(Box::new(failovers.clone()))?;
         registry.register(Box::new(overhead.clone()))?;
         registry.register(Box::new(open_streams.clone()))?;
+        registry.register(Box::new(channel_disables.clone()))?;
+        registry.register(Box::new(channel_ejections.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -249,6 +267,8 @@ impl Metrics {
             failovers,
             overhead,
             open_streams,
+            channel_disables,
+            channel_ejections,
         })
     }
 
@@ -267,6 +287,13 @@ impl Metrics {
             self.attempts.with_label_values(&[provider, a.channel, a.outcome]).inc();
             if index + 1 < o.attempts.len() {
                 self.failovers.with_label_values(&[a.channel, a.outcome]).inc();
+            }
+            match a.health {
+                Some("disabled") => self.channel_disables.with_label_values(&[a.channel]).inc(),
+                Some(change @ ("ejected" | "cooldown_rate_limited")) => {
+                    self.channel_ejections.with_label_values(&[a.channel, change]).inc()
+                }
+                _ => {}
             }
         }
         if o.model.is_empty() {
@@ -343,8 +370,8 @@ mod tests {
     fn a_streamed_generation_after_a_failover_is_recorded_everywhere() {
         let m = Metrics::new().unwrap();
         let attempts = [
-            AttemptObservation { channel: "a/up#0", outcome: "status_503" },
-            AttemptObservation { channel: "b/up#1", outcome: "ok" },
+            AttemptObservation { channel: "a/up#0", outcome: "status_503", health: Some("disabled") },
+            AttemptObservation { channel: "b/up#1", outcome: "ok", health: None },
         ];
         m.record(&Observation {
             endpoint: "messages",
@@ -366,6 +393,7 @@ mod tests {
             "switchyard_upstream_attempts_total{channel=\"a/up#0\",outcome=\"status_503\",provider=\"a\"} 1",
             "switchyard_upstream_attempts_total{channel=\"b/up#1\",outcome=\"ok\",provider=\"b\"} 1",
             "switchyard_failovers_total{channel=\"a/up#0\",reason=\"status_503\"} 1",
+            "switchyard_channel_disables_total{channel=\"a/up#0\"} 1",
             "switchyard_tokens_total{kind=\"reasoning\",model=\"m\",provider=\"b\"} 3",
             "switchyard_tokens_total{kind=\"cache_read\",model=\"m\",provider=\"b\"} 4",
             "gen_ai_client_token_usage_sum{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"b\",gen_ai_request_model=\"m\",gen_ai_token_type=\"output\"} 11",

@@ -76,6 +76,32 @@ impl DnsCache {
         Ok(SocketAddr::new(ip, port))
     }
 
+    /// Every address of `host:port` and until when the answer holds (`None`: an IP literal or
+    /// `localhost`, which never change). Not cached: the caller keeps the set until it expires.
+    pub async fn resolve_all(&self, host: &str, port: u16) -> Result<(Vec<SocketAddr>, Option<Instant>), DnsError> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok((vec![SocketAddr::new(ip, port)], None));
+        }
+        if host.eq_ignore_ascii_case("localhost") {
+            return Ok((vec![SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port)], None));
+        }
+        let resolver = self
+            .resolver
+            .get_or_try_init(|| async {
+                TokioResolver::builder_tokio().map(|b| b.build()).map_err(|e| DnsError::Init(e.to_string()))
+            })
+            .await?;
+        let lookup = resolver
+            .lookup_ip(host)
+            .await
+            .map_err(|e| DnsError::Lookup { host: host.to_owned(), reason: e.to_string() })?;
+        let addrs: Vec<SocketAddr> = lookup.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+        if addrs.is_empty() {
+            return Err(DnsError::Lookup { host: host.to_owned(), reason: "no address records".to_owned() });
+        }
+        Ok((addrs, Some(lookup.valid_until().max(Instant::now() + MIN_TTL))))
+    }
+
     fn cached(&self, host: &str) -> Option<IpAddr> {
         let cache = self.cache.lock().ok()?;
         cache.get(host).filter(|(_, until)| *until > Instant::now()).map(|(ip, _)| *ip)
@@ -92,5 +118,7 @@ mod tests {
         assert_eq!(dns.resolve("127.0.0.1", 80).await.unwrap(), "127.0.0.1:80".parse().unwrap());
         assert_eq!(dns.resolve("::1", 81).await.unwrap(), "[::1]:81".parse().unwrap());
         assert_eq!(dns.resolve("localhost", 82).await.unwrap(), "127.0.0.1:82".parse().unwrap());
+        let (all, until) = dns.resolve_all("::1", 83).await.unwrap();
+        assert_eq!((all, until), (vec!["[::1]:83".parse().unwrap()], None));
     }
 }

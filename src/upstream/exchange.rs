@@ -194,5 +194,7 @@ impl Exchange {
     }
 }
 
+pub mod upload;
+
 #[cfg(test)]
 mod tests;

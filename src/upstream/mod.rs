@@ -2,6 +2,7 @@
 //! blocking ([`dns`]), and one HTTP exchange over Pingora's pooled connector with deadlines
 //! ([`exchange`]), classified into retry-or-not outcomes ([`outcome`]).
 
+pub mod balance;
 pub mod dns;
 pub mod exchange;
 pub mod guard;

@@ -1,6 +1,6 @@
 //! What can go wrong in one upstream attempt, and whether the next channel may be tried.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// A failed attempt, before or while reading the response.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub enum AttemptError {
     /// The response body was larger than the gateway accepts.
     #[error("response body larger than {0} bytes")]
     TooLarge(usize),
+    /// The stream reported an error before its first content.
+    #[error("the stream reported an error before any content: {0}")]
+    StreamError(String),
 }
 
 impl AttemptError {
@@ -35,6 +38,7 @@ impl AttemptError {
             AttemptError::IdleTimeout(_) => "idle_timeout",
             AttemptError::Read(_) => "read_error",
             AttemptError::TooLarge(_) => "too_large",
+            AttemptError::StreamError(_) => "stream_error",
         }
     }
 }
@@ -48,9 +52,35 @@ pub fn status_is_retryable(status: u16) -> bool {
     status == 429 || status >= 500 || status == 401 || status == 403 || status == 408
 }
 
+/// How long a `Retry-After` value asks to wait: delay-seconds (fractions rounded up) or an
+/// HTTP-date measured from `now` (a date in the past is no wait).
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs(secs.ceil() as u64));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(" 1.2 ", now), Some(Duration::from_secs(2)));
+        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:07 GMT", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO), "in the past");
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-1", now), None);
+    }
 
     #[test]
     fn retryable_statuses() {

@@ -24,6 +24,11 @@ pub struct Gateway {
     child: Child,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
+    /// The config's first lines (listeners, server), kept by [`Gateway::rewrite_config`].
+    head: String,
+    /// Extra arguments and environment of the launch, reused by [`Gateway::upgrade`].
+    args: Vec<String>,
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -50,26 +55,16 @@ impl Gateway {
         let addr = free_addr();
         let admin = free_addr();
         let admin_extra = launch.admin;
-        let yaml = format!(
-            "listen: {addr}\nadmin: {{ listen: {admin}{admin_extra} }}\nserver: {{ threads: 2, grace_period_seconds: 0, graceful_shutdown_timeout_seconds: 1 }}\n{body}"
+        let (grace, shutdown) = launch.drain_seconds.map_or((0, 1), |s| (s, s));
+        let head = format!(
+            "listen: {addr}\nadmin: {{ listen: {admin}{admin_extra} }}\nserver: {{ threads: 2, grace_period_seconds: {grace}, graceful_shutdown_timeout_seconds: {shutdown} }}\n"
         );
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("switchyard.yaml");
-        std::fs::File::create(&path).unwrap().write_all(yaml.as_bytes()).unwrap();
-        let log = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["run", "-c"])
-            .arg(&path)
-            .args(["--pid-file", dir.path().join("pid").to_str().unwrap()])
-            .args(["--upgrade-sock", dir.path().join("upgrade.sock").to_str().unwrap()])
-            .args(launch.args)
-            .env("RUST_LOG", "info")
-            .envs(launch.env.iter().copied())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let gw = Gateway { child, addr, admin, _dir: dir };
+        write_config(dir.path(), &format!("{head}{body}"));
+        let args: Vec<String> = launch.args.iter().map(|a| (*a).to_owned()).collect();
+        let env: Vec<(String, String)> = launch.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let child = spawn(dir.path(), &args, &env, false);
+        let gw = Gateway { child, addr, admin, head, args, env, _dir: dir };
         gw.wait_ready().await;
         gw
     }
@@ -78,6 +73,44 @@ impl Gateway {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Replaces the config file's body (everything below the listeners), as an operator edits
+    /// it before a reload.
+    pub fn rewrite_config(&self, body: &str) {
+        write_config(self._dir.path(), &format!("{}{body}", self.head));
+    }
+
+    /// Sends SIGHUP (what `systemctl reload` does).
+    pub fn hangup(&self) {
+        let sent = Command::new("kill").args(["-HUP", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+    }
+
+    /// A graceful upgrade, as the README describes it: a new process started with `-u` takes
+    /// the listening sockets over, then the old one gets SIGQUIT and finishes its requests.
+    /// Waits until the old process has exited.
+    pub async fn upgrade(&mut self) {
+        let new = spawn(self._dir.path(), &self.args, &self.env, true);
+        // The new process waits for the sockets on the upgrade socket; give it a moment to bind.
+        let sock = self._dir.path().join("upgrade.sock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sock.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut old = std::mem::replace(&mut self.child, new);
+        let sent = Command::new("kill").args(["-QUIT", &old.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if old.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the old process did not exit after SIGQUIT");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.wait_ready().await;
     }
 
     /// Asks the gateway to stop (SIGTERM) and waits until it has exited; its log is complete
@@ -193,6 +226,34 @@ impl Gateway {
     }
 }
 
+/// Writes `dir/switchyard.yaml` in one step (a reload never reads half a file).
+fn write_config(dir: &std::path::Path, yaml: &str) {
+    let tmp = dir.join("switchyard.yaml.tmp");
+    std::fs::File::create(&tmp).unwrap().write_all(yaml.as_bytes()).unwrap();
+    std::fs::rename(tmp, dir.join("switchyard.yaml")).unwrap();
+}
+
+/// Starts the binary on the config file in `dir`; `upgrade` adds `-u` (take over the listeners
+/// of the running instance).
+fn spawn(dir: &std::path::Path, args: &[String], env: &[(String, String)], upgrade: bool) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stdout.log")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(["run", "-c"])
+        .arg(dir.join("switchyard.yaml"))
+        .args(["--pid-file", dir.join("pid").to_str().unwrap()])
+        .args(["--upgrade-sock", dir.join("upgrade.sock").to_str().unwrap()]);
+    if upgrade {
+        cmd.arg("-u");
+    }
+    cmd.args(args)
+        .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
 /// How to start a gateway beyond its config body.
 #[derive(Default)]
 pub struct Launch<'a> {
@@ -202,6 +263,9 @@ pub struct Launch<'a> {
     pub args: &'a [&'a str],
     /// Extra `admin:` fields, each starting with `, ` (e.g. `, token: t`).
     pub admin: &'a str,
+    /// `grace_period_seconds` and `graceful_shutdown_timeout_seconds`: how long a stopping
+    /// process keeps serving what it has (default 0 and 1, to keep tests quick).
+    pub drain_seconds: Option<u64>,
 }
 
 /// A provider entry pointing at `addr` (OpenAI protocol, the test upstream key).

@@ -1,7 +1,8 @@
 //! Anthropic Messages (`POST /v1/messages`, `/v1/messages/count_tokens`) as a [`Dialect`].
 
 use crate::protocol::dialect::{
-    envelope_event, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
+    envelope_event, has_text, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, EventRole, InboundRequest,
+    Operation, Route,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
@@ -45,6 +46,10 @@ impl Dialect for AnthropicDialect {
     fn claims_listing(&self, has_header: &dyn Fn(&str) -> bool) -> bool {
         // Anthropic SDKs always send `anthropic-version`.
         has_header("anthropic-version")
+    }
+
+    fn fallback(&self, body: &[u8]) -> Result<Option<crate::protocol::fallback::Fallback>, ApiError> {
+        crate::protocol::fallback::split(body)
     }
 
     fn parse_inbound<'a>(
@@ -139,6 +144,31 @@ impl Dialect for AnthropicDialect {
 
     fn is_error_event(&self, event: &SseEvent) -> bool {
         event.event.as_deref() == Some("error") || event.data.trim_start().starts_with(r#"{"type":"error""#)
+    }
+
+    /// `message_start`, `ping`, the start of an empty text or thinking block and a block's stop
+    /// are preamble; a delta or the start of a tool-use block is content; `message_delta` (the
+    /// stop reason) and `message_stop` end it.
+    fn event_role(&self, event: &SseEvent) -> EventRole {
+        if self.is_error_event(event) {
+            return EventRole::Error;
+        }
+        let Ok(data) = serde_json::from_str::<serde_json::Value>(&event.data) else { return EventRole::Content };
+        let kind = event.event.as_deref().or_else(|| data["type"].as_str()).unwrap_or_default();
+        match kind {
+            "content_block_delta" => EventRole::Content,
+            "content_block_start" => {
+                let block = &data["content_block"];
+                let opens_empty = matches!(block["type"].as_str(), Some("text" | "thinking"));
+                if opens_empty && !has_text(&block["text"]) && !has_text(&block["thinking"]) {
+                    EventRole::Preamble
+                } else {
+                    EventRole::Content
+                }
+            }
+            "message_delta" | "message_stop" => EventRole::Terminal,
+            _ => EventRole::Preamble,
+        }
     }
 
     fn signed_reasoning(&self) -> Option<ir::RestoreAt> {

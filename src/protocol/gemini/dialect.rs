@@ -1,7 +1,8 @@
 //! Gemini `generateContent` (`/v1beta/models/{model}:{method}`) as a [`Dialect`].
 
 use crate::protocol::dialect::{
-    percent_decode, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
+    has_text, percent_decode, BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, EventRole, InboundRequest,
+    Operation, Route,
 };
 use crate::protocol::embeddings;
 use crate::protocol::error::ApiError;
@@ -154,6 +155,33 @@ impl Dialect for GeminiDialect {
 
     fn is_error_event(&self, event: &SseEvent) -> bool {
         event.data.trim_start().starts_with("{\"error\"")
+    }
+
+    /// A chunk with a part carrying text (thoughts included), a function call or any other
+    /// non-text part is content; a finish reason or a blocked prompt ends it; a chunk with
+    /// neither (usage only, an empty text) is preamble.
+    fn event_role(&self, event: &SseEvent) -> EventRole {
+        if self.is_error_event(event) {
+            return EventRole::Error;
+        }
+        let Ok(chunk) = serde_json::from_str::<serde_json::Value>(&event.data) else { return EventRole::Content };
+        let candidates = chunk["candidates"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let content = candidates
+            .iter()
+            .flat_map(|c| c["content"]["parts"].as_array().map(Vec::as_slice).unwrap_or_default())
+            .any(|part| {
+                has_text(&part["text"])
+                    || part
+                        .as_object()
+                        .is_some_and(|o| o.keys().any(|k| !matches!(k.as_str(), "text" | "thought" | "thoughtSignature")))
+            });
+        if content {
+            EventRole::Content
+        } else if candidates.iter().any(|c| c["finishReason"].is_string()) || chunk["promptFeedback"]["blockReason"].is_string() {
+            EventRole::Terminal
+        } else {
+            EventRole::Preamble
+        }
     }
 
     /// Gemini answers a bad key with 400 `API_KEY_INVALID`: that is the gateway's credential

@@ -3,7 +3,9 @@
 
 use super::chat::ChatRequest;
 use super::{chat_request, chat_response, chat_stream};
-use crate::protocol::dialect::{ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route};
+use crate::protocol::dialect::{
+    has_text, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, EventRole, InboundRequest, Operation, Route,
+};
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
 use crate::protocol::listing::ModelInfo;
@@ -56,6 +58,10 @@ impl Dialect for ChatDialect {
     fn claims_path(&self, _path: &str) -> bool {
         // The default protocol: whatever no other dialect claims.
         false
+    }
+
+    fn fallback(&self, body: &[u8]) -> Result<Option<crate::protocol::fallback::Fallback>, ApiError> {
+        crate::protocol::fallback::split(body)
     }
 
     fn parse_inbound<'a>(
@@ -141,6 +147,38 @@ impl Dialect for ChatDialect {
 
     fn is_error_event(&self, event: &SseEvent) -> bool {
         event.data.trim_start().starts_with("{\"error\"") || event.event.as_deref() == Some("error")
+    }
+
+    /// The role chunk (`delta.role` with `content: ""`) is preamble; a non-empty content,
+    /// refusal or reasoning delta, or any tool call, is content; a finish reason, `[DONE]` or the
+    /// usage chunk ends it.
+    fn event_role(&self, event: &SseEvent) -> EventRole {
+        if self.is_error_event(event) {
+            return EventRole::Error;
+        }
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            return EventRole::Terminal;
+        }
+        let Ok(chunk) = serde_json::from_str::<serde_json::Value>(data) else {
+            // Not ours to judge: the relay reports what it cannot read.
+            return EventRole::Content;
+        };
+        let choices = chunk["choices"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut role = if choices.is_empty() && chunk["usage"].is_object() { EventRole::Terminal } else { EventRole::Preamble };
+        for choice in choices {
+            let delta = &choice["delta"];
+            let content = ["content", "refusal", "reasoning_content", "reasoning"].iter().any(|f| has_text(&delta[*f]))
+                || delta["tool_calls"].as_array().is_some_and(|calls| !calls.is_empty())
+                || delta["function_call"].is_object();
+            if content {
+                return EventRole::Content;
+            }
+            if choice["finish_reason"].is_string() {
+                role = EventRole::Terminal;
+            }
+        }
+        role
     }
 }
 

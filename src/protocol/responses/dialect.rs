@@ -1,7 +1,7 @@
 //! OpenAI Responses (`POST /v1/responses`) as a [`Dialect`].
 
 use crate::protocol::dialect::{
-    BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, InboundRequest, Operation, Route,
+    BodyInbound, ClientEcho, ClientSpec, Dialect, DynDecoder, DynEncoder, EventRole, InboundRequest, Operation, Route,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::ir::{self, ConvertOptions, Converted, Protocol};
@@ -31,6 +31,10 @@ impl Dialect for ResponsesDialect {
 
     fn claims_path(&self, path: &str) -> bool {
         path.starts_with("/v1/responses")
+    }
+
+    fn fallback(&self, body: &[u8]) -> Result<Option<crate::protocol::fallback::Fallback>, ApiError> {
+        crate::protocol::fallback::split(body)
     }
 
     fn parse_inbound<'a>(
@@ -104,5 +108,25 @@ impl Dialect for ResponsesDialect {
         matches!(event.event.as_deref(), Some("error" | "response.failed"))
             || data.starts_with(r#"{"type":"error""#)
             || data.starts_with(r#"{"type":"response.failed""#)
+    }
+
+    /// `response.created`, `response.in_progress` and the opening of an output message or a
+    /// content part are preamble; any delta, a finished item or part, and the opening of a
+    /// function call are content; `response.completed` / `response.incomplete` end it.
+    fn event_role(&self, event: &SseEvent) -> EventRole {
+        if self.is_error_event(event) {
+            return EventRole::Error;
+        }
+        let Ok(data) = serde_json::from_str::<serde_json::Value>(&event.data) else { return EventRole::Content };
+        let kind = event.event.as_deref().or_else(|| data["type"].as_str()).unwrap_or_default();
+        match kind {
+            "response.completed" | "response.incomplete" => EventRole::Terminal,
+            "response.output_item.added" => match data["item"]["type"].as_str() {
+                Some("message" | "reasoning") => EventRole::Preamble,
+                _ => EventRole::Content,
+            },
+            k if k.ends_with(".delta") || k.ends_with(".done") => EventRole::Content,
+            _ => EventRole::Preamble,
+        }
     }
 }
