@@ -27,8 +27,8 @@ struct Keys {
 
 #[derive(Default)]
 struct Counters {
-    /// Rolling windows by (account, subject, kind), oldest first.
-    windows: HashMap<(String, String, LimitKind), VecDeque<Entry>>,
+    /// Rolling windows by (account, subject, kind).
+    windows: HashMap<(String, String, LimitKind), Window>,
     /// Daily counts by (account, subject, day).
     days: HashMap<(String, String, i64), u64>,
     /// The newest day seen; older days' counters are dropped when it advances.
@@ -220,25 +220,34 @@ impl KeyStore for MemoryStore {
     }
 }
 
+/// One rolling window: its entries oldest first and the sum of their tokens, kept as entries
+/// come and go so that admission costs the same however full the window is.
+#[derive(Default)]
+struct Window {
+    entries: VecDeque<Entry>,
+    tokens: u64,
+}
+
 /// Drops entries that left the window and returns what the window holds (requests or tokens).
-fn prune(window: &mut VecDeque<Entry>, kind: LimitKind, now_ms: i64) -> u64 {
-    while window.front().is_some_and(|e| e.at_ms <= now_ms - WINDOW_MS) {
-        window.pop_front();
+fn prune(window: &mut Window, kind: LimitKind, now_ms: i64) -> u64 {
+    while let Some(old) = window.entries.front().filter(|e| e.at_ms <= now_ms - WINDOW_MS) {
+        window.tokens -= old.tokens;
+        window.entries.pop_front();
     }
     match kind {
-        LimitKind::Tpm => window.iter().map(|e| e.tokens).sum(),
-        _ => window.len() as u64,
+        LimitKind::Tpm => window.tokens,
+        _ => window.entries.len() as u64,
     }
 }
 
 /// Milliseconds until a window holding `used` takes `cost` more under `limit`, or `None` if it
 /// takes it now. A cost above the whole limit is taken by an empty window (else never).
-fn window_wait(window: &VecDeque<Entry>, kind: LimitKind, used: u64, cost: u64, limit: u64, now_ms: i64) -> Option<i64> {
+fn window_wait(window: &Window, kind: LimitKind, used: u64, cost: u64, limit: u64, now_ms: i64) -> Option<i64> {
     if used + cost <= limit || used == 0 {
         return None;
     }
     let mut left = used;
-    for e in window {
+    for e in &window.entries {
         left -= if kind == LimitKind::Tpm { e.tokens } else { 1 };
         if left + cost <= limit || left == 0 {
             return Some(e.at_ms + WINDOW_MS - now_ms);
@@ -307,8 +316,9 @@ impl Counters {
                     let window = self.windows.entry((req.account_id.clone(), check.subject.clone(), kind)).or_default();
                     let entry = Entry { at_ms: now, ticket, tokens: req.tokens };
                     // Instances' clocks (and concurrent callers) may hand in times out of order.
-                    let at = window.partition_point(|e| e.at_ms <= now);
-                    window.insert(at, entry);
+                    let at = window.entries.partition_point(|e| e.at_ms <= now);
+                    window.entries.insert(at, entry);
+                    window.tokens += req.tokens;
                 }
             }
         }
@@ -329,7 +339,7 @@ impl Counters {
                     kind => self
                         .windows
                         .get(&(req.account_id.clone(), check.subject.clone(), kind))
-                        .and_then(|w| w.front())
+                        .and_then(|w| w.entries.front())
                         .map_or(0, |e| e.at_ms + WINDOW_MS - now),
                 };
                 LimitState { limit: check.limit, remaining: check.limit.saturating_sub(u), reset_ms }
@@ -340,7 +350,10 @@ impl Counters {
     fn settle(&mut self, s: &Settlement) {
         for subject in &s.tpm_subjects {
             let key = (s.account_id.clone(), subject.clone(), LimitKind::Tpm);
-            if let Some(entry) = self.windows.get_mut(&key).and_then(|w| w.iter_mut().find(|e| e.ticket == s.ticket)) {
+            let Some(window) = self.windows.get_mut(&key) else { continue };
+            // Settlement follows admission closely: the entry is near the newest end.
+            if let Some(entry) = window.entries.iter_mut().rev().find(|e| e.ticket == s.ticket) {
+                window.tokens = window.tokens - entry.tokens + s.actual_tokens;
                 entry.tokens = s.actual_tokens;
             }
         }

@@ -25,23 +25,37 @@ for i = 1, n do
     u = tonumber(redis.call('GET', k) or '0')
     if u + 1 > lim then wait = to_midnight() end
   else
-    redis.call('ZREMRANGEBYSCORE', k, '-inf', now - W)
+    -- The window holds its entries (a zset scored by time) and, for TPM, their token sum in
+    -- k .. ':sum' (same hash tag), kept as entries come and go: admission costs O(log n)
+    -- however full the window is. Only a refusal walks the entries, to say when to retry.
     local cost = 1
-    if kind == 'tpm' then cost = tokens end
-    local entries = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
-    local amounts = {}
-    for j = 1, #entries, 2 do
-      local a = 1
-      if kind == 'tpm' then a = tonumber(string.match(entries[j], ':(%d+)$')) or 0 end
-      amounts[#amounts + 1] = a
-      u = u + a
+    if kind == 'tpm' then
+      cost = tokens
+      local gone = redis.call('ZRANGEBYSCORE', k, '-inf', now - W)
+      local sum = tonumber(redis.call('GET', k .. ':sum') or '0')
+      for j = 1, #gone do sum = sum - (tonumber(string.match(gone[j], ':(%d+)$')) or 0) end
+      redis.call('ZREMRANGEBYSCORE', k, '-inf', now - W)
+      if redis.call('ZCARD', k) == 0 then
+        -- An empty (or expired) window holds nothing, whatever a stale sum says.
+        sum = 0
+        redis.call('DEL', k .. ':sum')
+      elseif #gone > 0 then
+        redis.call('SET', k .. ':sum', sum, 'PX', W)
+      end
+      u = sum
+    else
+      redis.call('ZREMRANGEBYSCORE', k, '-inf', now - W)
+      u = redis.call('ZCARD', k)
     end
     if u > 0 and u + cost > lim then
+      local entries = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
       local left = u
-      for j = 1, #amounts do
-        left = left - amounts[j]
+      for j = 1, #entries, 2 do
+        local a = 1
+        if kind == 'tpm' then a = tonumber(string.match(entries[j], ':(%d+)$')) or 0 end
+        left = left - a
         if left + cost <= lim or left == 0 then
-          wait = tonumber(entries[2 * j]) + W - now
+          wait = tonumber(entries[j + 1]) + W - now
           break
         end
       end
@@ -96,6 +110,10 @@ if admitted == 1 then
       if kind == 'tpm' then member = member .. ':' .. ARGV[2] end
       redis.call('ZADD', k, now, member)
       redis.call('PEXPIRE', k, W)
+      if kind == 'tpm' then
+        redis.call('INCRBY', k .. ':sum', tokens)
+        redis.call('PEXPIRE', k .. ':sum', W)
+      end
     end
   end
 end

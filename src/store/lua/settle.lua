@@ -8,6 +8,8 @@ for i = 1, #KEYS do
   if score then
     redis.call('ZREM', KEYS[i], old)
     redis.call('ZADD', KEYS[i], score, new)
+    -- The window's token sum (see admit.lua) follows the correction.
+    redis.call('INCRBY', KEYS[i] .. ':sum', tonumber(ARGV[3]) - tonumber(ARGV[2]))
   end
 end
 return 1
