@@ -470,12 +470,13 @@ async fn settle(admission: Admission, principal: &Principal, ctx: &mut RequestCt
         None if (200..300).contains(&ctx.status) => admission.est_tokens,
         None => 0,
     };
-    snapshot.accounts.settle(&admitted, actual).await;
-    if let Some(billed) = &admitted.billed {
-        let entry = usage_entry(ctx, principal, admission.prompt_tokens);
-        let written = snapshot.accounts.settle_charge(billed, entry).await;
-        ctx.charge = written.map(|e| Money::ZERO - e.amount);
-    }
+    let limits = snapshot.accounts.settle(&admitted, actual);
+    let Some(billed) = &admitted.billed else { return limits.await };
+    let entry = usage_entry(ctx, principal, admission.prompt_tokens);
+    // Both calls in flight at once: on Redis's multiplexed connection they go out pipelined, one
+    // round trip for the settlement.
+    let ((), written) = tokio::join!(limits, snapshot.accounts.settle_charge(billed, entry));
+    ctx.charge = written.map(|e| Money::ZERO - e.amount);
 }
 
 /// The usage entry of a billed request, by the rules in the README:

@@ -97,20 +97,19 @@ async fn handle(shared: &Shared, conn: &mut Conn, request: Request) -> std::io::
         Reply::Json { status, body } => send_json(conn, status, &body, &request_id, extra, close, retry_after).await,
         Reply::Chat(answer) => {
             let frame = |i| answer.event(i).map(|json| http::sse_chunk(&json));
-            let count = answer.event_count();
-            let next = stream(conn, (count, frame), http::DONE_AND_END, &sse).await?;
-            // The usage chunk is the last event: reported unless a fault ended the stream first.
-            let ended_early =
-                [faults.cut_after_events, faults.error_after_events, faults.stall_after_events].into_iter().flatten().min();
-            if answer.reports_usage() && ended_early.is_none_or(|at| at >= count) {
-                shared.report(answer.usage.reported());
-            }
-            Ok(next)
+            // The usage chunk is the last event: recorded once it was written, before the
+            // terminator (a reader may stop there), and never when a fault ended the stream first.
+            let report = || {
+                if answer.reports_usage() {
+                    shared.report(answer.usage.reported());
+                }
+            };
+            stream(conn, (answer.event_count(), frame), http::DONE_AND_END, &sse, &report).await
         }
         Reply::Sse(frames) => {
             let frame = |i: usize| frames.get(i).map(|f| http::chunk(f));
             let events = (frames.len(), frame);
-            stream(conn, events, http::END, &sse).await
+            stream(conn, events, http::END, &sse, &|| {}).await
         }
     }
 }
@@ -184,8 +183,15 @@ async fn send_json(
 /// Streams `count` events (`frame(i)` is event `i` already framed as one HTTP chunk) over
 /// chunked encoding, one write per event, honouring the chunk delay and the cut fault, then
 /// writes `end` (the last chunk, `[DONE]` included for Chat). The error fault replaces event
-/// `n` and everything after it with the protocol's error event.
-async fn stream<F>(conn: &mut Conn, (count, frame): (usize, F), end: &[u8], sse: &Sse<'_>) -> std::io::Result<Next>
+/// `n` and everything after it with the protocol's error event. `after_last` runs once the last
+/// event was written.
+async fn stream<F>(
+    conn: &mut Conn,
+    (count, frame): (usize, F),
+    end: &[u8],
+    sse: &Sse<'_>,
+    after_last: &(dyn Fn() + Sync),
+) -> std::io::Result<Next>
 where
     F: Fn(usize) -> Option<Vec<u8>>,
 {
@@ -213,6 +219,9 @@ where
         }
         if let Some(bytes) = frame(i) {
             conn.write(&bytes).await?;
+        }
+        if i + 1 == count {
+            after_last();
         }
     }
     if faults.cut_after_events.is_some() {
